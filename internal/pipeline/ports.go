@@ -1,0 +1,184 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound is returned by stores and registries when the thing asked for
+// does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Source fetches git repositories.
+type Source interface {
+	// Checkout clones url at branch (a branch, a tag or a commit SHA) into
+	// dir, which must not exist yet, and returns the full commit SHA. It never
+	// prompts for credentials. Progress goes to log. Safe for concurrent use
+	// with different dirs.
+	Checkout(ctx context.Context, url, branch, dir string, log io.Writer) (commit string, err error)
+}
+
+// BuildSpec is what the engine builds.
+type BuildSpec struct {
+	ContextDir string            // absolute path of the build context on this machine
+	Dockerfile string            // path of the Dockerfile relative to ContextDir, "/"-separated; it may lie outside ("../x") only if the caller allowed it
+	Tags       []string          // full references to tag the result with
+	Labels     map[string]string // labels added to the image
+	BuildArgs  map[string]string
+}
+
+// Builder builds images.
+type Builder interface {
+	// Build builds spec and returns the image ID. The build output goes to
+	// log as plain text lines. A failing Dockerfile step returns an error
+	// whose message is the engine's own ("The command '/bin/sh -c false'
+	// returned a non-zero code: 1").
+	Build(ctx context.Context, spec BuildSpec, log io.Writer) (imageID string, err error)
+}
+
+// ImagePusher pushes a locally tagged image to its registry.
+type ImagePusher interface {
+	// Push pushes ref (host/repo:tag) and returns the manifest digest the
+	// registry stored ("sha256:…").
+	Push(ctx context.Context, ref string, log io.Writer) (digest string, err error)
+}
+
+// ImagePuller makes a registry image available to builds under a local name.
+type ImagePuller interface {
+	// PullAs pulls ref (host/repo@digest or host/repo:tag) and tags the
+	// result locally as alias (repo:tag), so that a Dockerfile's
+	// "FROM alias" resolves to exactly that image without another pull.
+	PullAs(ctx context.Context, ref, alias string, log io.Writer) error
+}
+
+// ImageConfig is the part of an image's configuration checks look at.
+type ImageConfig struct {
+	ID           string
+	Entrypoint   []string
+	Cmd          []string
+	User         string
+	WorkingDir   string
+	Env          []string
+	Labels       map[string]string
+	ExposedPorts []string // "8080/tcp"
+	Size         int64
+}
+
+// ImageInspector reads an image's configuration.
+type ImageInspector interface {
+	// InspectImage returns the configuration of a local image.
+	InspectImage(ctx context.Context, ref string) (ImageConfig, error)
+}
+
+// RunSpec describes a container to run.
+type RunSpec struct {
+	Image  string
+	Cmd    []string // empty: the image's own
+	Env    []string
+	Labels map[string]string
+	// StayUp is how long a container that has not exited yet must keep
+	// running to count as started; it is then stopped.
+	StayUp time.Duration
+}
+
+// RunResult is how a container run ended.
+type RunResult struct {
+	Exited   bool // false: still running after StayUp, then stopped
+	ExitCode int
+}
+
+// ContainerRunner runs containers.
+type ContainerRunner interface {
+	// Run creates and starts a container, waits until it exits or has stayed
+	// up for spec.StayUp, copies its output to log, and removes it whatever
+	// happens (also when ctx is cancelled).
+	Run(ctx context.Context, spec RunSpec, log io.Writer) (RunResult, error)
+	// RemoveContainersOf force-removes every container created from image
+	// (for example by a user's test script) and returns how many it removed.
+	RemoveContainersOf(ctx context.Context, image string) (int, error)
+}
+
+// Engine is everything the pipeline needs from a container engine.
+type Engine interface {
+	Builder
+	ImagePusher
+	ImagePuller
+	ImageInspector
+	ContainerRunner
+}
+
+// Registry performs registry-side operations.
+type Registry interface {
+	// Tag makes dst (host/repo:tag) point at the manifest src
+	// (host/repo@digest or host/repo:tag) refers to, without pulling or
+	// uploading layers when both are in the same registry, and returns the
+	// digest of dst.
+	Tag(ctx context.Context, src, dst string) (digest string, err error)
+	// Digest returns the manifest digest ref points at, ErrNotFound if none.
+	Digest(ctx context.Context, ref string) (string, error)
+}
+
+// RepoConfigReader reads the per-repository cccp.yml.
+type RepoConfigReader interface {
+	// ReadRepoConfig looks for cccp.yml, .cccp.yml, cccp.yaml or .cccp.yaml
+	// in dir (an absolute path) and parses it. found is false when there is
+	// none. Errors carry file:line:col.
+	ReadRepoConfig(dir string) (cfg RepoConfig, found bool, err error)
+}
+
+// ScriptSpec is a script to run on the host.
+type ScriptSpec struct {
+	Script  string   // absolute path of the script
+	Dir     string   // working directory
+	Env     []string // added to a minimal environment
+	Timeout time.Duration
+}
+
+// ScriptRunner runs user scripts (prebuild, test-script) on the host.
+type ScriptRunner interface {
+	// RunScript runs spec, with its output going to log. A non-zero exit,
+	// a timeout or a script that cannot start are errors that say which.
+	RunScript(ctx context.Context, spec ScriptSpec, log io.Writer) error
+}
+
+// CheckStatus is the result of one check.
+type CheckStatus string
+
+// The results a check can have.
+const (
+	CheckPass CheckStatus = "pass"
+	CheckFail CheckStatus = "fail"
+	CheckWarn CheckStatus = "warn"
+	CheckNA   CheckStatus = "n/a"
+)
+
+// CheckResult is one check's outcome.
+type CheckResult struct {
+	ID          string
+	Description string
+	Status      CheckStatus
+	Detail      string
+	Blocking    bool // a failing blocking check fails the test stage
+}
+
+// TestSpec is what the test stage tests.
+type TestSpec struct {
+	Image   string // the :test reference
+	Dir     string // absolute path of the target file's folder in the checkout
+	Config  RepoConfig
+	HasRepo bool // whether a cccp.yml was found
+	Env     []string
+	Project Project
+	Commit  string
+}
+
+// Tester runs the test stage: predefined checks and the project's own tests.
+type Tester interface {
+	// Test runs every check and test against spec.Image, writes a readable
+	// report to log, removes every container it or a user script started,
+	// and returns the results. err is for failures to run at all; failing
+	// checks are results.
+	Test(ctx context.Context, spec TestSpec, log io.Writer) ([]CheckResult, error)
+}

@@ -1,0 +1,49 @@
+package pipeline
+
+// Origin says where a project came from: an index file and line, or "api".
+type Origin struct {
+	File string // index file path, empty for projects registered by API/UI
+	Line int
+}
+
+// Project is one index entry: a git repository built into one image tag.
+// Paths are cleaned and relative to the repository root (GitPath) or to
+// GitPath (TargetFile, BuildContext), with "/" separators; PrebuildScript and
+// PrebuildContext are relative to the repository root, as upstream has them.
+type Project struct {
+	ID              int // "id" in its index file
+	AppID           string
+	JobID           string
+	Tag             string // desired-tag
+	GitURL          string
+	GitBranch       string
+	GitPath         string // "" or "." is the repository root
+	TargetFile      string
+	BuildContext    string
+	PrebuildScript  string
+	PrebuildContext string
+	DependsOn       []ImageRef
+	NotifyEmail     string
+	Origin          Origin
+}
+
+// Image is the image this project delivers.
+func (p Project) Image() ImageRef {
+	ns := p.AppID
+	if ns == LibraryNamespace {
+		ns = ""
+	}
+	return ImageRef{Namespace: ns, Name: p.JobID, Tag: p.Tag}
+}
+
+// Key identifies a project: its image, "ns/name:tag". It is unique in an index
+// because (app-id, job-id, desired-tag) is.
+func (p Project) Key() string { return p.Image().String() }
+
+// RepoConfig is the per-repository cccp.yml found beside the target file.
+type RepoConfig struct {
+	File       string // the file it was read from, relative to the checkout
+	JobID      string
+	TestSkip   bool
+	TestScript string // relative to the target file's folder
+}

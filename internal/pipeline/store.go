@@ -1,0 +1,60 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+)
+
+// ProjectStore keeps projects. Implementations are safe for concurrent use.
+type ProjectStore interface {
+	// PutProject inserts or replaces the project with p's key.
+	PutProject(ctx context.Context, p Project) error
+	// Project returns the project with key, or ErrNotFound.
+	Project(ctx context.Context, key string) (Project, error)
+	// Projects lists every project, ordered by key.
+	Projects(ctx context.Context) ([]Project, error)
+}
+
+// BuildStore keeps builds and their stages.
+type BuildStore interface {
+	// CreateBuild stores b as a new build, setting b.ID and b.Number (one
+	// more than the project's last build).
+	CreateBuild(ctx context.Context, b *Build) error
+	// UpdateBuild replaces the stored build with b.ID.
+	UpdateBuild(ctx context.Context, b Build) error
+	// Build returns the build with id, or ErrNotFound.
+	Build(ctx context.Context, id int64) (Build, error)
+	// Builds lists a project's builds, newest first, at most limit (0: all).
+	Builds(ctx context.Context, project string, limit int) ([]Build, error)
+	// PutStage inserts or replaces the stage (BuildID, Name).
+	PutStage(ctx context.Context, s Stage) error
+	// Stages lists a build's stages in pipeline order.
+	Stages(ctx context.Context, buildID int64) ([]Stage, error)
+}
+
+// LogStore keeps stage logs durably, as they are written.
+type LogStore interface {
+	// AppendLog appends p to the log of (buildID, stage).
+	AppendLog(ctx context.Context, buildID int64, stage StageName, p []byte) error
+	// OpenLog reads the log of (buildID, stage) from byte offset on, as it is
+	// stored now. An empty log is not an error.
+	OpenLog(ctx context.Context, buildID int64, stage StageName, offset int64) (io.ReadCloser, error)
+}
+
+// ImageStore keeps the record of delivered images.
+type ImageStore interface {
+	// RecordImage stores a delivery, replacing an earlier one of the same
+	// image reference.
+	RecordImage(ctx context.Context, img DeliveredImage) error
+	// Images lists delivered images, newest first.
+	Images(ctx context.Context) ([]DeliveredImage, error)
+}
+
+// Store is every store together, as one backend provides them.
+type Store interface {
+	ProjectStore
+	BuildStore
+	LogStore
+	ImageStore
+	Close() error
+}
