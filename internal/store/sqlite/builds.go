@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+const buildColumns = `id, project, number, status, cause, git_commit, failed_stage,
+	reason, image, digest, created, started, finished`
+
+// CreateBuild stores b as a new build, setting b.ID and b.Number (one more
+// than the project's last build). The number is chosen and the row inserted
+// in one immediate transaction, so concurrent callers, in this process or
+// another, get distinct consecutive numbers.
+func (s *Store) CreateBuild(ctx context.Context, b *pipeline.Build) error {
+	var id int64
+	var number int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx,
+			`SELECT COALESCE(MAX(number), 0) + 1 FROM builds WHERE project = ?`,
+			b.Project).Scan(&number)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO builds (`+buildColumns+`)
+			VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			b.Project, number, b.Status, b.Cause, b.Commit, b.FailedStage, b.Reason,
+			b.Image, b.Digest, nanos(b.Created), nanos(b.Started), nanos(b.Finished),
+		).Scan(&id)
+	})
+	if err != nil {
+		return fmt.Errorf("creating build for %s: %w", b.Project, err)
+	}
+	b.ID, b.Number = id, number
+	return nil
+}
+
+// UpdateBuild replaces the stored build with b.ID. Project and Number stay
+// as CreateBuild set them. A missing build is pipeline.ErrNotFound.
+func (s *Store) UpdateBuild(ctx context.Context, b pipeline.Build) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE builds SET status = ?, cause = ?,
+		git_commit = ?, failed_stage = ?, reason = ?, image = ?, digest = ?,
+		created = ?, started = ?, finished = ? WHERE id = ?`,
+		b.Status, b.Cause, b.Commit, b.FailedStage, b.Reason, b.Image, b.Digest,
+		nanos(b.Created), nanos(b.Started), nanos(b.Finished), b.ID)
+	if err != nil {
+		return fmt.Errorf("updating build %d: %w", b.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("updating build %d: %w", b.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("updating build %d: %w", b.ID, pipeline.ErrNotFound)
+	}
+	return nil
+}
+
+// Build returns the build with id, or an error wrapping pipeline.ErrNotFound.
+func (s *Store) Build(ctx context.Context, id int64) (pipeline.Build, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds WHERE id = ?`, id)
+	b, err := scanBuild(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = pipeline.ErrNotFound
+	}
+	if err != nil {
+		return pipeline.Build{}, fmt.Errorf("build %d: %w", id, err)
+	}
+	return b, nil
+}
+
+// Builds lists a project's builds, newest first, at most limit (0: all).
+func (s *Store) Builds(ctx context.Context, project string, limit int) ([]pipeline.Build, error) {
+	q := `SELECT ` + buildColumns + ` FROM builds WHERE project = ? ORDER BY number DESC`
+	args := []any{project}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing builds of %s: %w", project, err)
+	}
+	defer rows.Close()
+	var out []pipeline.Build
+	for rows.Next() {
+		b, err := scanBuild(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing builds of %s: %w", project, err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing builds of %s: %w", project, err)
+	}
+	return out, nil
+}
+
+func scanBuild(r scanner) (pipeline.Build, error) {
+	var b pipeline.Build
+	var created, started, finished sql.NullInt64
+	err := r.Scan(&b.ID, &b.Project, &b.Number, &b.Status, &b.Cause, &b.Commit,
+		&b.FailedStage, &b.Reason, &b.Image, &b.Digest, &created, &started, &finished)
+	b.Created, b.Started, b.Finished = fromNanos(created), fromNanos(started), fromNanos(finished)
+	return b, err
+}
+
+// PutStage inserts or replaces the stage (BuildID, Name). A missing build is
+// pipeline.ErrNotFound.
+func (s *Store) PutStage(ctx context.Context, st pipeline.Stage) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO stages
+		(build_id, name, status, started, finished, error) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (build_id, name) DO UPDATE SET status = excluded.status,
+		started = excluded.started, finished = excluded.finished, error = excluded.error`,
+		st.BuildID, st.Name, st.Status, nanos(st.Started), nanos(st.Finished), st.Error)
+	if err != nil {
+		return fmt.Errorf("storing stage %s of build %d: %w", st.Name, st.BuildID, notFoundIf(err, st.BuildID))
+	}
+	return nil
+}
+
+// Stages lists a build's stages in pipeline order (pipeline.Stages); names
+// it does not list come last, by name.
+func (s *Store) Stages(ctx context.Context, buildID int64) ([]pipeline.Stage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT build_id, name, status, started,
+		finished, error FROM stages WHERE build_id = ?`, buildID)
+	if err != nil {
+		return nil, fmt.Errorf("listing stages of build %d: %w", buildID, err)
+	}
+	defer rows.Close()
+	var out []pipeline.Stage
+	for rows.Next() {
+		var st pipeline.Stage
+		var started, finished sql.NullInt64
+		if err := rows.Scan(&st.BuildID, &st.Name, &st.Status, &started, &finished, &st.Error); err != nil {
+			return nil, fmt.Errorf("listing stages of build %d: %w", buildID, err)
+		}
+		st.Started, st.Finished = fromNanos(started), fromNanos(finished)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing stages of build %d: %w", buildID, err)
+	}
+	slices.SortFunc(out, func(a, b pipeline.Stage) int {
+		return compareStages(a.Name, b.Name)
+	})
+	return out, nil
+}
+
+// compareStages orders stage names as pipeline.Stages does, unknown names
+// last and by name.
+func compareStages(a, b pipeline.StageName) int {
+	rank := func(n pipeline.StageName) int {
+		if i := slices.Index(pipeline.Stages, n); i >= 0 {
+			return i
+		}
+		return len(pipeline.Stages)
+	}
+	if c := rank(a) - rank(b); c != 0 {
+		return c
+	}
+	return strings.Compare(string(a), string(b))
+}
