@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// Build builds spec with the engine's classic builder and returns the image
+// ID. The build output goes to log as plain text. A failing step returns an
+// *EngineError whose message is the engine's own text.
+func (e *Engine) Build(ctx context.Context, spec pipeline.BuildSpec, log io.Writer) (string, error) {
+	bc, err := newBuildContext(spec.ContextDir, spec.Dockerfile)
+	if err != nil {
+		return "", fmt.Errorf("preparing build context %s: %w", spec.ContextDir, err)
+	}
+	tarball := bc.stream()
+	defer tarball.Close()
+	e.log.Debug("building image", "context", spec.ContextDir, "dockerfile", bc.dockerfile, "tags", spec.Tags)
+	res, err := e.cli.ImageBuild(ctx, tarball, client.ImageBuildOptions{
+		Dockerfile:  bc.dockerfile,
+		Tags:        spec.Tags,
+		Labels:      spec.Labels,
+		BuildArgs:   buildArgs(spec.BuildArgs),
+		Remove:      true,
+		ForceRemove: true,
+		PullParent:  false,
+	})
+	if err != nil {
+		return "", fmt.Errorf("starting build of %s: %w", spec.ContextDir, err)
+	}
+	defer res.Body.Close()
+	var id string
+	err = decodeStream(res.Body, log, func(aux json.RawMessage) {
+		var v struct{ ID string }
+		if json.Unmarshal(aux, &v) == nil && v.ID != "" {
+			id = v.ID
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	if id != "" {
+		return id, nil
+	}
+	return e.builtID(ctx, spec.Tags)
+}
+
+// builtID finds the ID of a finished build whose output carried none, by
+// inspecting its first tag.
+func (e *Engine) builtID(ctx context.Context, tags []string) (string, error) {
+	if len(tags) == 0 {
+		return "", fmt.Errorf("building: the engine reported no image ID and the build has no tag")
+	}
+	img, err := e.cli.ImageInspect(ctx, tags[0])
+	if err != nil {
+		return "", fmt.Errorf("inspecting built image %s: %w", tags[0], err)
+	}
+	return img.ID, nil
+}
+
+// buildArgs converts build arguments to the client's form.
+func buildArgs(args map[string]string) map[string]*string {
+	if len(args) == 0 {
+		return nil
+	}
+	out := make(map[string]*string, len(args))
+	for k, v := range args {
+		out[k] = &v
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+func TestBuildLabelsArgsAndConfig(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	dir := newContext(t, e, id, map[string]string{
+		"Dockerfile": dockerfile(id,
+			"ARG GREETING",
+			`RUN echo "greeting=$GREETING"`,
+			"ENV A=b",
+			"WORKDIR /w",
+			"EXPOSE 8080 53/udp",
+			"USER 1000",
+			`CMD ["sh"]`),
+	})
+	var log bytes.Buffer
+	spec := pipeline.BuildSpec{
+		ContextDir: dir,
+		Dockerfile: "Dockerfile",
+		Tags:       []string{id + ":test", id + ":other"},
+		Labels:     map[string]string{"org.hoistci.commit": "abc123"},
+		BuildArgs:  map[string]string{"GREETING": "hello"},
+	}
+	imageID, err := e.Build(t.Context(), spec, &log)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "greeting=hello") {
+		t.Errorf("log lacks the build arg's output:\n%s", log.String())
+	}
+	got, err := e.InspectImage(t.Context(), id+":other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != imageID {
+		t.Errorf("InspectImage ID = %q, Build returned %q", got.ID, imageID)
+	}
+	if got.Size <= 0 {
+		t.Errorf("Size = %d, want > 0", got.Size)
+	}
+	got.ID, got.Size = "", 0
+	want := pipeline.ImageConfig{
+		Cmd:          []string{"sh"},
+		User:         "1000",
+		WorkingDir:   "/w",
+		Env:          []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=b"},
+		Labels:       map[string]string{testLabel: id, "org.hoistci.commit": "abc123"},
+		ExposedPorts: []string{"53/udp", "8080/tcp"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("InspectImage (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildFailingStep(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	dir := newContext(t, e, id, map[string]string{
+		"Dockerfile": dockerfile(id, "RUN echo step-output && false"),
+	})
+	var log bytes.Buffer
+	_, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{id + ":test"}}, &log)
+	if err == nil || !strings.Contains(err.Error(), "returned a non-zero code") {
+		t.Fatalf("Build error = %v, want the engine's \"returned a non-zero code\"", err)
+	}
+	var engineErr *EngineError
+	if !errors.As(err, &engineErr) {
+		t.Errorf("Build error %T is not an *EngineError", err)
+	}
+	if !strings.Contains(log.String(), "step-output") {
+		t.Errorf("log lacks the step's output:\n%s", log.String())
+	}
+}
+
+func TestBuildDockerfileOutsideLinkedContext(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	root := t.TempDir()
+	ctxDir := filepath.Join(root, "ctx")
+	writeRootfs(t, ctxDir)
+	writeFiles(t, root, map[string]string{
+		"ctx/marker":        "from the context\n",
+		"other/Dockerfile":  dockerfile(id, "COPY marker /marker"),
+		"other/.dockerfile": "not this one",
+	})
+	t.Cleanup(func() { removeLabelled(t, e, id) })
+	link := filepath.Join(root, "link") // a linked context is walked too
+	if err := os.Symlink("ctx", link); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	spec := pipeline.BuildSpec{ContextDir: link, Dockerfile: "../other/Dockerfile", Tags: []string{id + ":test"}}
+	if _, err := e.Build(t.Context(), spec, &log); err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	runOK(t, e, id+":test", "grep -q 'from the context' /marker")
+}
+
+func TestBuildDockerignore(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	dir := newContext(t, e, id, map[string]string{
+		"Dockerfile":         dockerfile(id, "COPY files/ /ctx/"),
+		".dockerignore":      "# comment\nfiles/excluded\nfiles/sub\n!files/sub/keep\n**/*.tmp\nDockerfile\n",
+		"files/kept":         "k",
+		"files/excluded":     "x",
+		"files/sub/dropped":  "x",
+		"files/sub/keep":     "k",
+		"files/deep/a/b.tmp": "x",
+	})
+	if err := os.Symlink("kept", filepath.Join(dir, "files", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../etc/shadow", filepath.Join(dir, "files", "escape")); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{id + ":test"}}, &log); err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	runOK(t, e, id+":test", "test ! -e /ctx/excluded && test -e /ctx/kept && test ! -e /ctx/sub/dropped && "+
+		"test -e /ctx/sub/keep && test ! -e /ctx/deep/a/b.tmp && test -L /ctx/link && "+
+		"test \"$(readlink /ctx/escape)\" = ../../../../etc/shadow")
+}
+
+// runOK runs script in image and fails the test unless it exits 0.
+func runOK(t *testing.T, e *Engine, image, script string) {
+	t.Helper()
+	var log bytes.Buffer
+	res, err := e.Run(t.Context(), pipeline.RunSpec{Image: image, Cmd: []string{"sh", "-c", script}}, &log)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !res.Exited || res.ExitCode != 0 {
+		t.Errorf("%s: got %+v, want exit 0\n%s", script, res, log.String())
+	}
+}

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// newRegistry serves an in-memory registry on 127.0.0.1, which the engine
+// accepts over plain HTTP, and returns its host:port.
+func newRegistry(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestPushAndPullAs(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	host := newRegistry(t)
+	ref := host + "/hoist/" + id + ":test"
+	dir := newContext(t, e, id, map[string]string{"Dockerfile": dockerfile(id)})
+	var buildLog bytes.Buffer
+	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{ref}}, &buildLog); err != nil {
+		t.Fatalf("Build: %v\n%s", err, buildLog.String())
+	}
+
+	var pushLog bytes.Buffer
+	digest, err := e.Push(t.Context(), ref, &pushLog)
+	if err != nil {
+		t.Fatalf("Push: %v\n%s", err, pushLog.String())
+	}
+	parsed, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digest != desc.Digest.String() {
+		t.Errorf("Push = %s, registry has %s", digest, desc.Digest)
+	}
+	if lines := strings.Count(pushLog.String(), "\n"); lines > 20 {
+		t.Errorf("push log has %d lines, want progress collapsed:\n%s", lines, pushLog.String())
+	}
+
+	// Remove the local copy so that PullAs really pulls.
+	if _, err := e.cli.ImageRemove(t.Context(), ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+		t.Fatal(err)
+	}
+	byDigest := host + "/hoist/" + id + "@" + digest
+	alias := id + ":alias"
+	var pullLog bytes.Buffer
+	if err := e.PullAs(t.Context(), byDigest, alias, &pullLog); err != nil {
+		t.Fatalf("PullAs: %v\n%s", err, pullLog.String())
+	}
+	cfg, err := e.InspectImage(t.Context(), alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Labels[testLabel] != id {
+		t.Errorf("pulled image labels = %v, want %s=%s", cfg.Labels, testLabel, id)
+	}
+}
+
+func TestPushUnknownImage(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	ref := newRegistry(t) + "/hoist/" + uniqueID(t) + ":missing"
+	_, err := e.Push(t.Context(), ref, nil)
+	if err == nil || !strings.Contains(err.Error(), "pushing "+ref) {
+		t.Errorf("Push of a missing image: err = %v", err)
+	}
+}
+
+func TestInspectImageNotFound(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	_, err := e.InspectImage(t.Context(), uniqueID(t)+":missing")
+	if !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("InspectImage of a missing image: err = %v, want pipeline.ErrNotFound", err)
+	}
+}

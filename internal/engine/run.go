@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// cleanupTimeout bounds the removal of a container after Run, which uses its
+// own context so that a cancelled caller still cleans up.
+const cleanupTimeout = 30 * time.Second
+
+// drainTimeout bounds how long Run waits for a stopped container's output.
+const drainTimeout = 5 * time.Second
+
+// ulimits are set on every container: Podman refuses to start containers
+// without them when it cannot raise its own limits.
+func ulimits() []*container.Ulimit {
+	return []*container.Ulimit{
+		{Name: "nofile", Soft: 1024, Hard: 4096},
+		{Name: "nproc", Soft: 1024, Hard: 1024},
+	}
+}
+
+// Run creates and starts a container from spec, copies its output to log,
+// waits until it exits or has stayed up for spec.StayUp (then stops it), and
+// removes it whatever happens.
+func (e *Engine) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer) (pipeline.RunResult, error) {
+	created, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image:  spec.Image,
+			Cmd:    spec.Cmd,
+			Env:    spec.Env,
+			Labels: spec.Labels,
+		},
+		HostConfig: &container.HostConfig{Resources: container.Resources{Ulimits: ulimits()}},
+	})
+	if err != nil {
+		return pipeline.RunResult{}, fmt.Errorf("creating container from %s: %w", spec.Image, err)
+	}
+	id := created.ID
+	e.log.Debug("created container", "id", id, "image", spec.Image)
+	defer e.remove(id)
+	finish, err := e.attach(ctx, id, orDiscard(log))
+	if err != nil {
+		return pipeline.RunResult{}, err
+	}
+	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		finish(false)
+		return pipeline.RunResult{}, fmt.Errorf("starting container from %s: %w", spec.Image, err)
+	}
+	defer finish(true)
+	return e.await(ctx, id, spec.StayUp)
+}
+
+// attach streams the container's stdout and stderr to log until it stops.
+// finish ends the copy, after waiting a little for it to drain when drain
+// is true: nothing is written to log after finish returns.
+func (e *Engine) attach(ctx context.Context, id string, log io.Writer) (finish func(drain bool), err error) {
+	hj, err := e.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("attaching to container %s: %w", short(id), err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = stdcopy.StdCopy(log, log, hj.Reader)
+	}()
+	return func(drain bool) {
+		if drain {
+			select {
+			case <-done:
+			case <-ctx.Done():
+			case <-time.After(drainTimeout):
+			}
+		}
+		hj.Close()
+		<-done
+	}, nil
+}
+
+// await waits for the container to exit, or stops it once it has stayed up
+// for stayUp (when stayUp > 0).
+func (e *Engine) await(ctx context.Context, id string, stayUp time.Duration) (pipeline.RunResult, error) {
+	wait := e.cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	var timeout <-chan time.Time
+	if stayUp > 0 {
+		timer := time.NewTimer(stayUp)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	select {
+	case r := <-wait.Result:
+		if r.Error != nil && r.Error.Message != "" {
+			return pipeline.RunResult{}, fmt.Errorf("waiting for container %s: %s", short(id), r.Error.Message)
+		}
+		return pipeline.RunResult{Exited: true, ExitCode: int(r.StatusCode)}, nil
+	case err := <-wait.Error:
+		return pipeline.RunResult{}, fmt.Errorf("waiting for container %s: %w", short(id), err)
+	case <-timeout:
+		stop := 2
+		if _, err := e.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &stop}); err != nil {
+			return pipeline.RunResult{}, fmt.Errorf("stopping container %s: %w", short(id), err)
+		}
+		return pipeline.RunResult{Exited: false}, nil
+	}
+}
+
+// remove force-removes a container with a context of its own.
+func (e *Engine) remove(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if _, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+		e.log.Warn("removing container", "id", id, "err", err)
+	}
+}
+
+// RemoveContainersOf force-removes every container, running or not, created
+// from image, and returns how many it removed.
+func (e *Engine) RemoveContainersOf(ctx context.Context, image string) (int, error) {
+	list, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("ancestor", image),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("listing containers of %s: %w", image, err)
+	}
+	n := 0
+	for _, c := range list.Items {
+		if _, err := e.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			return n, fmt.Errorf("removing container %s of %s: %w", short(c.ID), image, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// short abbreviates a container ID for messages.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// buildBusybox builds a plain busybox image labelled id and returns its tag.
+func buildBusybox(t *testing.T, e *Engine, id string) string {
+	t.Helper()
+	dir := newContext(t, e, id, map[string]string{"Dockerfile": dockerfile(id)})
+	tag := id + ":test"
+	var log bytes.Buffer
+	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{tag}}, &log); err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	return tag
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildBusybox(t, e, id)
+	tests := []struct {
+		name    string
+		cmd     []string
+		stayUp  time.Duration
+		want    pipeline.RunResult
+		wantLog []string
+	}{
+		{"exits 0", []string{"sh", "-c", "echo to-stdout; echo to-stderr >&2"}, 0,
+			pipeline.RunResult{Exited: true}, []string{"to-stdout\n", "to-stderr\n"}},
+		{"exits 3", []string{"sh", "-c", "exit 3"}, 0, pipeline.RunResult{Exited: true, ExitCode: 3}, nil},
+		{"exits before stay-up", []string{"true"}, 10 * time.Second, pipeline.RunResult{Exited: true}, nil},
+		{"stays up", []string{"sh", "-c", "echo up; sleep 30"}, time.Second,
+			pipeline.RunResult{Exited: false}, []string{"up\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log bytes.Buffer
+			start := time.Now()
+			got, err := e.Run(t.Context(), pipeline.RunSpec{Image: image, Cmd: tt.cmd, StayUp: tt.stayUp}, &log)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("Run = %+v, want %+v", got, tt.want)
+			}
+			for _, s := range tt.wantLog {
+				if !strings.Contains(log.String(), s) {
+					t.Errorf("log %q lacks %q", log.String(), s)
+				}
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("Run took %v", d)
+			}
+			if n := countLabelled(t, e, id); n != 0 {
+				t.Errorf("%d containers left after Run", n)
+			}
+		})
+	}
+}
+
+func TestRunStartFailure(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildBusybox(t, e, id)
+	_, err := e.Run(t.Context(), pipeline.RunSpec{Image: image, Cmd: []string{"/no/such/program"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "starting container") || !strings.Contains(err.Error(), "/no/such/program") {
+		t.Errorf("Run error = %v, want a start failure naming the program", err)
+	}
+	if n := countLabelled(t, e, id); n != 0 {
+		t.Errorf("%d containers left after Run", n)
+	}
+}
+
+func TestRunCancelledStillRemoves(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildBusybox(t, e, id)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(time.Second, cancel)
+	start := time.Now()
+	_, err := e.Run(ctx, pipeline.RunSpec{Image: image, Cmd: []string{"sleep", "30"}}, nil)
+	if err == nil {
+		t.Fatal("Run with a cancelled context returned no error")
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("cancelled Run took %v", d)
+	}
+	if n := countLabelled(t, e, id); n != 0 {
+		t.Errorf("%d containers left after a cancelled Run", n)
+	}
+}
+
+func TestRemoveContainersOf(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildBusybox(t, e, id)
+	for i, start := range []bool{true, false} {
+		c, err := e.cli.ContainerCreate(t.Context(), client.ContainerCreateOptions{
+			Config: &container.Config{Image: image, Cmd: []string{"sleep", "30"}},
+		})
+		if err != nil {
+			t.Fatalf("creating container %d: %v", i, err)
+		}
+		if start {
+			if _, err := e.cli.ContainerStart(t.Context(), c.ID, client.ContainerStartOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n, err := e.RemoveContainersOf(t.Context(), image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("RemoveContainersOf = %d, want 2", n)
+	}
+	if n := countLabelled(t, e, id); n != 0 {
+		t.Errorf("%d containers left", n)
+	}
+}

@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDecodeStreamCollapsesProgress(t *testing.T) {
+	in := `{"status":"The push refers to repository [r/x]"}
+{"status":"Preparing","progressDetail":{},"id":"abc"}
+{"status":"Pushing","progressDetail":{"current":512,"total":2048},"progress":"[=>  ]","id":"abc"}
+{"status":"Pushing","progressDetail":{"current":1024,"total":2048},"progress":"[==> ]","id":"abc"}
+{"status":"Pushing","progressDetail":{"current":2048,"total":2048},"progress":"[===>]","id":"abc"}
+{"status":"Pushed","progressDetail":{},"id":"abc"}
+{"status":"test: digest: sha256:1 size: 528"}
+{"progressDetail":{},"aux":{"Tag":"test","Digest":"sha256:1","Size":528}}
+`
+	var out strings.Builder
+	var aux []string
+	err := decodeStream(strings.NewReader(in), &out, func(m json.RawMessage) { aux = append(aux, string(m)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "The push refers to repository [r/x]\nabc: Preparing\nabc: Pushing\nabc: Pushed\ntest: digest: sha256:1 size: 528\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{`{"Tag":"test","Digest":"sha256:1","Size":528}`}, aux); diff != "" {
+		t.Errorf("aux (-want +got):\n%s", diff)
+	}
+}
+
+func TestDecodeStreamError(t *testing.T) {
+	in := `{"stream":"Step 2/2 : RUN false\n"}
+{"stream":" ---\u003e Running in 1\n"}
+{"errorDetail":{"code":1,"message":"The command '/bin/sh -c false' returned a non-zero code: 1"},"error":"The command '/bin/sh -c false' returned a non-zero code: 1"}
+{"stream":"never printed\n"}
+`
+	var out strings.Builder
+	err := decodeStream(strings.NewReader(in), &out, nil)
+	var ee *EngineError
+	if !errors.As(err, &ee) || ee.Message != "The command '/bin/sh -c false' returned a non-zero code: 1" {
+		t.Errorf("err = %v, want the engine's message", err)
+	}
+	if want := "Step 2/2 : RUN false\n ---> Running in 1\n"; out.String() != want {
+		t.Errorf("output = %q, want %q", out.String(), want)
+	}
+}
+
+func TestDecodeStreamTruncated(t *testing.T) {
+	if err := decodeStream(strings.NewReader(`{"stream":"x"`), nil, nil); err == nil {
+		t.Error("truncated stream: no error")
+	}
+}
