@@ -1,0 +1,221 @@
+// Package runner executes one build of one project: it walks the stages
+// (checkout, prebuild, build, test, deliver), records each stage's status,
+// times and log in the store as it goes, and reports progress to an
+// observer. It talks to the outside only through the pipeline's interfaces.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// Store is what the runner records builds, logs and deliveries in.
+type Store interface {
+	pipeline.BuildStore
+	pipeline.LogStore
+	pipeline.ImageStore
+}
+
+// Deps are the adapters a runner drives.
+type Deps struct {
+	Source      pipeline.Source
+	Engine      pipeline.Engine
+	Registry    pipeline.Registry
+	Tester      pipeline.Tester
+	Scripts     pipeline.ScriptRunner
+	RepoConfigs pipeline.RepoConfigReader
+	Store       Store
+}
+
+// Observer hears about a build as it runs. Calls for one build come from one
+// goroutine at a time, but builds run concurrently: implementations must be
+// safe for concurrent use.
+type Observer interface {
+	StageStarted(b pipeline.Build, stage pipeline.StageName)
+	StageFinished(b pipeline.Build, stage pipeline.Stage)
+	Output(b pipeline.Build, stage pipeline.StageName, p []byte)
+}
+
+// Options configure a runner.
+type Options struct {
+	RegistryHost    string        // where images are pushed, e.g. "127.0.0.1:5000"
+	WorkDir         string        // where checkouts are made; each build gets a folder
+	PrebuildTimeout time.Duration // default 30 min
+	KeepWorkspace   bool          // keep checkouts after the build, for debugging
+	Observer        Observer      // nil: nobody
+	Logger          *slog.Logger  // nil: discard
+}
+
+// Runner runs builds. It is safe for concurrent use; callers must not run
+// two builds of the same image repository at once (their NAME:test tags
+// would race).
+type Runner struct {
+	deps Deps
+	opts Options
+}
+
+// New returns a Runner.
+func New(deps Deps, opts Options) *Runner {
+	if opts.PrebuildTimeout == 0 {
+		opts.PrebuildTimeout = 30 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	return &Runner{deps: deps, opts: opts}
+}
+
+// job is the state one build carries from stage to stage.
+type job struct {
+	project pipeline.Project
+	build   pipeline.Build
+	dir     string // checkout root
+	paths   paths
+	repo    pipeline.RepoConfig
+	hasRepo bool
+	imageID string
+	digest  string
+}
+
+// stageFunc runs one stage. It returns errSkipped when the stage does not apply.
+type stageFunc func(ctx context.Context, j *job, log io.Writer) error
+
+var errSkipped = errors.New("stage skipped")
+
+// skipReason is an errSkipped with the reason shown in the stage record.
+type skipReason string
+
+func (s skipReason) Error() string { return string(s) }
+func (s skipReason) Is(target error) bool {
+	return target == errSkipped
+}
+
+// Run runs p's pipeline once and returns the finished build. The error is
+// only for failures to record the build at all; a failing stage is a build
+// with Status failed.
+func (r *Runner) Run(ctx context.Context, p pipeline.Project, cause string) (pipeline.Build, error) {
+	j := &job{project: p, build: pipeline.Build{
+		Project: p.Key(), Status: pipeline.StatusRunning, Cause: cause,
+		Created: now(), Started: now(),
+	}}
+	if err := r.deps.Store.CreateBuild(ctx, &j.build); err != nil {
+		return j.build, fmt.Errorf("recording build of %s: %w", p.Key(), err)
+	}
+	defer r.cleanup(j)
+	stages := []struct {
+		name pipeline.StageName
+		run  stageFunc
+	}{
+		{pipeline.StageCheckout, r.checkout},
+		{pipeline.StagePrebuild, r.prebuild},
+		{pipeline.StageBuild, r.buildImage},
+		{pipeline.StageTest, r.test},
+		{pipeline.StageDeliver, r.deliver},
+	}
+	for i, s := range stages {
+		if err := r.runStage(ctx, j, s.name, s.run); err != nil {
+			j.build.FailedStage, j.build.Reason = s.name, firstLine(err.Error())
+			j.build.Status = pipeline.StatusFailed
+			if ctx.Err() != nil {
+				j.build.Status, j.build.Reason = pipeline.StatusCancelled, "cancelled: "+context.Cause(ctx).Error()
+			}
+			for _, rest := range stages[i+1:] {
+				r.putStage(j, pipeline.Stage{BuildID: j.build.ID, Name: rest.name, Status: pipeline.StatusSkipped, Error: "an earlier stage failed"})
+			}
+			break
+		}
+	}
+	if j.build.Status == pipeline.StatusRunning {
+		j.build.Status = pipeline.StatusSucceeded
+	}
+	j.build.Finished = now()
+	if err := r.deps.Store.UpdateBuild(context.WithoutCancel(ctx), j.build); err != nil {
+		return j.build, fmt.Errorf("recording the end of build %d: %w", j.build.ID, err)
+	}
+	return j.build, nil
+}
+
+// Skip records a build of p that did not run, with the reason why.
+func (r *Runner) Skip(ctx context.Context, p pipeline.Project, cause, reason string) (pipeline.Build, error) {
+	t := now()
+	b := pipeline.Build{Project: p.Key(), Status: pipeline.StatusSkipped, Cause: cause, Reason: reason, Created: t, Started: t, Finished: t}
+	if err := r.deps.Store.CreateBuild(ctx, &b); err != nil {
+		return b, fmt.Errorf("recording skipped build of %s: %w", p.Key(), err)
+	}
+	return b, nil
+}
+
+func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, run stageFunc) error {
+	st := pipeline.Stage{BuildID: j.build.ID, Name: name, Status: pipeline.StatusRunning, Started: now()}
+	r.putStage(j, st)
+	r.opts.Observer.StageStarted(j.build, name)
+	b := j.build
+	lw := newLogWriter(ctx, r.deps.Store, j.build.ID, name, func(p []byte) { r.opts.Observer.Output(b, name, p) })
+	err := run(ctx, j, lw)
+	if lerr := lw.Close(); lerr != nil && err == nil {
+		err = fmt.Errorf("writing the %s log: %w", name, lerr)
+	}
+	st.Finished = now()
+	switch {
+	case errors.Is(err, errSkipped):
+		st.Status, st.Error, err = pipeline.StatusSkipped, err.Error(), nil
+	case err != nil:
+		st.Status, st.Error = pipeline.StatusFailed, err.Error()
+		fmt.Fprintf(lw, "\n%s failed: %v\n", name, err)
+		_ = lw.Close()
+	default:
+		st.Status = pipeline.StatusSucceeded
+	}
+	r.putStage(j, st)
+	r.opts.Observer.StageFinished(j.build, st)
+	return err
+}
+
+func (r *Runner) putStage(j *job, st pipeline.Stage) {
+	if err := r.deps.Store.PutStage(context.Background(), st); err != nil {
+		r.opts.Logger.Error("recording stage", "build", j.build.ID, "stage", st.Name, "err", err)
+	}
+}
+
+func (r *Runner) cleanup(j *job) {
+	if j.dir == "" || r.opts.KeepWorkspace {
+		return
+	}
+	if err := os.RemoveAll(j.dir); err != nil {
+		r.opts.Logger.Warn("removing workspace", "dir", j.dir, "err", err)
+	}
+}
+
+// workspace is the checkout folder of a build.
+func (r *Runner) workspace(j *job) string {
+	return filepath.Join(r.opts.WorkDir, strconv.FormatInt(j.build.ID, 10))
+}
+
+func now() time.Time { return time.Now().UTC() }
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+type nopObserver struct{}
+
+func (nopObserver) StageStarted(pipeline.Build, pipeline.StageName)   {}
+func (nopObserver) StageFinished(pipeline.Build, pipeline.Stage)      {}
+func (nopObserver) Output(pipeline.Build, pipeline.StageName, []byte) {}

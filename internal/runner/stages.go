@@ -1,0 +1,214 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// paths are a project's folders and files inside its checkout, absolute and
+// with every symlink resolved.
+type paths struct {
+	gitPath    string // the folder of the target file and cccp.yml
+	targetFile string
+	context    string
+}
+
+func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
+	p := j.project
+	j.dir = r.workspace(j)
+	if err := os.MkdirAll(filepath.Dir(j.dir), 0o755); err != nil {
+		return fmt.Errorf("creating the workspace: %w", err)
+	}
+	_ = os.RemoveAll(j.dir) // a leftover of an interrupted run with the same id
+	commit, err := r.deps.Source.Checkout(ctx, p.GitURL, p.GitBranch, j.dir, log)
+	if err != nil {
+		return err
+	}
+	j.build.Commit = commit
+	fmt.Fprintf(log, "checked out %s at %s (%s)\n", redact(p.GitURL), p.GitBranch, commit)
+	if j.paths, err = resolvePaths(j.dir, p); err != nil {
+		return err
+	}
+	j.repo, j.hasRepo, err = r.deps.RepoConfigs.ReadRepoConfig(j.paths.gitPath)
+	if err != nil {
+		return err
+	}
+	if j.hasRepo {
+		fmt.Fprintf(log, "read %s\n", filepath.Join(p.GitPath, j.repo.File))
+		if j.repo.JobID != "" && j.repo.JobID != p.JobID {
+			return fmt.Errorf("%s: job-id %q does not match the index's job-id %q; make them the same", filepath.Join(p.GitPath, j.repo.File), j.repo.JobID, p.JobID)
+		}
+	}
+	return nil
+}
+
+// resolvePaths finds the target file and build context in the checkout and
+// refuses any that lead outside it, through ".." or a symlink.
+func resolvePaths(root string, p pipeline.Project) (paths, error) {
+	var ps paths
+	var err error
+	rel := func(name, base, value string) (string, error) {
+		j, err := pipeline.JoinRel(base, value)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		abs, err := pipeline.SafeJoin(root, j)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return abs, nil
+	}
+	if ps.gitPath, err = rel("git-path", ".", p.GitPath); err != nil {
+		return ps, err
+	}
+	if ps.targetFile, err = rel("target-file", p.GitPath, p.TargetFile); err != nil {
+		return ps, err
+	}
+	if ps.context, err = rel("build-context", p.GitPath, p.BuildContext); err != nil {
+		return ps, err
+	}
+	if fi, err := os.Stat(ps.targetFile); err != nil || !fi.Mode().IsRegular() {
+		return ps, fmt.Errorf("target-file %s not found in the repository (git-path %q, target-file %q)", filepath.ToSlash(filepath.Join(p.GitPath, p.TargetFile)), p.GitPath, p.TargetFile)
+	}
+	if fi, err := os.Stat(ps.context); err != nil || !fi.IsDir() {
+		return ps, fmt.Errorf("build-context %q is not a folder of the repository", p.BuildContext)
+	}
+	// cccp.yml lives beside the target file.
+	ps.gitPath = filepath.Dir(ps.targetFile)
+	return ps, nil
+}
+
+func (r *Runner) prebuild(ctx context.Context, j *job, log io.Writer) error {
+	p := j.project
+	if p.PrebuildScript == "" {
+		return skipReason("no prebuild-script")
+	}
+	script, err := pipeline.SafeJoin(j.dir, p.PrebuildScript)
+	if err != nil {
+		return fmt.Errorf("prebuild-script: %w", err)
+	}
+	dir, err := pipeline.SafeJoin(j.dir, p.PrebuildContext)
+	if err != nil {
+		return fmt.Errorf("prebuild-context: %w", err)
+	}
+	fmt.Fprintf(log, "running %s in %s (timeout %s)\n", p.PrebuildScript, p.PrebuildContext, r.opts.PrebuildTimeout)
+	return r.deps.Scripts.RunScript(ctx, pipeline.ScriptSpec{
+		Script: script, Dir: dir, Timeout: r.opts.PrebuildTimeout,
+		Env: []string{"HOIST_PROJECT=" + p.Key(), "HOIST_COMMIT=" + j.build.Commit},
+	}, log)
+}
+
+func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
+	if err := r.pullParents(ctx, j, log); err != nil {
+		return err
+	}
+	dockerfile, err := filepath.Rel(j.paths.context, j.paths.targetFile)
+	if err != nil {
+		return fmt.Errorf("locating the target file: %w", err)
+	}
+	ref := r.ref(j, "test")
+	j.imageID, err = r.deps.Engine.Build(ctx, pipeline.BuildSpec{
+		ContextDir: j.paths.context,
+		Dockerfile: filepath.ToSlash(dockerfile),
+		Tags:       []string{ref},
+		Labels:     labels(j),
+	}, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "built %s\npushing %s\n", j.imageID, ref)
+	j.digest, err = r.deps.Engine.Push(ctx, ref, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "pushed %s@%s\n", ref, j.digest)
+	return nil
+}
+
+// pullParents makes each depends-on image that Hoist delivered available to
+// the build under its index name, pinned to the delivered digest, so that
+// "FROM ns/name:tag" builds on exactly what Hoist delivered.
+func (r *Runner) pullParents(ctx context.Context, j *job, log io.Writer) error {
+	if len(j.project.DependsOn) == 0 {
+		return nil
+	}
+	images, err := r.deps.Store.Images(ctx)
+	if err != nil {
+		return fmt.Errorf("reading delivered images: %w", err)
+	}
+	delivered := map[string]pipeline.DeliveredImage{}
+	for _, img := range images {
+		delivered[img.Image] = img
+	}
+	for _, parent := range j.project.DependsOn {
+		img, ok := delivered[parent.In(r.opts.RegistryHost)]
+		if !ok {
+			fmt.Fprintf(log, "parent %s: not delivered by Hoist; the engine resolves FROM itself\n", parent)
+			continue
+		}
+		src := r.opts.RegistryHost + "/" + parent.Repository() + "@" + img.Digest
+		fmt.Fprintf(log, "parent %s: using %s\n", parent, src)
+		if err := r.deps.Engine.PullAs(ctx, src, parent.String(), log); err != nil {
+			return fmt.Errorf("pulling parent %s: %w", parent, err)
+		}
+	}
+	return nil
+}
+
+func (r *Runner) test(ctx context.Context, j *job, log io.Writer) error {
+	results, err := r.deps.Tester.Test(ctx, pipeline.TestSpec{
+		Image: r.ref(j, "test"), Dir: j.paths.gitPath, Config: j.repo, HasRepo: j.hasRepo,
+		Project: j.project, Commit: j.build.Commit,
+	}, log)
+	if err != nil {
+		return fmt.Errorf("running tests: %w", err)
+	}
+	fmt.Fprintf(log, "\nsummary:\n")
+	var failed []string
+	for _, res := range results {
+		fmt.Fprintf(log, "  %-5s %-14s %s\n", res.Status, res.ID, res.Detail)
+		if res.Blocking && res.Status == pipeline.CheckFail {
+			failed = append(failed, fmt.Sprintf("%s: %s", res.ID, res.Detail))
+		}
+	}
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// ref is the project's image in the registry with tag.
+func (r *Runner) ref(j *job, tag string) string {
+	return j.project.Image().WithTag(tag).In(r.opts.RegistryHost)
+}
+
+// labels are the OCI annotations every image gets.
+func labels(j *job) map[string]string {
+	return map[string]string{
+		"org.opencontainers.image.source":   redact(j.project.GitURL),
+		"org.opencontainers.image.revision": j.build.Commit,
+		"org.opencontainers.image.created":  time.Now().UTC().Format(time.RFC3339),
+		"io.hoist.project":                  j.project.Key(),
+	}
+}
+
+// redact hides a password in a URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
