@@ -1,0 +1,172 @@
+// Package registry talks to OCI registries and runs one.
+//
+// Client implements pipeline.Registry with go-containerregistry: it promotes
+// tags registry-side (one manifest PUT inside a repository, cross-mounted
+// blobs between repositories of one registry) and resolves digests. Serve
+// starts the embedded registry (distribution) that `hoist serve` uses by
+// default, with its storage on the local filesystem.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// Options configure a Client. The zero value is ready to use.
+type Options struct {
+	// Insecure lists registries ("host" or "host:port") that may be reached
+	// over plain HTTP; HTTPS is still tried first. Loopback hosts
+	// (localhost, 127.0.0.0/8, [::1]) are always allowed plain HTTP.
+	Insecure []string
+	// Keychain finds credentials; nil means authn.DefaultKeychain (the
+	// docker config file and its credential helpers).
+	Keychain authn.Keychain
+	// Transport carries the requests; nil means remote.DefaultTransport.
+	Transport http.RoundTripper
+	// UserAgent is added to the User-Agent header of every request.
+	UserAgent string
+}
+
+// Client performs registry-side operations. It is safe for concurrent use.
+type Client struct {
+	keychain  authn.Keychain
+	transport http.RoundTripper
+	userAgent string
+	insecure  map[string]bool
+}
+
+var _ pipeline.Registry = (*Client)(nil)
+
+// New returns a Client configured by opts.
+func New(opts Options) *Client {
+	c := &Client{
+		keychain:  opts.Keychain,
+		transport: opts.Transport,
+		userAgent: opts.UserAgent,
+		insecure:  make(map[string]bool, len(opts.Insecure)),
+	}
+	if c.keychain == nil {
+		c.keychain = authn.DefaultKeychain
+	}
+	if c.transport == nil {
+		c.transport = remote.DefaultTransport
+	}
+	for _, h := range opts.Insecure {
+		c.insecure[normalHost(h)] = true
+	}
+	c.transport = &httpGuard{inner: c.transport, allowed: c.plainHTTP}
+	return c
+}
+
+// Tag makes dst point at the manifest src refers to and returns dst's
+// digest. Inside one repository it PUTs the manifest under the new tag and
+// nothing else; between repositories of one registry it writes the image
+// again so that the registry mounts the blobs instead of receiving them;
+// between registries it copies the image.
+func (c *Client) Tag(ctx context.Context, src, dst string) (string, error) {
+	d, err := c.tag(ctx, src, dst)
+	if err != nil {
+		return "", fmt.Errorf("tagging %s as %s: %w", src, dst, err)
+	}
+	return d, nil
+}
+
+func (c *Client) tag(ctx context.Context, src, dst string) (string, error) {
+	from, err := c.parse(src)
+	if err != nil {
+		return "", err
+	}
+	to, err := c.parse(dst)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := to.(name.Tag); !ok {
+		return "", fmt.Errorf("%s is not a tag", dst)
+	}
+	desc, err := remote.Get(from, c.options(ctx)...)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", src, explain(from, err))
+	}
+	if err := c.put(ctx, desc, from, to); err != nil {
+		return "", fmt.Errorf("writing %s: %w", dst, explain(to, err))
+	}
+	got, err := remote.Head(to, c.options(ctx)...)
+	if err != nil {
+		return "", fmt.Errorf("checking %s: %w", dst, explain(to, err))
+	}
+	if got.Digest != desc.Digest {
+		return "", fmt.Errorf("%s has digest %s after tagging, want %s", dst, got.Digest, desc.Digest)
+	}
+	return got.Digest.String(), nil
+}
+
+// put writes desc, read from from, to the tag to in the cheapest way the
+// two places allow.
+func (c *Client) put(ctx context.Context, desc *remote.Descriptor, from, to name.Reference) error {
+	opts := c.options(ctx)
+	switch {
+	case from.Context() == to.Context():
+		return remote.Put(to, desc, opts...)
+	case desc.MediaType.IsIndex():
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return err
+		}
+		return remote.WriteIndex(to, idx, opts...)
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return err
+		}
+		return remote.Write(to, img, opts...)
+	default:
+		return fmt.Errorf("cannot copy a manifest of type %s to another repository", desc.MediaType)
+	}
+}
+
+// Digest returns the digest of the manifest ref points at, with a HEAD
+// request. It returns an error wrapping pipeline.ErrNotFound when the tag or
+// the repository does not exist.
+func (c *Client) Digest(ctx context.Context, ref string) (string, error) {
+	r, err := c.parse(ref)
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	desc, err := remote.Head(r, c.options(ctx)...)
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", ref, explain(r, err))
+	}
+	return desc.Digest.String(), nil
+}
+
+// parse parses a full image reference, marking its registry insecure (plain
+// HTTP allowed) when it is a loopback host or listed in Options.Insecure.
+func (c *Client) parse(s string) (name.Reference, error) {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return nil, err
+	}
+	if c.plainHTTP(ref.Context().RegistryStr()) {
+		return name.ParseReference(s, name.Insecure)
+	}
+	return ref, nil
+}
+
+func (c *Client) options(ctx context.Context) []remote.Option {
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(c.keychain),
+		remote.WithTransport(c.transport),
+	}
+	if c.userAgent != "" {
+		opts = append(opts, remote.WithUserAgent(c.userAgent))
+	}
+	return opts
+}
