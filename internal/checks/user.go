@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -41,7 +42,7 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 	} else {
 		r.Status, r.Detail = pipeline.CheckPass, spec.Config.TestScript+" exited 0"
 	}
-	fmt.Fprintf(log, "--- %s test-script: %s\n", r.Status, r.Detail)
+	fmt.Fprintf(log, "--- %s test-script: %s\n", strings.ToUpper(string(r.Status)), r.Detail)
 	return r
 }
 

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/hoistci/hoist/internal/engine"
+	"github.com/hoistci/hoist/internal/registry"
+	"github.com/hoistci/hoist/internal/store/sqlite"
+)
+
+// env is the set of adapters a command works with.
+type env struct {
+	store        *sqlite.Store
+	engine       *engine.Engine
+	registry     *registry.Client
+	server       *registry.Server // nil with an external registry
+	registryHost string
+	data         string
+}
+
+// openStore opens the SQLite database under data.
+func openStore(ctx context.Context, data string) (*sqlite.Store, error) {
+	st, err := sqlite.Open(ctx, filepath.Join(data, "hoist.db"))
+	if err != nil {
+		return nil, fmt.Errorf("opening the database in %s: %w", data, err)
+	}
+	return st, nil
+}
+
+// openEnv opens the store, connects to the engine, and starts the embedded
+// registry unless an external one is named.
+func openEnv(ctx context.Context, data string, reg registryFlags, stderr io.Writer) (*env, error) {
+	e := &env{data: data}
+	var err error
+	if e.engine, err = engine.New(ctx, engine.Options{}); err != nil {
+		return nil, err
+	}
+	if e.store, err = openStore(ctx, data); err != nil {
+		return nil, err
+	}
+	e.registry = registry.New(registry.Options{Insecure: reg.insecure, UserAgent: "hoist"})
+	e.registryHost = reg.external
+	if reg.external == "" {
+		e.server, err = registry.Serve(ctx, registry.ServerConfig{Addr: reg.addr, RootDir: filepath.Join(data, "registry")})
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("starting the embedded registry: %w", err)
+		}
+		e.registryHost = e.server.Addr()
+		fmt.Fprintf(stderr, "embedded registry on %s, storing in %s\n", e.registryHost, filepath.Join(data, "registry"))
+	}
+	return e, nil
+}
+
+// Close stops the embedded registry and closes the store.
+func (e *env) Close() error {
+	var errs []error
+	if e.server != nil {
+		errs = append(errs, e.server.Close())
+	}
+	if e.store != nil {
+		errs = append(errs, e.store.Close())
+	}
+	if e.engine != nil {
+		errs = append(errs, e.engine.Close())
+	}
+	return errors.Join(errs...)
+}

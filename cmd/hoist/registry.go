@@ -1,0 +1,26 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/hoistci/hoist/internal/registry"
+)
+
+func cmdRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("registry", stderr)
+	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	addr := fs.String("registry-addr", "127.0.0.1:5000", "address to serve on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	srv, err := registry.Serve(ctx, registry.ServerConfig{Addr: *addr, RootDir: filepath.Join(*data, "registry")})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "serving the embedded registry on %s from %s; Ctrl-C stops it\n", srv.Addr(), filepath.Join(*data, "registry"))
+	<-ctx.Done()
+	return srv.Close()
+}

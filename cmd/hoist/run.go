@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/hoistci/hoist/internal/checks"
+	"github.com/hoistci/hoist/internal/index"
+	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/runner"
+	"github.com/hoistci/hoist/internal/sched"
+	"github.com/hoistci/hoist/internal/script"
+	"github.com/hoistci/hoist/internal/source"
+)
+
+// registryFlags choose where images go: an external registry, or the
+// embedded one.
+type registryFlags struct {
+	external string
+	addr     string
+	insecure listFlag
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	var (
+		indexes, only listFlag
+		reg           registryFlags
+		data          = fs.String("data", "hoist-data", "folder for the database, the embedded registry and workspaces")
+		verbose       = fs.Bool("v", false, "show build output (the default on a terminal)")
+		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
+		keep          = fs.Bool("keep-workspace", false, "keep checkouts after each build, for debugging")
+	)
+	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
+	fs.Var(&only, "only", "build only NS/NAME or NS/NAME:TAG (repeatable)")
+	fs.StringVar(&reg.external, "registry", "", "deliver to this registry HOST:PORT instead of the embedded one")
+	fs.StringVar(&reg.addr, "registry-addr", "127.0.0.1:5000", "address of the embedded registry")
+	fs.Var(&reg.insecure, "insecure-registry", "allow plain HTTP to this registry host (loopback always is)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(indexes) == 0 || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: hoist run --index PATH [--only NS/NAME[:TAG]] [--registry HOST:PORT] [--data DIR] [-v]")
+		return exitError(2)
+	}
+	res, err := loadIndex(indexes, stderr)
+	if err != nil {
+		return err
+	}
+	projects, err := selectProjects(res.Projects, only)
+	if err != nil {
+		return err
+	}
+	order, _ := pipeline.Order(projects)
+
+	env, err := openEnv(ctx, *data, reg, stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+
+	prog := newProgress(stdout, *verbose || isTerminal(stdout))
+	r := runner.New(runner.Deps{
+		Source:      source.New(),
+		Engine:      env.engine,
+		Registry:    env.registry,
+		Tester:      checks.New(env.engine, &script.Runner{}, checks.Options{}),
+		Scripts:     &script.Runner{},
+		RepoConfigs: index.RepoConfigs{},
+		Store:       env.store,
+	}, runner.Options{
+		RegistryHost:  env.registryHost,
+		WorkDir:       filepath.Join(*data, "work"),
+		KeepWorkspace: *keep,
+		Observer:      prog,
+	})
+	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
+	results := sched.Batch(ctx, r, order, *workers, "manual: hoist run")
+	prog.Summary(results, env)
+	if res.HasErrors() {
+		fmt.Fprintln(stderr, "the index has errors: the entries with errors were not built (see above)")
+		return exitError(1)
+	}
+	for _, r := range results {
+		if !r.OK() {
+			return exitError(1)
+		}
+	}
+	return nil
+}
+
+// selectProjects keeps the projects named by --only, all without it.
+func selectProjects(all []pipeline.Project, only []string) ([]pipeline.Project, error) {
+	if len(only) == 0 {
+		return all, nil
+	}
+	var out []pipeline.Project
+	for _, o := range only {
+		found := false
+		withTag := strings.Contains(o, ":")
+		ref, err := pipeline.ParseImageRef(o)
+		if err != nil {
+			return nil, fmt.Errorf("--only %s: %w", o, err)
+		}
+		for _, p := range all {
+			img := p.Image()
+			if img.Repository() == ref.Repository() && (!withTag || img.Tag == ref.Tag) {
+				out = append(out, p)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("--only %s: no entry of the index builds that image", o)
+		}
+	}
+	return out, nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

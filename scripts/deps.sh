@@ -1,0 +1,56 @@
+#!/bin/sh
+# Makes sure what Hoist's run and tests need is here, installing it from
+# Debian's packages and starting it when it is not, and saying so.
+#   scripts/deps.sh engine   a running Docker engine, git, busybox-static
+#   scripts/deps.sh test     the same, plus Debian's docker-registry for tests
+set -eu
+want=${1:-engine}
+
+say() { echo "deps: $*" >&2; }
+
+apt_updated=
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    say "missing $*: run as root, or install them with: sudo apt-get install -y $*"
+    exit 1
+  fi
+  if [ -z "$apt_updated" ]; then
+    say "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    apt_updated=1
+  fi
+  say "installing $* from Debian's packages"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+need_pkgs=
+command -v git >/dev/null || need_pkgs="$need_pkgs git"
+[ -x /bin/busybox ] && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || need_pkgs="$need_pkgs busybox-static"
+command -v dockerd >/dev/null || need_pkgs="$need_pkgs docker.io"
+if [ "$want" = test ]; then
+  command -v docker-registry >/dev/null || need_pkgs="$need_pkgs docker-registry"
+fi
+[ -z "$need_pkgs" ] || apt_install $need_pkgs
+
+engine_up() { docker info >/dev/null 2>&1; }
+
+if [ -n "${DOCKER_HOST:-}" ]; then
+  say "using the engine at DOCKER_HOST=$DOCKER_HOST"
+elif engine_up; then
+  :
+else
+  log=/var/log/hoist-dockerd.log
+  say "no Docker engine is running: starting dockerd in the background (log: $log)"
+  nohup dockerd >"$log" 2>&1 &
+  i=0
+  until engine_up; do
+    i=$((i + 1))
+    if [ $i -gt 60 ]; then
+      say "dockerd did not come up within 30 s; see $log"
+      tail -20 "$log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  say "dockerd is up (pid $!)"
+fi
