@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/testenv"
 )
 
 func TestBuildLabelsArgsAndConfig(t *testing.T) {
@@ -93,7 +94,7 @@ func TestBuildDockerfileOutsideLinkedContext(t *testing.T) {
 	id := uniqueID(t)
 	root := t.TempDir()
 	ctxDir := filepath.Join(root, "ctx")
-	writeRootfs(t, ctxDir)
+	testenv.BusyboxRootfs(t, ctxDir)
 	writeFiles(t, root, map[string]string{
 		"ctx/marker":        "from the context\n",
 		"other/Dockerfile":  dockerfile(id, "COPY marker /marker"),

@@ -3,11 +3,9 @@ package engine
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -43,50 +41,6 @@ func uniqueID(t *testing.T) string {
 	return "hoist-" + base + "-" + randomHex(4)
 }
 
-var (
-	appletsOnce sync.Once
-	applets     []string
-	appletsErr  error
-)
-
-// busyboxApplets lists the applets of the host's static busybox.
-func busyboxApplets(t *testing.T) []string {
-	t.Helper()
-	appletsOnce.Do(func() {
-		var out []byte
-		out, appletsErr = exec.Command("/bin/busybox", "--list").Output()
-		applets = strings.Fields(string(out))
-	})
-	if appletsErr != nil {
-		testenv.Missing(t, "no static busybox at /bin/busybox (apt-get install busybox-static): "+appletsErr.Error())
-	}
-	return applets
-}
-
-// writeRootfs writes a busybox root filesystem into dir/rootfs.
-func writeRootfs(t *testing.T, dir string) {
-	t.Helper()
-	bin := filepath.Join(dir, "rootfs", "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		testenv.Missing(t, "no static busybox at /bin/busybox (apt-get install busybox-static)")
-	}
-	if err := os.WriteFile(filepath.Join(bin, "busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range busyboxApplets(t) {
-		if a == "busybox" {
-			continue
-		}
-		if err := os.Symlink("busybox", filepath.Join(bin, a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // writeFiles writes name → content files under dir, creating folders.
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
@@ -113,7 +67,7 @@ func dockerfile(id string, lines ...string) string {
 func newContext(t *testing.T, e *Engine, id string, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeRootfs(t, dir)
+	testenv.BusyboxRootfs(t, dir)
 	writeFiles(t, dir, files)
 	t.Cleanup(func() { removeLabelled(t, e, id) })
 	return dir

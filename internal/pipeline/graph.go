@@ -5,8 +5,9 @@ import "sort"
 // Order sorts projects so that every project comes after the projects that
 // build the images it depends on (parents first), keeping the input order
 // among projects that do not depend on each other. Depends-on entries that no
-// project builds are ignored here. Projects on a depends-on cycle are left
-// out of order and returned in cycles, each cycle as the keys along it.
+// project builds are ignored here. Projects on a depends-on cycle, and the
+// projects that depend on them, are left out of order; each cycle is
+// returned in cycles as the keys along it.
 func Order(projects []Project) (order []Project, cycles [][]string) {
 	byKey := make(map[string]int, len(projects))
 	for i, p := range projects {

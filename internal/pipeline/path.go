@@ -44,6 +44,9 @@ func SafeJoin(root, rel string) (string, error) {
 		return "", fmt.Errorf("resolving %s: %w", root, err)
 	}
 	full := filepath.Join(realRoot, filepath.FromSlash(rel))
+	if !within(realRoot, full) {
+		return "", fmt.Errorf("%s leads outside the checkout", rel)
+	}
 	resolved, err := filepath.EvalSymlinks(full)
 	if os.IsNotExist(err) {
 		dir, derr := filepath.EvalSymlinks(filepath.Dir(full))
@@ -55,8 +58,14 @@ func SafeJoin(root, rel string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", rel, err)
 	}
-	if r, err := filepath.Rel(realRoot, resolved); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+	if !within(realRoot, resolved) {
 		return "", fmt.Errorf("%s leads outside the checkout (to %s); symlinks must stay inside the repository", rel, resolved)
 	}
 	return resolved, nil
+}
+
+// within reports whether path is root or lies below it.
+func within(root, path string) bool {
+	r, err := filepath.Rel(root, path)
+	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
 }

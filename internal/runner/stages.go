@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -67,17 +68,21 @@ func resolvePaths(root string, p pipeline.Project) (paths, error) {
 		}
 		return abs, nil
 	}
-	if ps.gitPath, err = rel("git-path", ".", p.GitPath); err != nil {
+	gitPath, err := pipeline.CleanRel(p.GitPath)
+	if err != nil {
+		return ps, fmt.Errorf("git-path: %w", err)
+	}
+	if ps.gitPath, err = rel("git-path", ".", gitPath); err != nil {
 		return ps, err
 	}
-	if ps.targetFile, err = rel("target-file", p.GitPath, p.TargetFile); err != nil {
+	if ps.targetFile, err = rel("target-file", gitPath, p.TargetFile); err != nil {
 		return ps, err
 	}
-	if ps.context, err = rel("build-context", p.GitPath, p.BuildContext); err != nil {
+	if ps.context, err = rel("build-context", gitPath, p.BuildContext); err != nil {
 		return ps, err
 	}
 	if fi, err := os.Stat(ps.targetFile); err != nil || !fi.Mode().IsRegular() {
-		return ps, fmt.Errorf("target-file %s not found in the repository (git-path %q, target-file %q)", filepath.ToSlash(filepath.Join(p.GitPath, p.TargetFile)), p.GitPath, p.TargetFile)
+		return ps, fmt.Errorf("target-file %s not found in the repository (git-path %q, target-file %q)", path.Join(gitPath, p.TargetFile), p.GitPath, p.TargetFile)
 	}
 	if fi, err := os.Stat(ps.context); err != nil || !fi.IsDir() {
 		return ps, fmt.Errorf("build-context %q is not a folder of the repository", p.BuildContext)
