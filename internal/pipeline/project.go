@@ -42,7 +42,7 @@ func (p Project) Key() string { return p.Image().String() }
 
 // RepoConfig is the per-repository cccp.yml found beside the target file.
 type RepoConfig struct {
-	File       string // the file it was read from, relative to the checkout
+	File       string // the base name it was read from: cccp.yml, .cccp.yml, cccp.yaml or .cccp.yaml
 	JobID      string
 	TestSkip   bool
 	TestScript string // relative to the target file's folder

@@ -1,0 +1,76 @@
+package index
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// FuzzParseFile checks that no input makes ParseFile panic and that every
+// project it returns is one the pipeline can use. The file is named
+// index.yml so that any app-id is allowed and the real entries get through.
+func FuzzParseFile(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join(fixture, "index.d", "*.y*ml"))
+	for _, c := range malformedCases(f) {
+		filepath.WalkDir(c, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, "ml") {
+				seeds = append(seeds, p)
+			}
+			return nil
+		})
+	}
+	for _, s := range seeds {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		projects, diags := ParseFile("index.yml", data)
+		for _, d := range diags {
+			if d.File != "index.yml" || d.Line < 0 || d.Col < 0 || (d.Line > 0 && d.Col == 0) || d.Message == "" {
+				t.Errorf("bad diagnostic %#v", d)
+			}
+		}
+		for _, p := range projects {
+			checkProject(t, p)
+		}
+		_, _ = ParseRepoConfig("cccp.yml", data)
+	})
+}
+
+// checkProject fails t when p breaks what Project promises.
+func checkProject(t *testing.T, p pipeline.Project) {
+	t.Helper()
+	if !pipeline.ValidName(p.AppID) || !pipeline.ValidName(p.JobID) || !pipeline.ValidTag(p.Tag) {
+		t.Errorf("invalid image %q/%q:%q", p.AppID, p.JobID, p.Tag)
+	}
+	if c, err := pipeline.CleanRel(p.GitPath); err != nil || c != p.GitPath {
+		t.Errorf("git-path %q not clean: %q, %v", p.GitPath, c, err)
+	}
+	for _, rel := range []string{p.TargetFile, p.BuildContext} {
+		if _, err := pipeline.JoinRel(p.GitPath, rel); err != nil {
+			t.Errorf("path escapes: %v", err)
+		}
+	}
+	for _, rel := range []string{p.PrebuildScript, p.PrebuildContext} {
+		if _, err := pipeline.CleanRel(rel); err != nil {
+			t.Errorf("prebuild path escapes: %v", err)
+		}
+	}
+	if (p.PrebuildScript == "") != (p.PrebuildContext == "") {
+		t.Errorf("prebuild-script %q without context %q or back", p.PrebuildScript, p.PrebuildContext)
+	}
+	if p.GitURL == "" || p.GitBranch == "" || p.TargetFile == "" {
+		t.Errorf("missing git-url, git-branch or target-file: %+v", p)
+	}
+	for _, d := range p.DependsOn {
+		if d.String() == p.Key() {
+			t.Errorf("%s depends on itself", p.Key())
+		}
+	}
+}

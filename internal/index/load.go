@@ -1,0 +1,113 @@
+package index
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// templateFile is upstream's example entry, never an index file.
+const templateFile = "index_template.yaml"
+
+// Load reads and checks an index. Each path is an index.d folder (every
+// *.yaml and *.yml file in it, sorted, but index_template.yaml), a folder
+// that holds index.d/, an index.yml file, or any single index file. After
+// checking each file it checks the whole set: images built twice, depends-on
+// cycles and depends-on naming an image no entry builds.
+//
+// The error is only for a path that cannot be read at all; every problem in
+// the files is a Diagnostic. Result.Projects holds every entry without an
+// error, so one bad entry does not stop the others.
+func Load(paths ...string) (*Result, error) {
+	res := &Result{}
+	var files []string
+	for _, p := range paths {
+		fs, diags, err := expand(p)
+		if err != nil {
+			return nil, err
+		}
+		res.Diagnostics = append(res.Diagnostics, diags...)
+		files = append(files, fs...)
+	}
+	var entries []*entry
+	for _, f := range dedupe(files) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading index file: %w", err)
+		}
+		es, diags := parseFile(f, data)
+		entries = append(entries, es...)
+		res.Diagnostics = append(res.Diagnostics, diags...)
+		res.Files++
+	}
+	res.Diagnostics = append(res.Diagnostics, checkSet(entries, true)...)
+	sortDiagnostics(res.Diagnostics)
+	res.Projects = projects(entries)
+	return res, nil
+}
+
+// expand returns the index files path stands for.
+func expand(path string) ([]string, []Diagnostic, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading index: %w", err)
+	}
+	if !info.IsDir() {
+		return []string{path}, nil, nil
+	}
+	if sub := filepath.Join(path, "index.d"); isDir(sub) {
+		path = sub
+	}
+	files, err := indexFiles(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(files) == 0 {
+		return nil, []Diagnostic{{File: path, Severity: Warning,
+			Message: "no projects: no *.yaml or *.yml files in this folder"}}, nil
+	}
+	return files, nil, nil
+}
+
+func isDir(p string) bool {
+	info, err := os.Stat(p)
+	return err == nil && info.IsDir()
+}
+
+// indexFiles lists the *.yaml and *.yml files of dir, sorted, leaving out
+// hidden files and the template.
+func indexFiles(dir string) ([]string, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading index folder: %w", err)
+	}
+	var files []string
+	for _, de := range des {
+		name := de.Name()
+		ext := filepath.Ext(name)
+		if (ext != ".yaml" && ext != ".yml") || name == templateFile || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if p := filepath.Join(dir, name); !isDir(p) {
+			files = append(files, p)
+		}
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// dedupe drops files named twice, keeping the first.
+func dedupe(files []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		key := filepath.Clean(f)
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
