@@ -10,8 +10,9 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// fixture is the real index of CentOS/container-index at e55be4b.
-const fixture = "/work/shared/fixtures/container-index"
+// fixture is the real index of CentOS/container-index at e55be4b, in the
+// shared/ folder that sits beside the repository.
+const fixture = "../../../shared/fixtures/container-index"
 
 func loadFixture(t *testing.T) *Result {
 	t.Helper()
