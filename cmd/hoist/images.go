@@ -11,7 +11,7 @@ import (
 func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("images", stderr)
 	data := fs.String("data", "hoist-data", "Hoist's data folder")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	st, err := openStore(ctx, *data)

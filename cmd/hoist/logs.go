@@ -15,7 +15,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("logs", stderr)
 	data := fs.String("data", "hoist-data", "Hoist's data folder")
 	stage := fs.String("stage", "", "show only this stage")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

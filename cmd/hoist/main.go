@@ -98,3 +98,13 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return fmt.Sprint(*l) }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// parseFlags parses args; flag has already printed what was wrong and the
+// flags, so a bad command line only needs exit status 2.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return exitError(2)
+	}
+	return err
+}

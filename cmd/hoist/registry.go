@@ -13,7 +13,7 @@ func cmdRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("registry", stderr)
 	data := fs.String("data", "hoist-data", "Hoist's data folder")
 	addr := fs.String("registry-addr", "127.0.0.1:5000", "address to serve on")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	srv, err := registry.Serve(ctx, registry.ServerConfig{Addr: *addr, RootDir: filepath.Join(*data, "registry")})

@@ -41,7 +41,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&reg.external, "registry", "", "deliver to this registry HOST:PORT instead of the embedded one")
 	fs.StringVar(&reg.addr, "registry-addr", "127.0.0.1:5000", "address of the embedded registry")
 	fs.Var(&reg.insecure, "insecure-registry", "allow plain HTTP to this registry host (loopback always is)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if len(indexes) == 0 || fs.NArg() > 0 {

@@ -10,7 +10,7 @@ import (
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("index validate", stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, "usage: hoist index validate PATH...") }
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
