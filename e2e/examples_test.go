@@ -18,10 +18,12 @@ var exampleProjects = []string{"examples/busybox:latest", "examples/hello:latest
 func TestExamples(t *testing.T) {
 	testenv.DockerHost(t)
 	repo := copyExamples(t)
-	data := filepath.Join(t.TempDir(), "data")
+	// A relative --data, as a user types it.
+	cwd := t.TempDir()
+	data := filepath.Join(cwd, "data")
 	addr := freeAddr(t)
 
-	r := hoist(t, nil, "run", "--index", filepath.Join(repo, "examples/index.d"), "--data", data, "--registry-addr", addr, "-v")
+	r := hoistIn(t, cwd, nil, "run", "--index", filepath.Join(repo, "examples/index.d"), "--data", "data", "--registry-addr", addr, "-v")
 	if r.code != 0 {
 		t.Fatalf("hoist run failed:\n%s", r)
 	}

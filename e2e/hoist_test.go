@@ -50,10 +50,17 @@ func (r result) String() string {
 // hoist runs the hoist binary with args and extra environment.
 func hoist(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return hoistIn(t, "", env, args...)
+}
+
+// hoistIn runs the hoist binary in the folder dir.
+func hoistIn(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hoistBin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

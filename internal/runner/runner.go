@@ -75,6 +75,11 @@ func New(deps Deps, opts Options) *Runner {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	// Scripts run in folders of the workspace: their paths must not depend
+	// on the working directory.
+	if abs, err := filepath.Abs(opts.WorkDir); err == nil {
+		opts.WorkDir = abs
+	}
 	return &Runner{deps: deps, opts: opts}
 }
 
