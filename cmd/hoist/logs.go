@@ -47,6 +47,9 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if d := s.Duration(); d > 0 {
 			fmt.Fprintf(stdout, " in %s", round(d))
 		}
+		if s.Error != "" {
+			fmt.Fprintf(stdout, ": %s", s.Error)
+		}
 		fmt.Fprintln(stdout)
 		rc, err := st.OpenLog(ctx, b.ID, s.Name, 0)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -99,7 +100,7 @@ func (p *progress) Summary(results []sched.Result, e *env) {
 		case r.OK():
 			ok++
 		case b.Status == pipeline.StatusFailed:
-			notes = append(notes, fmt.Sprintf("%s failed at %s: %s\n    log: hoist logs --data %s %s#%d", r.Project.Key(), b.FailedStage, b.Reason, e.data, r.Project.Key(), b.Number))
+			notes = append(notes, fmt.Sprintf("%s failed at %s: %s\n    log: %s logs --data %s %s#%d", r.Project.Key(), b.FailedStage, b.Reason, self(), e.data, r.Project.Key(), b.Number))
 		default:
 			notes = append(notes, fmt.Sprintf("%s %s: %s", r.Project.Key(), b.Status, b.Reason))
 		}
@@ -110,8 +111,16 @@ func (p *progress) Summary(results []sched.Result, e *env) {
 		fmt.Fprintf(p.w, "\n%s\n", strings.Join(notes, "\n"))
 	}
 	if e.server != nil && ok > 0 {
-		fmt.Fprintf(p.w, "\nThe images are in the embedded registry, stored in %s/registry.\nServe it again with: hoist registry --data %s   (then: docker pull %s/NS/NAME:TAG)\n", e.data, e.data, e.registryHost)
+		fmt.Fprintf(p.w, "\nThe images are in the embedded registry, stored in %s/registry.\nServe it again with: %s registry --data %s   (then: docker pull %s/NS/NAME:TAG)\n", e.data, self(), e.data, e.registryHost)
 	}
+}
+
+// self is how the user ran this binary, for commands to copy and paste.
+func self() string {
+	if strings.Contains(os.Args[0], "/") {
+		return os.Args[0]
+	}
+	return "hoist"
 }
 
 func round(d time.Duration) time.Duration {
