@@ -1,0 +1,179 @@
+// Command bench measures Hoist against what a user would do by hand with the
+// docker CLI, side by side in one run, and prints medians and their ratios.
+//
+//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b] [-v]
+//
+// (a) end to end: `bin/hoist run` of one example app against bench/baseline.sh,
+// which does the same steps with git and the docker CLI; both deliver to the
+// same docker-registry.
+//
+// (b) promotion: Hoist's registry-side tag (internal/registry Client.Tag) of
+// a 500 MB and a 1 MB image, whose ratio should be about 1, against docker
+// pull + tag + push to the same repository and to another registry.
+//
+// The machine is shared and noisy, so runs are interleaved and only ratios
+// measured in one run mean anything. It needs a Docker engine, the docker
+// CLI and Debian's /usr/bin/docker-registry (scripts/deps.sh test installs
+// them). Everything it creates is removed at the end: the registries it
+// started (by PID), and the images and containers named after them. The
+// table is also written to bench/out/results.txt.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hoistci/hoist/internal/registry"
+)
+
+type config struct {
+	rounds         int
+	example        string
+	bigMB, smallMB int
+	tagsPerRound   int
+	only           string
+	verbose        bool
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.rounds, "rounds", 3, "timed rounds of each benchmark")
+	flag.StringVar(&c.example, "example", "busybox", "example app for (a): busybox or hello")
+	flag.IntVar(&c.bigMB, "big-mb", 500, "size of the big image in (b), MiB")
+	flag.IntVar(&c.smallMB, "small-mb", 1, "size of the small image in (b), MiB")
+	flag.IntVar(&c.tagsPerRound, "tags", 5, "registry-side tags timed per round and size in (b1)(b2)")
+	flag.StringVar(&c.only, "only", "", "run only benchmark a or b")
+	flag.BoolVar(&c.verbose, "v", false, "show the output of every command")
+	flag.Parse()
+	if c.rounds < 1 || c.bigMB < 1 || c.smallMB < 1 || c.tagsPerRound < 1 || flag.NArg() > 0 ||
+		(c.only != "" && c.only != "a" && c.only != "b") || whyExample[c.example] == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, c config) (err error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	e := &env{root: root, verbose: c.verbose, client: registry.New(registry.Options{UserAgent: "hoist-bench"})}
+	if err := preflight(ctx, e, c.example == "hello"); err != nil {
+		return err
+	}
+	if e.tmp, err = os.MkdirTemp("", "hoist-bench-"); err != nil {
+		return err
+	}
+	defer e.cleanup() // also after an error or an interrupt
+	if c.only != "b" {
+		if err := ensureHoist(ctx, e); err != nil {
+			return err
+		}
+	}
+
+	reg, err := e.startRegistry(ctx, "main")
+	if err != nil {
+		return err
+	}
+	progress("docker-registry (pid %d) on %s for the whole benchmark", reg.cmd.Process.Pid, reg.addr)
+	started := time.Now()
+	rep := &report{}
+	defer func() {
+		// Whatever was measured is shown, also when a later part failed.
+		if len(rep.rows) == 0 {
+			return
+		}
+		var buf bytes.Buffer
+		rep.write(&buf, c.rounds)
+		fmt.Fprintf(&buf, "\nengine: Docker %s; %d rounds; took %s; %s\n", dockerVersion(e), c.rounds, time.Since(started).Round(time.Second), time.Now().UTC().Format(time.RFC3339))
+		if err != nil {
+			fmt.Fprintf(&buf, "INCOMPLETE: %v\n", err)
+		}
+		fmt.Println()
+		os.Stdout.Write(buf.Bytes())
+		if werr := writeResults(root, buf.Bytes()); werr != nil {
+			err = errors.Join(err, werr)
+		}
+	}()
+	if c.only != "b" {
+		if err := benchEndToEnd(ctx, e, rep, reg.addr, c.example, c.rounds); err != nil {
+			return fmt.Errorf("(a): %w", err)
+		}
+	}
+	if c.only != "a" {
+		if err := benchPromotion(ctx, e, rep, reg.addr, c.bigMB, c.smallMB, c.rounds, c.tagsPerRound); err != nil {
+			return fmt.Errorf("(b): %w", err)
+		}
+	}
+	return nil
+}
+
+// moduleRoot finds the folder of go.mod from the working directory up.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/hoistci/hoist\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run this from the Hoist repository (no go.mod of github.com/hoistci/hoist above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+// ensureHoist builds bin/hoist when it is missing (`make bench` builds it).
+func ensureHoist(ctx context.Context, e *env) error {
+	bin := filepath.Join(e.root, "bin", "hoist")
+	if _, err := os.Stat(bin); err == nil {
+		return nil
+	}
+	progress("bin/hoist is missing: go build -o bin/hoist ./cmd/hoist")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/hoist")
+	cmd.Dir = e.root
+	_, err := e.timed(ctx, cmd)
+	return err
+}
+
+func dockerVersion(e *env) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := e.output(ctx, "docker", "version", "--format", "{{.Server.Version}}")
+	if err != nil {
+		return "?"
+	}
+	return string(bytes.TrimSpace([]byte(v)))
+}
+
+func writeResults(root string, table []byte) error {
+	dir := filepath.Join(root, "bench", "out")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "results.txt")
+	if err := os.WriteFile(path, table, 0o644); err != nil {
+		return err
+	}
+	_, _ = io.WriteString(os.Stderr, "wrote "+path+"\n")
+	return nil
+}
