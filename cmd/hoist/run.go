@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/hoistci/hoist/internal/checks"
 	"github.com/hoistci/hoist/internal/index"
@@ -35,6 +36,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		verbose       = fs.Bool("v", false, "show build output (the default on a terminal)")
 		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
 		keep          = fs.Bool("keep-workspace", false, "keep checkouts after each build, for debugging")
+		prebuildLimit = fs.Duration("prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
+		testLimit     = fs.Duration("test-timeout", 30*time.Minute, "how long a test-script may run")
 	)
 	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&only, "only", "build only NS/NAME or NS/NAME:TAG (repeatable)")
@@ -69,15 +72,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Source:      source.New(),
 		Engine:      env.engine,
 		Registry:    env.registry,
-		Tester:      checks.New(env.engine, &script.Runner{}, checks.Options{}),
+		Tester:      checks.New(env.engine, &script.Runner{}, checks.Options{ScriptTimeout: *testLimit}),
 		Scripts:     &script.Runner{},
 		RepoConfigs: index.RepoConfigs{},
 		Store:       env.store,
 	}, runner.Options{
-		RegistryHost:  env.registryHost,
-		WorkDir:       filepath.Join(*data, "work"),
-		KeepWorkspace: *keep,
-		Observer:      prog,
+		RegistryHost:    env.registryHost,
+		WorkDir:         filepath.Join(*data, "work"),
+		KeepWorkspace:   *keep,
+		PrebuildTimeout: *prebuildLimit,
+		Observer:        prog,
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
 	results := sched.Batch(ctx, r, order, *workers, "manual: hoist run")
