@@ -47,3 +47,7 @@ type RepoConfig struct {
 	TestSkip   bool
 	TestScript string // relative to the target file's folder
 }
+
+// FromIndex reports whether the project comes from an index file, which is
+// then its source of truth (read-only in the UI and API).
+func (p Project) FromIndex() bool { return p.Origin.File != "" }

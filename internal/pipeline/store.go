@@ -53,8 +53,12 @@ type ImageStore interface {
 // Store is every store together, as one backend provides them.
 type Store interface {
 	ProjectStore
+	ProjectDeleter
 	BuildStore
+	LastBuilds
 	LogStore
 	ImageStore
+	UserStore
+	QueueStore
 	Close() error
 }

@@ -19,23 +19,31 @@ const buildColumns = `id, project, number, status, cause, git_commit, failed_sta
 // in one immediate transaction, so concurrent callers, in this process or
 // another, get distinct consecutive numbers.
 func (s *Store) CreateBuild(ctx context.Context, b *pipeline.Build) error {
-	var id int64
-	var number int
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx,
-			`SELECT COALESCE(MAX(number), 0) + 1 FROM builds WHERE project = ?`,
-			b.Project).Scan(&number)
-		if err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, `INSERT INTO builds (`+buildColumns+`)
-			VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			b.Project, number, b.Status, b.Cause, b.Commit, b.FailedStage, b.Reason,
-			b.Image, b.Digest, nanos(b.Created), nanos(b.Started), nanos(b.Finished),
-		).Scan(&id)
-	})
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return insertBuild(ctx, tx, b) })
 	if err != nil {
 		return fmt.Errorf("creating build for %s: %w", b.Project, err)
+	}
+	return nil
+}
+
+// insertBuild inserts b in tx with the project's next number, and sets b.ID
+// and b.Number. tx must be immediate so that the number stays free.
+func insertBuild(ctx context.Context, tx *sql.Tx, b *pipeline.Build) error {
+	var id int64
+	var number int
+	err := tx.QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(number), 0) + 1 FROM builds WHERE project = ?`,
+		b.Project).Scan(&number)
+	if err != nil {
+		return err
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO builds (`+buildColumns+`)
+		VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		b.Project, number, b.Status, b.Cause, b.Commit, b.FailedStage, b.Reason,
+		b.Image, b.Digest, nanos(b.Created), nanos(b.Started), nanos(b.Finished),
+	).Scan(&id)
+	if err != nil {
+		return err
 	}
 	b.ID, b.Number = id, number
 	return nil
@@ -81,23 +89,44 @@ func (s *Store) Builds(ctx context.Context, project string, limit int) ([]pipeli
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	bs, err := s.queryBuilds(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing builds of %s: %w", project, err)
+	}
+	return bs, nil
+}
+
+// LastBuilds maps each project key to its newest build (highest number), in
+// one query; projects without builds are absent.
+func (s *Store) LastBuilds(ctx context.Context) (map[string]pipeline.Build, error) {
+	bs, err := s.queryBuilds(ctx, `SELECT `+buildColumns+` FROM builds AS b
+		WHERE number = (SELECT MAX(number) FROM builds WHERE project = b.project)`)
+	if err != nil {
+		return nil, fmt.Errorf("listing last builds: %w", err)
+	}
+	out := make(map[string]pipeline.Build, len(bs))
+	for _, b := range bs {
+		out[b.Project] = b
+	}
+	return out, nil
+}
+
+// queryBuilds runs q, which selects buildColumns, and scans every row.
+func (s *Store) queryBuilds(ctx context.Context, q string, args ...any) ([]pipeline.Build, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []pipeline.Build
 	for rows.Next() {
 		b, err := scanBuild(rows)
 		if err != nil {
-			return nil, fmt.Errorf("listing builds of %s: %w", project, err)
+			return nil, err
 		}
 		out = append(out, b)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing builds of %s: %w", project, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 func scanBuild(r scanner) (pipeline.Build, error) {

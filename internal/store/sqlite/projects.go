@@ -111,3 +111,18 @@ func scanProject(r scanner) (pipeline.Project, error) {
 	}
 	return p, nil
 }
+
+// DeleteProject removes the project with key; its builds, logs and images
+// stay. A missing project is pipeline.ErrNotFound.
+func (s *Store) DeleteProject(ctx context.Context, key string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM projects WHERE key = ?`, key)
+	if err != nil {
+		return fmt.Errorf("deleting project %s: %w", key, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("deleting project %s: %w", key, err)
+	} else if n == 0 {
+		return fmt.Errorf("deleting project %s: %w", key, pipeline.ErrNotFound)
+	}
+	return nil
+}

@@ -26,8 +26,8 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Store keeps projects, builds, stages, logs and delivered images in one
-// SQLite database. It is safe for concurrent use, also by several processes
+// Store keeps projects, builds and their queue, stages, logs, delivered
+// images, users and credentials in one SQLite database. It is safe for concurrent use, also by several processes
 // sharing the file: writes take the database lock when their transaction
 // begins (BEGIN IMMEDIATE) and wait up to 5 s for it.
 type Store struct {

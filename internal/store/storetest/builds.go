@@ -197,3 +197,20 @@ func testStageMissingBuild(t *testing.T, s pipeline.Store) {
 		t.Errorf("Stages of a build without stages: %v", got)
 	}
 }
+
+func testLastBuilds(t *testing.T, s pipeline.Store) {
+	got, err := s.LastBuilds(ctx(t))
+	must(t, "LastBuilds of an empty store", err)
+	if len(got) != 0 {
+		t.Errorf("LastBuilds of an empty store: %v", got)
+	}
+	want := map[string]pipeline.Build{}
+	for _, p := range []string{"a/x:latest", "b/y:1", "a/x:latest", "c/z:2", "a/x:latest", "b/y:1"} {
+		want[p] = create(t, s, p)
+	}
+	got, err = s.LastBuilds(ctx(t))
+	must(t, "LastBuilds", err)
+	if d := diff(want, got); d != "" {
+		t.Errorf("LastBuilds (-want +got):\n%s", d)
+	}
+}

@@ -86,3 +86,33 @@ func testProjectNotFound(t *testing.T, s pipeline.Store) {
 	_, err := s.Project(ctx(t), "a/missing:latest")
 	mustNotFound(t, "Project of a missing key", err)
 }
+
+func testProjectDelete(t *testing.T, s pipeline.Store) {
+	gone, kept := project("a", "gone"), project("a", "kept")
+	must(t, "PutProject", s.PutProject(ctx(t), gone))
+	must(t, "PutProject", s.PutProject(ctx(t), kept))
+	b := create(t, s, gone.Key())
+	must(t, "AppendLog", s.AppendLog(ctx(t), b.ID, pipeline.StageBuild, []byte("log")))
+	img := pipeline.DeliveredImage{Image: "reg/a/gone:latest", Project: gone.Key(), BuildID: b.ID, Delivered: at(1, 0)}
+	must(t, "RecordImage", s.RecordImage(ctx(t), img))
+
+	must(t, "DeleteProject", s.DeleteProject(ctx(t), gone.Key()))
+	_, err := s.Project(ctx(t), gone.Key())
+	mustNotFound(t, "Project after DeleteProject", err)
+	if _, err := s.Project(ctx(t), kept.Key()); err != nil {
+		t.Errorf("the other project after DeleteProject: %v", err)
+	}
+	mustNotFound(t, "DeleteProject again", s.DeleteProject(ctx(t), gone.Key()))
+
+	if _, err := s.Build(ctx(t), b.ID); err != nil {
+		t.Errorf("build of a deleted project: %v", err)
+	}
+	if got := string(readLog(t, s, b.ID, pipeline.StageBuild, 0)); got != "log" {
+		t.Errorf("log of a deleted project's build = %q, want %q", got, "log")
+	}
+	imgs, err := s.Images(ctx(t))
+	must(t, "Images", err)
+	if len(imgs) != 1 {
+		t.Errorf("images after DeleteProject: %d, want 1", len(imgs))
+	}
+}

@@ -12,7 +12,12 @@
 //     also from UpdateBuild, PutStage and AppendLog;
 //   - CreateBuild numbers are distinct and consecutive per project under
 //     concurrent callers;
-//   - OpenLog streams the log as it was when opened, from any byte offset.
+//   - OpenLog streams the log as it was when opened, from any byte offset;
+//   - a credential whose Expires equals now has expired;
+//   - Enqueue and CreateBuild share one numbering per project;
+//   - Claim, CancelQueued and Active order builds by ID (the order they
+//     were created in), and concurrent claimers get every build exactly once;
+//   - FailRunning also fails the running stages of the builds it fails.
 package storetest
 
 import (
@@ -38,12 +43,14 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Project/Replace", testProjectReplace},
 		{"Project/ListOrder", testProjectList},
 		{"Project/NotFound", testProjectNotFound},
+		{"Project/Delete", testProjectDelete},
 		{"Build/Numbering", testBuildNumbering},
 		{"Build/ConcurrentCreate", testBuildConcurrent},
 		{"Build/RoundTrip", testBuildRoundTrip},
 		{"Build/Update", testBuildUpdate},
 		{"Build/NotFound", testBuildNotFound},
 		{"Build/ListNewestFirst", testBuildList},
+		{"Build/LastBuilds", testLastBuilds},
 		{"Stage/PutReplaceOrder", testStages},
 		{"Stage/MissingBuild", testStageMissingBuild},
 		{"Log/AppendRead", testLogAppendRead},
@@ -53,6 +60,18 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Log/MissingBuild", testLogMissingBuild},
 		{"Log/Large", testLogLarge},
 		{"Image/RecordReplaceList", testImages},
+		{"User/CreateFind", testUsers},
+		{"User/Exists", testUserExists},
+		{"Credential/PutGetExpireDelete", testCredentials},
+		{"Credential/UnknownUser", testCredentialUnknownUser},
+		{"Queue/EnqueueJoins", testEnqueueJoins},
+		{"Queue/Numbering", testEnqueueNumbering},
+		{"Queue/ClaimOrder", testClaimOrder},
+		{"Queue/ClaimSkipsRunning", testClaimSkipsRunning},
+		{"Queue/ConcurrentClaim", testClaimConcurrent},
+		{"Queue/CancelQueued", testCancelQueued},
+		{"Queue/Active", testActive},
+		{"Queue/FailRunning", testFailRunning},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
