@@ -8,6 +8,12 @@ go 1.26.8
 //     it needs exactly the modernc.org/libc its go.mod names (v1.77.1).
 //   pressly/goose/v3 v3.28.0: v3.29 forces a libc that breaks sqlite v1.60.1.
 //   distribution/v3 v3.1.2, go-containerregistry v0.22.1, goccy/go-yaml v1.19.2.
+//   prometheus/client_golang v1.25.0: the metrics library (DESIGN.md); distribution
+//     builds with it.
+//   golang.org/x/crypto v0.57.0: bcrypt for passwords; the version the graph already had
+//     (v0.58.0 would raise x/net, x/sys, x/text and x/sync with it).
+//   golang.org/x/term v0.46.0: hoist user add reads a password without echo; the
+//     version the graph already had.
 
 require (
 	github.com/containerd/errdefs v1.0.0
@@ -18,7 +24,10 @@ require (
 	github.com/moby/moby/api v1.56.1
 	github.com/moby/moby/client v0.6.2
 	github.com/pressly/goose/v3 v3.28.0
+	github.com/prometheus/client_golang v1.25.0
 	github.com/sirupsen/logrus v1.10.2
+	golang.org/x/crypto v0.57.0
+	golang.org/x/term v0.46.0
 	modernc.org/sqlite v1.60.1
 )
 
@@ -46,7 +55,7 @@ require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.29.0 // indirect
 	github.com/hashicorp/golang-lru/arc/v2 v2.0.5 // indirect
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
-	github.com/klauspost/compress v1.19.2 // indirect
+	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/moby/docker-image-spec v1.3.1 // indirect
@@ -54,9 +63,8 @@ require (
 	github.com/ncruces/go-strftime v1.0.0 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect
 	github.com/opencontainers/image-spec v1.1.1 // indirect
-	github.com/prometheus/client_golang v1.23.2 // indirect
-	github.com/prometheus/client_model v0.6.2 // indirect
-	github.com/prometheus/common v0.67.5 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/redis/go-redis/extra/rediscmd/v9 v9.0.5 // indirect

@@ -52,9 +52,14 @@ type Options struct {
 	WorkDir         string        // where checkouts are made; each build gets a folder
 	PrebuildTimeout time.Duration // default 30 min
 	KeepWorkspace   bool          // keep checkouts after the build, for debugging
+	LogLimit        int64         // bytes kept of each stage's log; default DefaultLogLimit
 	Observer        Observer      // nil: nobody
 	Logger          *slog.Logger  // nil: discard
 }
+
+// DefaultLogLimit is how much of each stage's log is kept when
+// Options.LogLimit is not set: 50 MB.
+const DefaultLogLimit = 50 << 20
 
 // Runner runs builds. It is safe for concurrent use; callers must not run
 // two builds of the same image repository at once (their NAME:test tags
@@ -71,6 +76,9 @@ func New(deps Deps, opts Options) *Runner {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LogLimit <= 0 {
+		opts.LogLimit = DefaultLogLimit
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
@@ -108,22 +116,34 @@ func (s skipReason) Is(target error) bool {
 	return target == errSkipped
 }
 
-// Run runs p's pipeline once and returns the finished build. The error is
-// only for failures to record the build at all; a failing stage is a build
-// with Status failed.
+// Run records a new build of p and runs it once, as Execute does. The
+// error is only for failures to record the build at all; a failing stage is
+// a build with Status failed.
 func (r *Runner) Run(ctx context.Context, p pipeline.Project, cause string) (pipeline.Build, error) {
-	j := &job{project: p, build: pipeline.Build{
+	b := pipeline.Build{
 		Project: p.Key(), Status: pipeline.StatusRunning, Cause: cause,
 		Created: now(), Started: now(),
-	}}
-	if err := r.deps.Store.CreateBuild(ctx, &j.build); err != nil {
-		return j.build, fmt.Errorf("recording build of %s: %w", p.Key(), err)
+	}
+	if err := r.deps.Store.CreateBuild(ctx, &b); err != nil {
+		return b, fmt.Errorf("recording build of %s: %w", p.Key(), err)
+	}
+	return r.Execute(ctx, p, b)
+}
+
+// Execute runs b, a build of p that is already stored (claimed from the
+// queue, so running), through every stage and records how it ended. When
+// ctx is cancelled the build ends cancelled, with context.Cause(ctx) as its
+// reason ("cancelled by alice"): the running stage's engine work stops
+// with ctx and the later stages are skipped. The error is only for
+// failures to record the end of the build.
+func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
+	j := &job{project: p, build: b}
+	j.build.Status = pipeline.StatusRunning
+	if j.build.Started.IsZero() {
+		j.build.Started = now()
 	}
 	defer r.cleanup(j)
-	stages := []struct {
-		name pipeline.StageName
-		run  stageFunc
-	}{
+	stages := []namedStage{
 		{pipeline.StageCheckout, r.checkout},
 		{pipeline.StagePrebuild, r.prebuild},
 		{pipeline.StageBuild, r.buildImage},
@@ -131,17 +151,24 @@ func (r *Runner) Run(ctx context.Context, p pipeline.Project, cause string) (pip
 		{pipeline.StageDeliver, r.deliver},
 	}
 	for i, s := range stages {
-		if err := r.runStage(ctx, j, s.name, s.run); err != nil {
-			j.build.FailedStage, j.build.Reason = s.name, firstLine(err.Error())
-			j.build.Status = pipeline.StatusFailed
-			if ctx.Err() != nil {
-				j.build.Status, j.build.Reason = pipeline.StatusCancelled, "cancelled: "+context.Cause(ctx).Error()
-			}
-			for _, rest := range stages[i+1:] {
-				r.putStage(j, pipeline.Stage{BuildID: j.build.ID, Name: rest.name, Status: pipeline.StatusSkipped, Error: "an earlier stage failed"})
-			}
+		if ctx.Err() != nil {
+			// Cancelled between stages: this one and the rest never start.
+			j.build.Status, j.build.Reason = pipeline.StatusCancelled, cancelReason(ctx)
+			r.skipStages(j, stages[i:], "the build was cancelled")
 			break
 		}
+		err := r.runStage(ctx, j, s.name, s.run)
+		if err == nil {
+			continue
+		}
+		j.build.FailedStage = s.name
+		j.build.Status, j.build.Reason = pipeline.StatusFailed, firstLine(err.Error())
+		skip := "an earlier stage failed"
+		if ctx.Err() != nil {
+			j.build.Status, j.build.Reason, skip = pipeline.StatusCancelled, cancelReason(ctx), "the build was cancelled"
+		}
+		r.skipStages(j, stages[i+1:], skip)
+		break
 	}
 	if j.build.Status == pipeline.StatusRunning {
 		j.build.Status = pipeline.StatusSucceeded
@@ -151,6 +178,36 @@ func (r *Runner) Run(ctx context.Context, p pipeline.Project, cause string) (pip
 		return j.build, fmt.Errorf("recording the end of build %d: %w", j.build.ID, err)
 	}
 	return j.build, nil
+}
+
+// namedStage is a stage and the function that runs it.
+type namedStage struct {
+	name pipeline.StageName
+	run  stageFunc
+}
+
+// skipStages records stages as skipped, with why.
+func (r *Runner) skipStages(j *job, stages []namedStage, why string) {
+	for _, s := range stages {
+		r.putStage(j, pipeline.Stage{BuildID: j.build.ID, Name: s.name, Status: pipeline.StatusSkipped, Error: why})
+	}
+}
+
+// cancelReason says why ctx was cancelled, from its cause: "cancelled by
+// alice" as it is, "server stopping" as "cancelled: server stopping", and a
+// cause-less cancel as "cancelled".
+func cancelReason(ctx context.Context) string {
+	cause := context.Cause(ctx)
+	switch {
+	case cause == nil || cause == context.Canceled:
+		return "cancelled"
+	case cause == context.DeadlineExceeded:
+		return "cancelled: timed out"
+	}
+	if msg := firstLine(cause.Error()); !strings.HasPrefix(msg, "cancelled") {
+		return "cancelled: " + msg
+	}
+	return firstLine(cause.Error())
 }
 
 // Skip records a build of p that did not run, with the reason why.
@@ -168,7 +225,7 @@ func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, 
 	r.putStage(j, st)
 	r.opts.Observer.StageStarted(j.build, name)
 	b := j.build
-	lw := newLogWriter(ctx, r.deps.Store, j.build.ID, name, func(p []byte) { r.opts.Observer.Output(b, name, p) })
+	lw := newLogWriter(ctx, r.deps.Store, j.build.ID, name, r.opts.LogLimit, func(p []byte) { r.opts.Observer.Output(b, name, p) })
 	err := run(ctx, j, lw)
 	if lerr := lw.Close(); lerr != nil && err == nil {
 		err = fmt.Errorf("writing the %s log: %w", name, lerr)
@@ -177,9 +234,13 @@ func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, 
 	switch {
 	case errors.Is(err, errSkipped):
 		st.Status, st.Error, err = pipeline.StatusSkipped, err.Error(), nil
+	case err != nil && ctx.Err() != nil:
+		st.Status, st.Error = pipeline.StatusCancelled, cancelReason(ctx)
+		lw.note(fmt.Sprintf("\n%s cancelled: %s\n", name, st.Error))
+		_ = lw.Close()
 	case err != nil:
 		st.Status, st.Error = pipeline.StatusFailed, err.Error()
-		fmt.Fprintf(lw, "\n%s failed: %v\n", name, err)
+		lw.note(fmt.Sprintf("\n%s failed: %v\n", name, err))
 		_ = lw.Close()
 	default:
 		st.Status = pipeline.StatusSucceeded

@@ -1,6 +1,9 @@
-// Package sched decides when builds run: in depends-on order, parents
-// first, a bounded number at once, never two of the same image repository
-// together, and not at all when a parent failed.
+// Package sched decides when builds run. Batch builds a set of projects
+// once (hoist run): in depends-on order, parents first, a bounded number at
+// once, never two of the same image repository together, and not at all
+// when a parent failed. Dispatcher is the long-lived form (hoist serve): it
+// runs the builds queued in the store, a bounded number at once and one at a
+// time per project, and cancels them on request.
 package sched
 
 import (

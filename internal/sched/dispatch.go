@@ -1,0 +1,272 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// InterruptedReason is the reason given to builds that were running when a
+// server stopped without finishing them (a crash, SIGKILL, a power cut).
+const InterruptedReason = "interrupted: the server stopped while this build ran"
+
+// Executor runs a build that is already stored and marked running, and
+// records how it ended; runner.Runner.Execute is one. It must stop soon
+// after ctx is cancelled and then end the build cancelled, with
+// context.Cause(ctx) as the reason. The error is for failures to record the
+// build. Called from several goroutines at once, never twice for one
+// project at the same time.
+type Executor interface {
+	Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error)
+}
+
+// DispatchStore is what the dispatcher keeps the queue, projects and builds
+// in. Several dispatchers, in one process or several, may share one.
+type DispatchStore interface {
+	pipeline.QueueStore
+	pipeline.ProjectStore
+	pipeline.BuildStore
+}
+
+// BuildObserver hears about every build the dispatcher ends: run, failed
+// before it could run, or cancelled while queued. Called from several
+// goroutines at once.
+type BuildObserver interface {
+	BuildFinished(b pipeline.Build)
+}
+
+// DispatcherOptions configure a Dispatcher.
+type DispatcherOptions struct {
+	Workers  int           // builds run at once; default 1
+	Poll     time.Duration // how often idle workers look for queued builds; default 1 s
+	Logger   *slog.Logger  // nil: discard
+	Observer BuildObserver // nil: nobody
+}
+
+// Dispatcher runs the builds queued in a store, as a long-lived service
+// does: at most Workers at once, one at a time per project (the store's
+// Claim sees to that, also across servers sharing the database), and one at
+// a time per image repository in this process (their NAME:test tags would
+// race). It is safe for concurrent use.
+type Dispatcher struct {
+	store DispatchStore
+	exec  Executor
+	opts  DispatcherOptions
+	wake  chan struct{}
+
+	mu      sync.Mutex
+	running map[int64]context.CancelCauseFunc // builds this process runs
+	repos   map[string]chan struct{}          // a one-slot lock per image repository
+}
+
+// NewDispatcher returns a Dispatcher; Run starts it.
+func NewDispatcher(store DispatchStore, exec Executor, opts DispatcherOptions) *Dispatcher {
+	if opts.Workers < 1 {
+		opts.Workers = 1
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{store: store, exec: exec, opts: opts,
+		wake:    make(chan struct{}, opts.Workers),
+		running: map[int64]context.CancelCauseFunc{}, repos: map[string]chan struct{}{}}
+}
+
+// Run fails the builds left running by an earlier server (see
+// InterruptedReason), then runs queued builds until ctx ends. Builds left
+// queued simply run. Builds still running when ctx ends are cancelled with
+// its cause; Run returns once they have been recorded.
+//
+// Failing interrupted builds rather than queueing them again is deliberate:
+// a build cut off halfway may have pushed NAME:test or half-tagged a
+// delivery, and a user who wants it again presses Build. With several
+// servers sharing one database, a server starting fails the builds the
+// others are running too: until builds are leased with a heartbeat, run
+// one server per database, or start them together.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	n, err := d.store.FailRunning(ctx, InterruptedReason, time.Now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		d.opts.Logger.Warn("failed builds interrupted by the last stop", "builds", n)
+	}
+	var wg sync.WaitGroup
+	for range d.opts.Workers {
+		wg.Go(func() { d.work(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// Trigger queues a build of the project with key, or joins the one already
+// queued (joined true). pipeline.ErrNotFound itself when there is no such
+// project, for the caller to name it.
+func (d *Dispatcher) Trigger(ctx context.Context, key, cause string) (pipeline.Build, bool, error) {
+	if _, err := d.store.Project(ctx, key); err != nil {
+		if errors.Is(err, pipeline.ErrNotFound) {
+			return pipeline.Build{}, false, pipeline.ErrNotFound
+		}
+		return pipeline.Build{}, false, fmt.Errorf("triggering %s: %w", key, err)
+	}
+	b, joined, err := d.store.Enqueue(ctx, key, cause, time.Now())
+	if err != nil {
+		return b, false, err
+	}
+	d.signal()
+	return b, joined, nil
+}
+
+// Cancel cancels the build with id: a queued build is marked cancelled at
+// once; a running one has its context cancelled with the cause "cancelled
+// by <by>", which stops its engine work, and is recorded as cancelled when
+// it has stopped. pipeline.ErrNotFound itself for no such build, and
+// pipeline.ErrFinished when it has ended, for the caller to name it.
+func (d *Dispatcher) Cancel(ctx context.Context, id int64, by string) error {
+	reason := "cancelled by " + by
+	// Holding mu, no worker can claim the build between the checks below.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cancel, ok := d.running[id]; ok {
+		cancel(errors.New(reason))
+		return nil
+	}
+	ok, err := d.store.CancelQueued(ctx, id, reason, time.Now())
+	if err != nil {
+		return err
+	}
+	b, err := d.store.Build(ctx, id)
+	switch {
+	case errors.Is(err, pipeline.ErrNotFound):
+		return pipeline.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("cancelling build %d: %w", id, err)
+	case ok:
+		d.finished(b)
+		return nil
+	case b.Status.Done():
+		return pipeline.ErrFinished
+	}
+	return fmt.Errorf("build %d is running on another server sharing this database; cancel it there", id)
+}
+
+// signal wakes an idle worker, if one is waiting.
+func (d *Dispatcher) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// work claims and runs builds until ctx ends.
+func (d *Dispatcher) work(ctx context.Context) {
+	idle := time.NewTimer(d.opts.Poll)
+	defer idle.Stop()
+	for ctx.Err() == nil {
+		b, bctx, err := d.claim(ctx)
+		if err == nil {
+			d.signal() // another build may be ready for another worker
+			d.run(bctx, b)
+			continue
+		}
+		if !errors.Is(err, pipeline.ErrNotFound) && ctx.Err() == nil {
+			d.opts.Logger.Error("claiming a build", "err", err)
+		}
+		idle.Reset(d.opts.Poll)
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-idle.C:
+		}
+	}
+}
+
+// claim takes a queued build and registers it as running here, with a
+// context Cancel can cancel.
+func (d *Dispatcher) claim(ctx context.Context) (pipeline.Build, context.Context, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, err := d.store.Claim(ctx, time.Now())
+	if err != nil {
+		return b, nil, err
+	}
+	bctx, cancel := context.WithCancelCause(ctx)
+	d.running[b.ID] = cancel
+	return b, bctx, nil
+}
+
+// run executes a claimed build and records its end.
+func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
+	defer func() {
+		d.mu.Lock()
+		d.running[b.ID](nil)
+		delete(d.running, b.ID)
+		d.mu.Unlock()
+	}()
+	log := d.opts.Logger.With("build", b.ID, "project", b.Project, "number", b.Number)
+	p, err := d.store.Project(ctx, b.Project)
+	if err != nil {
+		reason := fmt.Sprintf("loading project %s: %v", b.Project, err)
+		if errors.Is(err, pipeline.ErrNotFound) {
+			reason = fmt.Sprintf("project %s no longer exists: it was removed after this build was queued", b.Project)
+		}
+		d.fail(log, b, reason)
+		return
+	}
+	unlock := d.lockRepo(ctx, p.Image().Repository())
+	defer unlock()
+	log.Info("build started")
+	end, err := d.exec.Execute(ctx, p, b)
+	if err != nil {
+		log.Error("recording the build", "err", err)
+		if !end.Status.Done() {
+			d.fail(log, b, err.Error())
+			return
+		}
+	}
+	log.Info("build finished", "status", end.Status, "reason", end.Reason)
+	d.finished(end)
+}
+
+// fail ends a claimed build that could not run, with reason.
+func (d *Dispatcher) fail(log *slog.Logger, b pipeline.Build, reason string) {
+	b.Status, b.Reason, b.Finished = pipeline.StatusFailed, reason, time.Now().UTC()
+	if err := d.store.UpdateBuild(context.Background(), b); err != nil {
+		log.Error("recording the failed build", "reason", reason, "err", err)
+	}
+	log.Warn("build failed before it ran", "reason", reason)
+	d.finished(b)
+}
+
+// lockRepo waits until no other build of repo runs in this process, or ctx
+// ends (the build then runs only to be recorded cancelled). It returns the
+// unlock function.
+func (d *Dispatcher) lockRepo(ctx context.Context, repo string) func() {
+	d.mu.Lock()
+	sem, ok := d.repos[repo]
+	if !ok {
+		sem = make(chan struct{}, 1)
+		d.repos[repo] = sem
+	}
+	d.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }
+	case <-ctx.Done():
+		return func() {}
+	}
+}
+
+func (d *Dispatcher) finished(b pipeline.Build) {
+	if d.opts.Observer != nil {
+		d.opts.Observer.BuildFinished(b)
+	}
+}

@@ -1,0 +1,67 @@
+// Package server is Hoist's HTTP face: the JSON API under /api/v1, the web
+// UI (server-rendered html/template with htmx), live logs over Server-Sent
+// Events, login and tokens, and the health and metrics endpoints. It talks
+// to the rest of Hoist only through pipeline interfaces and Queue.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// Queue starts and stops builds. The scheduler implements it.
+type Queue interface {
+	// Trigger queues a build of the project with key, or joins the build of
+	// it that is already queued (joined true). ErrNotFound for no such project.
+	Trigger(ctx context.Context, key, cause string) (b pipeline.Build, joined bool, err error)
+	// Cancel stops a queued or running build; by names who asked. The engine
+	// work of a running build is stopped and its containers removed.
+	// ErrNotFound for no such build; ErrFinished when it has already ended.
+	Cancel(ctx context.Context, id int64, by string) error
+}
+
+// ErrFinished is returned by Queue.Cancel for a build that already ended.
+var ErrFinished = pipeline.ErrFinished
+
+// Deps are what the server needs.
+type Deps struct {
+	Store   pipeline.Store
+	Queue   Queue
+	Metrics http.Handler                    // serves /metrics; nil: 404
+	Ready   func(ctx context.Context) error // for /readyz; nil: always ready
+	Logger  *slog.Logger                    // nil: discard
+}
+
+// Options configure the server.
+type Options struct {
+	PublicRead    bool   // anyone may read; writes always need a user
+	RegistryHost  string // where images are delivered, for display
+	SecureCookies bool   // set the Secure flag on cookies (behind HTTPS)
+	LogPoll       int    // milliseconds between log polls when following (default 300)
+}
+
+// Server serves the API and the UI. Create it with New.
+type Server struct {
+	deps Deps
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns a Server with every route registered.
+func New(deps Deps, opts Options) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LogPoll == 0 {
+		opts.LogPoll = 300
+	}
+	s := &Server{deps: deps, opts: opts, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
