@@ -2,7 +2,7 @@
 # Makes sure what Hoist's run and tests need is here, installing it from
 # Debian's packages and starting it when it is not, and saying so.
 #   scripts/deps.sh engine   a running Docker engine, git, busybox-static
-#   scripts/deps.sh test     the same, plus Debian's docker-registry for tests
+#   scripts/deps.sh test     the same, plus Debian's docker-registry and chromium for tests
 set -eu
 want=${1:-engine}
 
@@ -29,6 +29,10 @@ command -v git >/dev/null || need_pkgs="$need_pkgs git"
 command -v dockerd >/dev/null || need_pkgs="$need_pkgs docker.io"
 if [ "$want" = test ]; then
   command -v docker-registry >/dev/null || need_pkgs="$need_pkgs docker-registry"
+  if [ ! -x /usr/bin/chromium ]; then
+    say "no Chromium at /usr/bin/chromium: the browser tests need it"
+    need_pkgs="$need_pkgs chromium"
+  fi
 fi
 [ -z "$need_pkgs" ] || apt_install $need_pkgs
 

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// buildLister is what listing a project's builds needs.
+type buildLister interface {
+	Project(ctx context.Context, key string) (pipeline.Project, error)
+	Builds(ctx context.Context, project string, limit int) ([]pipeline.Build, error)
+}
+
+// apiListBuilds serves GET /api/v1/projects/{ns}/{name}/builds: the
+// project's builds, newest first; ?limit=N (default 50, 0 for all).
+func apiListBuilds(store buildLister, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		limit, err := intParam(r, "limit", 50)
+		var p pipeline.Project
+		if err == nil {
+			p, err = findProject(r, store)
+		}
+		var builds []pipeline.Build
+		if err == nil {
+			builds, err = store.Builds(r.Context(), p.Key(), int(limit))
+		}
+		if err != nil {
+			apiFail(log, w, r, err)
+			return
+		}
+		out := make([]*buildJSON, len(builds))
+		for i, b := range builds {
+			out[i] = toBuildJSON(b)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"builds": out})
+	}
+}
+
+// apiTriggerBuild serves POST /api/v1/projects/{ns}/{name}/builds: it
+// queues a build caused "manual by <user>", or joins the one already
+// queued; 202 with the build and "joined".
+func apiTriggerBuild(q Queue, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key, err := keyOf(r)
+		if err != nil {
+			apiFail(log, w, r, err)
+			return
+		}
+		b, joined, err := q.Trigger(r.Context(), key, "manual by "+userOf(r).Name)
+		if err != nil {
+			apiFail(log, w, r, fmt.Errorf("project %s: %w", key, err))
+			return
+		}
+		w.Header().Set("Location", fmt.Sprintf("/api/v1/builds/%d", b.ID))
+		writeJSON(w, http.StatusAccepted, map[string]any{"build": toBuildJSON(b), "joined": joined})
+	}
+}
+
+// buildFinder is what reading a build needs.
+type buildFinder interface {
+	Build(ctx context.Context, id int64) (pipeline.Build, error)
+	Stages(ctx context.Context, buildID int64) ([]pipeline.Stage, error)
+}
+
+// apiGetBuild serves GET /api/v1/builds/{id}: the build and its stages.
+func apiGetBuild(store buildFinder, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := findBuild(r, store)
+		var stages []pipeline.Stage
+		if err == nil {
+			stages, err = store.Stages(r.Context(), b.ID)
+		}
+		if err != nil {
+			apiFail(log, w, r, err)
+			return
+		}
+		out := struct {
+			*buildJSON
+			Stages []stageJSON `json:"stages"`
+		}{toBuildJSON(b), make([]stageJSON, len(stages))}
+		for i, st := range stages {
+			out.Stages[i] = toStageJSON(st)
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// findBuild returns the build {id} in r's path.
+func findBuild(r *http.Request, store interface {
+	Build(ctx context.Context, id int64) (pipeline.Build, error)
+}) (pipeline.Build, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return pipeline.Build{}, &apiError{Status: http.StatusNotFound, Code: codeNotFound,
+			Message: fmt.Sprintf("no build %q: build ids are positive integers", r.PathValue("id"))}
+	}
+	b, err := store.Build(r.Context(), id)
+	if err != nil {
+		return pipeline.Build{}, fmt.Errorf("build %d: %w", id, err)
+	}
+	return b, nil
+}
+
+// apiCancelBuild serves POST /api/v1/builds/{id}/cancel: it stops a queued
+// or running build; 409 when it has already finished.
+func apiCancelBuild(q Queue, store buildFinder, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := findBuild(r, store)
+		if err == nil {
+			if err = q.Cancel(r.Context(), b.ID, userOf(r).Name); err != nil {
+				err = fmt.Errorf("cancelling build %d (%s): %w", b.ID, b.Status, err)
+			}
+		}
+		if err == nil {
+			b, err = store.Build(r.Context(), b.ID)
+		}
+		if err != nil {
+			apiFail(log, w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"build": toBuildJSON(b)})
+	}
+}
+
+// apiListImages serves GET /api/v1/images: delivered images, newest first.
+func apiListImages(store pipeline.ImageStore, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		images, err := store.Images(r.Context())
+		if err != nil {
+			apiFail(log, w, r, fmt.Errorf("listing images: %w", err))
+			return
+		}
+		out := make([]*imageJSON, len(images))
+		for i, img := range images {
+			out[i] = toImageJSON(img)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"images": out})
+	}
+}
+
+// intParam reads the query parameter name, a non-negative integer.
+func intParam(r *http.Request, name string, def int64) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, &apiError{Status: http.StatusBadRequest, Code: codeBadRequest, Field: name,
+			Message: fmt.Sprintf("query parameter %s=%q must be a non-negative integer", name, v)}
+	}
+	return n, nil
+}

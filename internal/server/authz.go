@@ -1,0 +1,137 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+const (
+	csrfField  = "csrf"         // the hidden form field
+	csrfHeader = "X-CSRF-Token" // the header, for scripts and htmx
+	csrfCookie = "hoist_csrf"   // the double-submit cookie of anonymous forms (login)
+)
+
+// csrfToken returns the value for the hidden form field "csrf". For a
+// signed-in user it is bound to the session: a hash of the session secret,
+// which no other site can read. For anyone else (the login form) it is a
+// random value also set as the cookie hoist_csrf (double submit).
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if a := s.authenticate(r); a.viaCookie {
+		return sessionCSRF(a.session)
+	}
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	secret, _, err := NewSecret()
+	if err != nil {
+		s.deps.Logger.Error("making csrf token", "err", err)
+		return ""
+	}
+	http.SetCookie(w, s.cookie(csrfCookie, secret, 0))
+	// Later calls during this request see the same value.
+	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: secret})
+	return secret
+}
+
+// sessionCSRF derives a session's CSRF token from its secret.
+func sessionCSRF(session string) string {
+	sum := sha256.Sum256([]byte("hoist csrf\x00" + session))
+	return hex.EncodeToString(sum[:])
+}
+
+// checkCSRF reports whether r carries the CSRF token csrfToken gave out,
+// in the header X-CSRF-Token or the form field "csrf".
+func (s *Server) checkCSRF(r *http.Request) bool {
+	want := ""
+	if a := s.authenticate(r); a.viaCookie {
+		want = sessionCSRF(a.session)
+	} else if c, err := r.Cookie(csrfCookie); err == nil {
+		want = c.Value
+	}
+	got := r.Header.Get(csrfHeader)
+	if got == "" && isForm(r) {
+		got = r.PostFormValue(csrfField)
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func isForm(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
+}
+
+// safeMethod reports whether m only reads.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// mayRead reports whether r may see projects, builds and logs: anyone when
+// reading is public, else only a signed-in user.
+func (s *Server) mayRead(r *http.Request) bool {
+	if s.opts.PublicRead {
+		return true
+	}
+	_, ok := s.currentUser(r)
+	return ok
+}
+
+// needWriter lets h run only for a signed-in user or a valid API token.
+// Anonymous requests get 401 and change nothing. A request authenticated by
+// the session cookie that is not a GET needs the CSRF token (form field
+// "csrf" or header X-CSRF-Token), else 403; token requests need none.
+func (s *Server) needWriter(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a := s.authenticate(r)
+		switch {
+		case a.badToken:
+			s.refuse(w, r, http.StatusUnauthorized, "the API token is not valid (expired or revoked?); send Authorization: Bearer <token>")
+			return
+		case !a.ok:
+			s.refuse(w, r, http.StatusUnauthorized, "sign in or send an API token (Authorization: Bearer <token>) to do this")
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), userKey{}, a))
+		if a.viaCookie && !safeMethod(r.Method) && !s.checkCSRF(r) {
+			s.refuse(w, r, http.StatusForbidden, "missing or wrong CSRF token; reload the page and try again")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// needReader lets h run only for requests that may read (see mayRead).
+func (s *Server) needReader(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a := s.authenticate(r)
+		switch {
+		case a.badToken:
+			s.refuse(w, r, http.StatusUnauthorized, "the API token is not valid (expired or revoked?); send Authorization: Bearer <token>")
+			return
+		case !a.ok && !s.opts.PublicRead:
+			s.refuse(w, r, http.StatusUnauthorized, "sign in or send an API token (Authorization: Bearer <token>) to read this")
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, a)))
+	}
+}
+
+// refuse answers with status and msg: JSON under /api/, else the UI's page.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeError(w, &apiError{Status: status, Code: codeFor(status), Message: msg})
+		return
+	}
+	s.webError(w, r, status, msg)
+}
+
+// userOf is the user needWriter let through.
+func userOf(r *http.Request) pipeline.User {
+	a, _ := r.Context().Value(userKey{}).(authn)
+	return a.user
+}

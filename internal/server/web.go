@@ -1,0 +1,187 @@
+package server
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// The web UI: server-rendered pages (templates/*.html, html/template) with
+// htmx for the parts that update in place, and its own small script and
+// stylesheet (static/). Nothing is built with node; everything is embedded.
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// webRoutes registers the routes of the web UI on s.mux. Pages that read
+// are behind needReader (anonymous readers are sent to the login page when
+// reading is not public); every write is behind needWriter, which asks
+// for a signed-in user and the form's CSRF token.
+func (s *Server) webRoutes() {
+	read, write := s.needReader, s.needWriter
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	s.mux.HandleFunc("GET /{$}", read(s.webProjects))
+	s.mux.HandleFunc("GET /failures", read(s.webFailures))
+	s.mux.HandleFunc("GET /queue", read(s.webQueue))
+	s.mux.HandleFunc("GET /register", s.webRegisterForm)
+	s.mux.HandleFunc("POST /register", write(s.webRegister))
+	s.mux.HandleFunc("GET /login", s.webLoginForm)
+	s.mux.HandleFunc("POST /login", s.webLogin)
+	s.mux.HandleFunc("POST /logout", s.webLogout)
+	s.mux.HandleFunc("GET /p/{ns}/{name}", read(s.webProject))
+	s.mux.HandleFunc("POST /p/{ns}/{name}/build", write(s.webBuildNow))
+	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}", read(s.webBuild))
+	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/live", read(s.webBuildLive))
+	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/events", read(s.webBuildEvents))
+	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/cancel", write(s.webCancel))
+}
+
+// cacheStatic lets browsers keep the embedded assets for an hour.
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// page is what every template gets: the layout's parts and the page's own
+// data in Data.
+type page struct {
+	Title string // the <title>, before " · Hoist"
+	Nav   string // which header link is current: projects, failures, queue, register
+	User  string // the signed-in user's name, "" for none
+	CSRF  string // the CSRF token for forms, when someone is signed in
+	Path  string // the request's path and query, for "sign in and come back"
+	Data  any
+}
+
+// pages holds one template set per page, each with the layout and the
+// shared fragments, parsed once.
+var pages = sync.OnceValue(func() map[string]*template.Template {
+	base := template.Must(template.New("").Funcs(webFuncs).ParseFS(templateFS, "templates/layout.html"))
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := make(map[string]*template.Template, len(names))
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		out[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, n))
+	}
+	return out
+})
+
+// newPage starts the page data for r.
+func (s *Server) newPage(w http.ResponseWriter, r *http.Request, title, nav string, data any) *page {
+	p := &page{Title: title, Nav: nav, Path: r.URL.RequestURI(), Data: data}
+	if u, ok := s.currentUser(r); ok {
+		p.User = u.Name
+		p.CSRF = s.csrfToken(w, r)
+	}
+	return p
+}
+
+// render writes the template tmpl ("layout" for a whole page, or a
+// fragment) of the page name with status.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, tmpl string, p *page) {
+	t, ok := pages()[name]
+	if !ok {
+		s.deps.Logger.Error("web: no template", "name", name)
+		http.Error(w, "internal error: no template "+name, http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, tmpl, p); err != nil {
+		s.deps.Logger.Error("web: rendering", "template", name, "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error rendering the page; the server log has the details", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// errorData is the error page's content.
+type errorData struct {
+	Status  int
+	Heading string
+	Message string
+	Login   bool   // offer to sign in
+	Next    string // where signing in leads back to
+}
+
+// webError answers a UI request that failed with status and a readable
+// message, as a page in the layout. A GET refused for want of a user is
+// sent to the login page instead, to come back afterwards.
+func (s *Server) webError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if status == http.StatusUnauthorized && r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" &&
+		!strings.HasSuffix(r.URL.Path, "/events") {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	d := errorData{Status: status, Heading: http.StatusText(status), Message: msg, Login: status == http.StatusUnauthorized,
+		Next: backTo(r)}
+	switch status {
+	case http.StatusNotFound:
+		d.Heading = "Not found"
+	case http.StatusUnauthorized:
+		d.Heading = "Sign in needed"
+	case http.StatusForbidden:
+		d.Heading = "Refused"
+	}
+	s.render(w, r, status, "error", "layout", s.newPage(w, r, d.Heading, "", d))
+}
+
+// webFail answers with err: its status from the error table (404 for
+// ErrNotFound, …), logging it when it is the server's fault.
+func (s *Server) webFail(w http.ResponseWriter, r *http.Request, err error) {
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.deps.Logger.Error("web", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	s.webError(w, r, ae.Status, ae.Message)
+}
+
+// notFound is a 404 for what, as webFail shows it.
+func notFound(format string, args ...any) error {
+	return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+// localPath returns next when it is a path on this site, else def: a
+// login or a form must not send the browser elsewhere.
+func localPath(next, def string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return def
+	}
+	return next
+}
+
+// backTo is the page to return to after signing in: the page itself for
+// a GET, else the local page the form was on.
+func backTo(r *http.Request) string {
+	if r.Method == http.MethodGet {
+		return r.URL.RequestURI()
+	}
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
+		return localPath(ref.RequestURI(), "/")
+	}
+	return "/"
+}

@@ -1,0 +1,210 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// The parts of a stage's log a build page shows: the end of each log, and
+// the last lines of the failing stage at the top.
+const (
+	logTailBytes  = 256 << 10
+	failTailLines = 25
+)
+
+// buildData is a build's page.
+type buildData struct {
+	Project  pipeline.Project
+	Build    pipeline.Build
+	Stages   []stageView
+	Failed   *stageView    // the stage the build failed in, if it did
+	FailTail template.HTML // the last lines of that stage's log
+	From     string        // the first stage whose log is still to come (live builds)
+}
+
+// stageView is a stage with the end of its log, rendered.
+type stageView struct {
+	pipeline.Stage
+	Log    template.HTML
+	Cut    bool // the log's beginning is not shown
+	Open   bool // its section starts open
+	RawURL string
+}
+
+// webFindBuild returns the project and its build {n} named in the path.
+func (s *Server) webFindBuild(r *http.Request) (pipeline.Project, pipeline.Build, error) {
+	p, err := s.webFindProject(r)
+	if err != nil {
+		return p, pipeline.Build{}, err
+	}
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n <= 0 {
+		return p, pipeline.Build{}, notFound("no build %q of %s: builds are numbered 1, 2, …", r.PathValue("n"), p.Key())
+	}
+	builds, err := s.deps.Store.Builds(r.Context(), p.Key(), 0)
+	if err != nil {
+		return p, pipeline.Build{}, fmt.Errorf("listing builds of %s: %w", p.Key(), err)
+	}
+	for _, b := range builds {
+		if b.Number == n {
+			return p, b, nil
+		}
+	}
+	return p, pipeline.Build{}, notFound("no build #%d of %s", n, p.Key())
+}
+
+// buildData reads what a build's page shows; withLogs adds the end of each
+// finished stage's log.
+func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.Build, withLogs bool) (*buildData, error) {
+	stages, err := s.deps.Store.Stages(ctx, b.ID)
+	if err != nil {
+		return nil, fmt.Errorf("reading stages of build %d: %w", b.ID, err)
+	}
+	byName := map[pipeline.StageName]pipeline.Stage{}
+	for _, st := range stages {
+		byName[st.Name] = st
+	}
+	d := &buildData{Project: p, Build: b}
+	for _, name := range pipeline.Stages {
+		st, ok := byName[name]
+		if !ok {
+			st = pipeline.Stage{BuildID: b.ID, Name: name, Status: pipeline.StatusQueued}
+			if b.Status.Done() {
+				st.Status = pipeline.StatusSkipped // never recorded: the build ended first
+			}
+		}
+		v := stageView{Stage: st, RawURL: fmt.Sprintf("%s/builds/%d/stages/%s/log", apiPrefix, b.ID, name)}
+		if d.From == "" && !b.Status.Done() && !st.Status.Done() {
+			d.From = string(name)
+		}
+		d.Stages = append(d.Stages, v)
+	}
+	for i := range d.Stages {
+		v := &d.Stages[i]
+		failed := v.Status == pipeline.StatusFailed || (v.Name == b.FailedStage && b.Status == pipeline.StatusFailed)
+		if failed && d.Failed == nil {
+			d.Failed = v
+			v.Open = true
+		}
+		if v.Status == pipeline.StatusCancelled {
+			v.Open = true
+		}
+		if (!withLogs && !failed) || (!v.Status.Done() && !b.Status.Done()) {
+			continue // not shown, or its log is still to come over the event stream
+		}
+		tail, cut, err := s.logTail(ctx, b.ID, v.Name, logTailBytes)
+		if err != nil {
+			return nil, err
+		}
+		v.Log, v.Cut = template.HTML(renderANSI(tail)), cut
+		if failed && d.Failed == v {
+			d.FailTail = template.HTML(renderANSI(lastLines(tail, failTailLines)))
+		}
+	}
+	if b.Status == pipeline.StatusSucceeded {
+		d.Stages[len(d.Stages)-1].Open = true // the delivery: where the image went
+	}
+	return d, nil
+}
+
+// logTail reads a stage's log through and returns its last max bytes,
+// starting at a line, and whether the beginning was cut.
+func (s *Server) logTail(ctx context.Context, buildID int64, stage pipeline.StageName, max int) (string, bool, error) {
+	rc, err := s.deps.Store.OpenLog(ctx, buildID, stage, 0)
+	if err != nil {
+		return "", false, fmt.Errorf("reading the %s log of build %d: %w", stage, buildID, err)
+	}
+	defer rc.Close()
+	var keep []byte
+	cut := false
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := rc.Read(buf)
+		keep = append(keep, buf[:n]...)
+		if len(keep) > 2*max {
+			keep, cut = append(keep[:0:0], keep[len(keep)-max:]...), true
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("reading the %s log of build %d: %w", stage, buildID, err)
+		}
+	}
+	if len(keep) > max {
+		keep, cut = keep[len(keep)-max:], true
+	}
+	if cut {
+		if i := strings.IndexByte(string(keep), '\n'); i >= 0 {
+			keep = keep[i+1:]
+		}
+	}
+	return string(keep), cut, nil
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// webBuild serves /p/{ns}/{name}/builds/{n}: the build's stages and logs.
+func (s *Server) webBuild(w http.ResponseWriter, r *http.Request) {
+	p, b, err := s.webFindBuild(r)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	d, err := s.buildData(r.Context(), p, b, true)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	title := fmt.Sprintf("%s #%d %s", p.Key(), b.Number, b.Status)
+	s.render(w, r, http.StatusOK, "build", "layout", s.newPage(w, r, title, "projects", d))
+}
+
+// webBuildLive serves the part of a build's page that htmx polls while the
+// build runs: its status, the error summary and the stage timeline. Once
+// the build is done the fragment stops asking to be polled.
+func (s *Server) webBuildLive(w http.ResponseWriter, r *http.Request) {
+	p, b, err := s.webFindBuild(r)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	d, err := s.buildData(r.Context(), p, b, false)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "build", "live", s.newPage(w, r, "", "", d))
+}
+
+// webCancel serves POST /p/{ns}/{name}/builds/{n}/cancel: it stops a queued
+// or running build, then goes back to the form's "next" page (the build's
+// page by default). A build that already ended is left as it is.
+func (s *Server) webCancel(w http.ResponseWriter, r *http.Request) {
+	_, b, err := s.webFindBuild(r)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	if err := s.deps.Queue.Cancel(r.Context(), b.ID, userOf(r).Name); err != nil && !errors.Is(err, pipeline.ErrFinished) {
+		s.webFail(w, r, fmt.Errorf("cancelling build #%d of %s: %w", b.Number, b.Project, err))
+		return
+	}
+	http.Redirect(w, r, localPath(r.PostFormValue("next"), buildURL(b)), http.StatusSeeOther)
+}

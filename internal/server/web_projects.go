@@ -1,0 +1,208 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// projectRow is one project in a list, with its newest build and delivery.
+type projectRow struct {
+	Project   pipeline.Project
+	Last      *pipeline.Build          // nil: never built
+	Delivered *pipeline.DeliveredImage // nil: nothing delivered yet
+}
+
+// Key is the project's key, "ns/name:tag".
+func (p projectRow) Key() string { return p.Project.Key() }
+
+// Status is the status of the newest build, "never" when there is none.
+func (p projectRow) Status() string {
+	if p.Last == nil {
+		return "never"
+	}
+	return string(p.Last.Status)
+}
+
+// projectsData is the projects page.
+type projectsData struct {
+	Rows     []projectRow
+	Total    int
+	Q        string // the name search
+	Status   string // the status filter, "" for all
+	Statuses []string
+	Counts   map[string]int // projects per status, before filtering
+}
+
+// statusFilters are the choices of the projects page's status filter.
+var statusFilters = []string{"failed", "running", "queued", "succeeded", "cancelled", "skipped", "never"}
+
+// webProjects serves /: every project with its last build and delivered
+// image, filtered by ?status= and searched by ?q=.
+func (s *Server) webProjects(w http.ResponseWriter, r *http.Request) {
+	rows, err := s.projectRows(r)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	d := projectsData{Total: len(rows), Q: strings.TrimSpace(r.FormValue("q")), Status: r.FormValue("status"),
+		Statuses: statusFilters, Counts: map[string]int{}}
+	q := strings.ToLower(d.Q)
+	for _, row := range rows {
+		d.Counts[row.Status()]++
+		if d.Status != "" && row.Status() != d.Status {
+			continue
+		}
+		if q != "" && !strings.Contains(strings.ToLower(row.Key()), q) && !strings.Contains(strings.ToLower(row.Project.GitURL), q) {
+			continue
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	s.render(w, r, http.StatusOK, "projects", "layout", s.newPage(w, r, "Projects", "projects", d))
+}
+
+// projectRows lists every project with its newest build and delivery.
+func (s *Server) projectRows(r *http.Request) ([]projectRow, error) {
+	ctx := r.Context()
+	ps, err := s.deps.Store.Projects(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing projects: %w", err)
+	}
+	last, err := s.deps.Store.LastBuilds(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing last builds: %w", err)
+	}
+	images, err := s.deps.Store.Images(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing images: %w", err)
+	}
+	rows := make([]projectRow, len(ps))
+	for i, p := range ps {
+		rows[i] = projectRow{Project: p, Delivered: deliveredImage(p, images)}
+		if b, ok := last[p.Key()]; ok {
+			rows[i].Last = &b
+		}
+	}
+	return rows, nil
+}
+
+// deliveredImage picks from images, newest first, the project's newest
+// delivery of its own tag, else its newest delivery of any.
+func deliveredImage(p pipeline.Project, images []pipeline.DeliveredImage) *pipeline.DeliveredImage {
+	var first *pipeline.DeliveredImage
+	for i, img := range images {
+		if img.Project != p.Key() {
+			continue
+		}
+		if strings.HasSuffix(img.Image, "/"+p.Image().String()) || img.Image == p.Image().String() {
+			return &images[i]
+		}
+		if first == nil {
+			first = &images[i]
+		}
+	}
+	return first
+}
+
+// projectData is a project's page.
+type projectData struct {
+	Project  pipeline.Project
+	Builds   []pipeline.Build
+	Images   []pipeline.DeliveredImage
+	Parents  []projectLink
+	Children []projectLink
+	Registry string
+}
+
+// projectLink is a project another one depends on, or that depends on it.
+type projectLink struct {
+	Key   string
+	Known bool            // Hoist builds it (else it is an image from elsewhere)
+	Last  *pipeline.Build // its newest build
+}
+
+// webProject serves /p/{ns}/{name}: a project's builds, newest first, its
+// delivered tags, and its parents and children.
+func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, err := s.webFindProject(r)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	d := projectData{Project: p, Registry: s.opts.RegistryHost}
+	if d.Builds, err = s.deps.Store.Builds(ctx, p.Key(), 100); err != nil {
+		s.webFail(w, r, fmt.Errorf("listing builds of %s: %w", p.Key(), err))
+		return
+	}
+	images, err := s.deps.Store.Images(ctx)
+	if err != nil {
+		s.webFail(w, r, fmt.Errorf("listing images: %w", err))
+		return
+	}
+	for _, img := range images {
+		if img.Project == p.Key() {
+			d.Images = append(d.Images, img)
+		}
+	}
+	rows, err := s.projectRows(r)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	d.Parents, d.Children = family(p, rows)
+	s.render(w, r, http.StatusOK, "project", "layout", s.newPage(w, r, p.Key(), "projects", d))
+}
+
+// family returns the projects p depends on and the ones that depend on it.
+func family(p pipeline.Project, rows []projectRow) (parents, children []projectLink) {
+	byKey := make(map[string]projectRow, len(rows))
+	for _, row := range rows {
+		byKey[row.Key()] = row
+	}
+	for _, dep := range p.DependsOn {
+		row, ok := byKey[dep.String()]
+		parents = append(parents, projectLink{Key: dep.String(), Known: ok, Last: row.Last})
+	}
+	for _, row := range rows {
+		if slices.Contains(row.Project.DependsOn, p.Image()) {
+			children = append(children, projectLink{Key: row.Key(), Known: true, Last: row.Last})
+		}
+	}
+	return parents, children
+}
+
+// webFindProject returns the project named by the path's {ns} and {name}.
+func (s *Server) webFindProject(r *http.Request) (pipeline.Project, error) {
+	key, err := keyOf(r)
+	if err != nil {
+		return pipeline.Project{}, notFound("no project %s/%s", r.PathValue("ns"), r.PathValue("name"))
+	}
+	p, err := s.deps.Store.Project(r.Context(), key)
+	if isNotFound(err) {
+		return pipeline.Project{}, notFound("no project %s: it is not in the index and was not registered", key)
+	}
+	if err != nil {
+		return pipeline.Project{}, fmt.Errorf("reading project %s: %w", key, err)
+	}
+	return p, nil
+}
+
+// webBuildNow serves POST /p/{ns}/{name}/build: it queues a build (or joins
+// the one already queued) and shows it.
+func (s *Server) webBuildNow(w http.ResponseWriter, r *http.Request) {
+	p, err := s.webFindProject(r)
+	if err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	b, _, err := s.deps.Queue.Trigger(r.Context(), p.Key(), "manual by "+userOf(r).Name)
+	if err != nil {
+		s.webFail(w, r, fmt.Errorf("starting a build of %s: %w", p.Key(), err))
+		return
+	}
+	http.Redirect(w, r, buildURL(b), http.StatusSeeOther)
+}
