@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -11,23 +13,48 @@ import (
 	"github.com/hoistci/hoist/internal/store/sqlite"
 )
 
+const logsUsage = "usage: hoist logs [-f] [--server URL | --data DIR] [--stage STAGE] NS/NAME[:TAG][#N]"
+
+// cmdLogs prints a build's stage logs: from a server's API when --server
+// or HOIST_SERVER names one (-f follows a running build to its end), else
+// from the --data database.
 func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("logs", stderr)
-	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	data := fs.String("data", "hoist-data", "Hoist's data folder, read when no server is named")
 	stage := fs.String("stage", "", "show only this stage")
-	if err := parseFlags(fs, args); err != nil {
+	follow := fs.Bool("f", false, "follow a running build's logs until it ends (needs a server); exit 1 unless it succeeded")
+	server := serverFlag(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: hoist logs [--data DIR] [--stage STAGE] NS/NAME[:TAG][#N]")
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, logsUsage)
 		return exitError(2)
 	}
-	st, err := openStore(ctx, *data)
+	remote := os.Getenv("HOIST_SERVER") != ""
+	fs.Visit(func(f *flag.Flag) { remote = remote || f.Name == "server" })
+	if remote {
+		c, err := newClient(*server)
+		if err != nil {
+			return err
+		}
+		return remoteLogs(ctx, c, pos[0], pipeline.StageName(*stage), *follow, stdout)
+	}
+	if *follow {
+		return fmt.Errorf("-f follows a build on a server: name it with --server URL or HOIST_SERVER")
+	}
+	return localLogs(ctx, *data, pos[0], *stage, stdout)
+}
+
+// localLogs prints a build's logs from the database in data.
+func localLogs(ctx context.Context, data, arg, stage string, stdout io.Writer) error {
+	st, err := openStore(ctx, data)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	b, err := findBuild(ctx, st, fs.Arg(0))
+	b, err := findBuild(ctx, st, arg)
 	if err != nil {
 		return err
 	}
@@ -40,7 +67,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "reason: %s\n", b.Reason)
 	}
 	for _, s := range stages {
-		if *stage != "" && string(s.Name) != *stage {
+		if stage != "" && string(s.Name) != stage {
 			continue
 		}
 		fmt.Fprintf(stdout, "\n=== %s: %s", s.Name, s.Status)
@@ -66,8 +93,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // findBuild resolves "ns/name[:tag][#N]" to a build, the last one without #N.
 func findBuild(ctx context.Context, st *sqlite.Store, arg string) (pipeline.Build, error) {
-	name, num, hasNum := strings.Cut(arg, "#")
-	ref, err := pipeline.ParseImageRef(name)
+	ref, n, hasNum, err := parseBuildArg(arg)
 	if err != nil {
 		return pipeline.Build{}, err
 	}
@@ -81,14 +107,25 @@ func findBuild(ctx context.Context, st *sqlite.Store, arg string) (pipeline.Buil
 	if !hasNum {
 		return builds[0], nil
 	}
-	n, err := strconv.Atoi(num)
-	if err != nil {
-		return pipeline.Build{}, fmt.Errorf("build number %q is not a number", num)
-	}
 	for _, b := range builds {
 		if b.Number == n {
 			return b, nil
 		}
 	}
 	return pipeline.Build{}, fmt.Errorf("%s has no build #%d (it has %d builds)", ref, n, len(builds))
+}
+
+// parseBuildArg splits "ns/name[:tag][#N]" into the project and the build
+// number, if one is given.
+func parseBuildArg(arg string) (ref pipeline.ImageRef, n int, hasNum bool, err error) {
+	name, num, hasNum := strings.Cut(arg, "#")
+	if ref, err = pipeline.ParseImageRef(name); err != nil {
+		return ref, 0, false, err
+	}
+	if hasNum {
+		if n, err = strconv.Atoi(num); err != nil || n < 1 {
+			return ref, 0, false, fmt.Errorf("build number %q is not a number", num)
+		}
+	}
+	return ref, n, hasNum, nil
 }

@@ -9,8 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -20,8 +23,20 @@ Usage:
   hoist index validate PATH...   check an index (index.d folder, index.yml or files)
   hoist run --index PATH [flags] build, test and deliver every entry once
   hoist images [--data DIR]      what was delivered: image, digest, commit, when
-  hoist logs NS/NAME[:TAG][#N]   the stage logs of a build (default: the last)
+  hoist logs [-f] NS/NAME[:TAG][#N]
+                                 the stage logs of a build (default: the last);
+                                 -f follows it on a server
   hoist registry [flags]         serve the embedded registry in the foreground
+
+  hoist serve --index PATH [flags]
+                                 the web UI, the API and the build workers
+  hoist user add NAME            add a user who may write (password on stdin)
+  hoist token create USER        print a new API token for USER, once
+
+Talking to a server (--server URL or $HOIST_SERVER, token in $HOIST_TOKEN):
+  hoist project add NS/NAME REPO_URL [flags]
+                                 register a project; its first build starts
+  hoist build NS/NAME[:TAG]      queue a build; prints the build's page
 
 Run "hoist COMMAND -h" for a command's flags.
 `
@@ -37,12 +52,12 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run executes one command line and returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := dispatch(ctx, args, stdout, stderr)
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdin, stdout, stderr)
 	var code exitError
 	switch {
 	case err == nil:
@@ -59,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
 	}
@@ -78,6 +93,16 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdLogs(ctx, rest, stdout, stderr)
 	case "registry":
 		return cmdRegistry(ctx, rest, stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "user":
+		return cmdUser(ctx, rest, stdin, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, stdout, stderr)
+	case "project":
+		return cmdProject(ctx, rest, stdout, stderr)
+	case "build":
+		return cmdBuild(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -98,6 +123,32 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return fmt.Sprint(*l) }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// sizeFlag is a size in bytes, written 50MB, 512KB, 1GB or 1048576; a KB
+// is 1024 bytes, as in Docker's sizes.
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return fmt.Sprint(int64(*s)) }
+
+func (s *sizeFlag) Set(v string) error {
+	t := strings.ToUpper(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return fmt.Errorf("%q is not a size; write it like 50MB, 512KB or 1GB", v)
+	}
+	*s = sizeFlag(n * mult)
+	return nil
+}
 
 // parseFlags parses args; flag has already printed what was wrong and the
 // flags, so a bad command line only needs exit status 2.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +28,13 @@ type registryFlags struct {
 	insecure listFlag
 }
 
+// register adds the registry flags to fs.
+func (r *registryFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.external, "registry", "", "deliver to this registry HOST:PORT instead of the embedded one")
+	fs.StringVar(&r.addr, "registry-addr", "127.0.0.1:5000", "address of the embedded registry")
+	fs.Var(&r.insecure, "insecure-registry", "allow plain HTTP to this registry host (loopback always is)")
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	var (
@@ -41,9 +49,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	)
 	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&only, "only", "build only NS/NAME or NS/NAME:TAG (repeatable)")
-	fs.StringVar(&reg.external, "registry", "", "deliver to this registry HOST:PORT instead of the embedded one")
-	fs.StringVar(&reg.addr, "registry-addr", "127.0.0.1:5000", "address of the embedded registry")
-	fs.Var(&reg.insecure, "insecure-registry", "allow plain HTTP to this registry host (loopback always is)")
+	reg.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -15,8 +15,8 @@ const module = "github.com/hoistci/hoist/"
 
 // layers says which of Hoist's packages each package may import outside its
 // tests. The domain is the floor; adapters import only the domain; the core
-// (runner, sched) imports the domain and other core packages; only cmd/hoist
-// imports everything.
+// (runner, sched, metrics, server) imports the domain and other core
+// packages; only cmd/hoist imports everything.
 var layers = map[string][]string{
 	"internal/pipeline": nil,
 	"internal/testenv":  nil,
@@ -32,6 +32,8 @@ var layers = map[string][]string{
 	"internal/store/storetest": {"internal/pipeline"},
 	"internal/runner":          {"internal/pipeline"},
 	"internal/sched":           {"internal/pipeline"},
+	"internal/metrics":         {"internal/pipeline"},
+	"internal/server":          {"internal/pipeline"},
 	"internal/arch":            nil,
 }
 

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/hoistci/hoist/internal/checks"
+	"github.com/hoistci/hoist/internal/index"
+	"github.com/hoistci/hoist/internal/metrics"
+	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/runner"
+	"github.com/hoistci/hoist/internal/sched"
+	"github.com/hoistci/hoist/internal/script"
+	"github.com/hoistci/hoist/internal/server"
+	"github.com/hoistci/hoist/internal/source"
+)
+
+// The parts hoist serve wires together fit each other.
+var (
+	_ server.Queue        = (*sched.Dispatcher)(nil)
+	_ sched.Executor      = (*runner.Runner)(nil)
+	_ runner.Observer     = (*metrics.Metrics)(nil)
+	_ sched.BuildObserver = (*metrics.Metrics)(nil)
+)
+
+// errStopping is why builds running when the server stops are cancelled.
+var errStopping = errors.New("server stopping")
+
+// serveFlags are hoist serve's settings.
+type serveFlags struct {
+	indexes       listFlag
+	reg           registryFlags
+	addr, data    string
+	workers       int
+	keep, verbose bool
+	publicRead    bool
+	secure        bool
+	logLimit      sizeFlag
+	prebuild      time.Duration
+	test          time.Duration
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+	f := &serveFlags{logLimit: runner.DefaultLogLimit}
+	fs := newFlags("serve", stderr)
+	fs.Var(&f.indexes, "index", "index whose projects to serve: an index.d folder, an index.yml or a file (repeatable)")
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve the web UI and the API on")
+	fs.StringVar(&f.data, "data", "hoist-data", "folder for the database, the embedded registry and workspaces")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once")
+	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs; writes always need a user")
+	fs.BoolVar(&f.secure, "secure-cookies", false, "mark cookies Secure (serve behind HTTPS)")
+	fs.Var(&f.logLimit, "log-limit", "how much of each stage's log to keep (e.g. 50MB, 512KB)")
+	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
+	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
+	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
+	fs.DurationVar(&f.test, "test-timeout", 30*time.Minute, "how long a test-script may run")
+	f.reg.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: hoist serve [--index PATH] [--addr HOST:PORT] [--workers N] [--data DIR] [--registry HOST:PORT]")
+		return nil, exitError(2)
+	}
+	return f, nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var projects []pipeline.Project
+	clean := true
+	if len(f.indexes) > 0 {
+		res, err := loadIndex(f.indexes, stderr)
+		if err != nil {
+			return err
+		}
+		projects, clean = res.Projects, !res.HasErrors()
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("serving on %s: %w", f.addr, err)
+	}
+	defer ln.Close()
+	env, err := openEnv(ctx, f.data, f.reg, stderr)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	if err := syncProjects(ctx, env.store, projects, clean && len(f.indexes) > 0, log); err != nil {
+		return err
+	}
+	if !f.keep {
+		// Checkouts left by builds a crash interrupted: every build that
+		// runs from now on makes its own.
+		_ = os.RemoveAll(filepath.Join(f.data, "work"))
+	}
+	return serve(ctx, f, env, ln, log, stdout)
+}
+
+// serve runs the dispatcher and the HTTP server until ctx ends, then stops
+// them: running builds are cancelled ("server stopping") and recorded.
+func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
+	m := metrics.New(env.store, log)
+	d := sched.NewDispatcher(env.store, newServeRunner(f, env, m, log), sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: m})
+	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log},
+		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure})
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopRuns(errStopping)
+	dispatched := make(chan error, 1)
+	go func() { dispatched <- d.Run(runCtx) }()
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "hoist is serving http://%s (%d workers, delivering to %s); Ctrl-C stops it\n", ln.Addr(), f.workers, env.registryHost)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+	case err = <-dispatched:
+		dispatched <- nil
+	}
+	log.Info("stopping: cancelling running builds")
+	stopRuns(errStopping)
+	if derr := <-dispatched; derr != nil && err == nil {
+		err = derr
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := hs.Shutdown(shutCtx); serr != nil {
+		_ = hs.Close() // streams of logs that will not end by themselves
+	}
+	return err
+}
+
+// newServeRunner is the runner the dispatcher executes builds with.
+func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logger) *runner.Runner {
+	return runner.New(runner.Deps{
+		Source:      source.New(),
+		Engine:      env.engine,
+		Registry:    env.registry,
+		Tester:      checks.New(env.engine, &script.Runner{}, checks.Options{ScriptTimeout: f.test}),
+		Scripts:     &script.Runner{},
+		RepoConfigs: index.RepoConfigs{},
+		Store:       env.store,
+	}, runner.Options{
+		RegistryHost:    env.registryHost,
+		WorkDir:         filepath.Join(f.data, "work"),
+		KeepWorkspace:   f.keep,
+		PrebuildTimeout: f.prebuild,
+		LogLimit:        int64(f.logLimit),
+		Observer:        m,
+		Logger:          log,
+	})
+}
+
+// projectSyncer is the part of the store syncProjects changes.
+type projectSyncer interface {
+	pipeline.ProjectStore
+	pipeline.ProjectDeleter
+}
+
+// syncProjects stores the index's projects. Projects registered by API or
+// UI are kept. When the index loaded without errors, projects an earlier
+// index had that this one has not are removed (their builds stay); with
+// errors they are kept, since an entry with an error is missing too.
+func syncProjects(ctx context.Context, st projectSyncer, projects []pipeline.Project, prune bool, log *slog.Logger) error {
+	keep := map[string]bool{}
+	for _, p := range projects {
+		if err := st.PutProject(ctx, p); err != nil {
+			return fmt.Errorf("storing project %s: %w", p.Key(), err)
+		}
+		keep[p.Key()] = true
+	}
+	if len(projects) > 0 {
+		log.Info("projects from the index", "count", len(projects))
+	}
+	if !prune {
+		return nil
+	}
+	all, err := st.Projects(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range all {
+		if p.FromIndex() && !keep[p.Key()] {
+			if err := st.DeleteProject(ctx, p.Key()); err != nil {
+				return fmt.Errorf("removing project %s: %w", p.Key(), err)
+			}
+			log.Info("project no longer in the index: removed", "project", p.Key(), "was", fmt.Sprintf("%s:%d", p.Origin.File, p.Origin.Line))
+		}
+	}
+	return nil
+}
+
+// readiness is /readyz: the database answers and so does the registry.
+// Any answer of the registry to a lookup of a tag that does not exist is
+// fine ("not found", or "unauthorized" from registries that say so for
+// repositories they do not have); only not reaching it is not.
+func readiness(env *env) func(ctx context.Context) error {
+	probe := env.registryHost + "/hoist/readyz:probe"
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if _, err := env.store.Active(ctx); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		_, err := env.registry.Digest(ctx, probe)
+		var answered *transport.Error
+		if err != nil && !errors.Is(err, pipeline.ErrNotFound) && !errors.As(err, &answered) {
+			return fmt.Errorf("registry %s: %w", env.registryHost, err)
+		}
+		return nil
+	}
+}

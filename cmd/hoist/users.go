@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/server"
+)
+
+// minPassword is the shortest password hoist user add accepts.
+const minPassword = 8
+
+// cmdUser is "hoist user add NAME": it creates a user who may write, with
+// the password read from standard input, in the --data database directly
+// (a running server sees the user at once).
+func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprintln(stderr, "usage: hoist user add [--data DIR] NAME   (the password is read from standard input)")
+		return exitError(2)
+	}
+	fs := newFlags("user add", stderr)
+	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: hoist user add [--data DIR] NAME   (the password is read from standard input)")
+		return exitError(2)
+	}
+	name := fs.Arg(0)
+	if !pipeline.ValidName(name) {
+		return fmt.Errorf("user name %q: use lowercase letters, digits, '.', '_' and '-'", name)
+	}
+	pw, err := readPassword(stdin, stderr)
+	if err != nil {
+		return err
+	}
+	hash, err := server.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u := pipeline.User{Name: name, PasswordHash: hash, Created: time.Now()}
+	if err := st.CreateUser(ctx, &u); err != nil {
+		if errors.Is(err, pipeline.ErrExists) {
+			return fmt.Errorf("user %s already exists", name)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "user %s added; make an API token with: %s token create --data %s %s\n", name, self(), *data, name)
+	return nil
+}
+
+// readPassword reads one line from stdin, without echo on a terminal.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	var pw string
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading the password: %w", err)
+		}
+		pw = string(b)
+	} else {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("reading the password from standard input: %w", err)
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	if len(pw) < minPassword {
+		return "", fmt.Errorf("the password must have at least %d characters (read from standard input: echo PASSWORD | hoist user add NAME)", minPassword)
+	}
+	return pw, nil
+}
+
+// cmdToken is "hoist token create NAME": it prints a new API token for the
+// user once, and stores only its hash.
+func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: hoist token create [--data DIR] [--name TOKEN-NAME] USER")
+		return exitError(2)
+	}
+	fs := newFlags("token create", stderr)
+	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	label := fs.String("name", "cli", "what the token is for (ci, laptop…), to tell tokens apart")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: hoist token create [--data DIR] [--name TOKEN-NAME] USER")
+		return exitError(2)
+	}
+	st, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.UserByName(ctx, fs.Arg(0))
+	if errors.Is(err, pipeline.ErrNotFound) {
+		return fmt.Errorf("no user %s; add one with: %s user add --data %s %s", fs.Arg(0), self(), *data, fs.Arg(0))
+	}
+	if err != nil {
+		return err
+	}
+	secret, hash, err := server.NewSecret()
+	if err != nil {
+		return err
+	}
+	c := pipeline.Credential{Kind: pipeline.CredentialToken, Hash: hash, UserID: u.ID, Name: *label, Created: time.Now()}
+	if err := st.PutCredential(ctx, c); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	fmt.Fprintf(stderr, "token %q for %s: shown once, keep it. Use it with: export HOIST_TOKEN=...\n", *label, u.Name)
+	return nil
+}
