@@ -56,11 +56,27 @@ func hoist(t *testing.T, env []string, args ...string) result {
 // hoistIn runs the hoist binary in the folder dir.
 func hoistIn(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	r := runHoist(t, command{dir: dir, env: env, timeout: 15 * time.Minute}, args...)
+	t.Logf("hoist %s\n%s", strings.Join(args, " "), r)
+	return r
+}
+
+// command is how runHoist starts hoist.
+type command struct {
+	dir, stdin string
+	env        []string
+	timeout    time.Duration
+}
+
+// runHoist runs the hoist binary and returns how it ended.
+func runHoist(t *testing.T, c command, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hoistBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Dir = c.dir
+	cmd.Stdin = strings.NewReader(c.stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -70,7 +86,6 @@ func hoistIn(t *testing.T, dir string, env []string, args ...string) result {
 	} else if err != nil {
 		t.Fatalf("running hoist %v: %v", args, err)
 	}
-	t.Logf("hoist %s\n%s", strings.Join(args, " "), r)
 	return r
 }
 

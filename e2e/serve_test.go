@@ -164,21 +164,7 @@ func (s *served) stop(t *testing.T) {
 // hoistStdin runs the hoist binary with stdin.
 func hoistStdin(t *testing.T, stdin string, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, hoistBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running hoist %v: %v", args, err)
-	}
-	return r
+	return runHoist(t, command{stdin: stdin, env: env, timeout: time.Minute}, args...)
 }
 
 // apiBuild is the part of the API's build the test reads.

@@ -90,3 +90,6 @@ type LastBuilds interface {
 
 // ErrFinished is returned when cancelling a build that has already ended.
 var ErrFinished = errors.New("build already finished")
+
+// ErrElsewhere is returned when acting on a build another server runs.
+var ErrElsewhere = errors.New("the build runs on another server")

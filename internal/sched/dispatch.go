@@ -155,7 +155,7 @@ func (d *Dispatcher) Cancel(ctx context.Context, id int64, by string) error {
 	case b.Status.Done():
 		return pipeline.ErrFinished
 	}
-	return fmt.Errorf("build %d is running on another server sharing this database; cancel it there", id)
+	return fmt.Errorf("build %d: %w sharing this database; cancel it there", id, pipeline.ErrElsewhere)
 }
 
 // signal wakes an idle worker, if one is waiting.

@@ -81,6 +81,9 @@ func (s *Server) mayRead(r *http.Request) bool {
 	return ok
 }
 
+// badTokenMsg answers a request whose bearer token is unknown or expired.
+const badTokenMsg = "the API token is not valid (expired or revoked?); send Authorization: Bearer <token>"
+
 // needWriter lets h run only for a signed-in user or a valid API token.
 // Anonymous requests get 401 and change nothing. A request authenticated by
 // the session cookie that is not a GET needs the CSRF token (form field
@@ -90,7 +93,7 @@ func (s *Server) needWriter(h http.HandlerFunc) http.HandlerFunc {
 		a := s.authenticate(r)
 		switch {
 		case a.badToken:
-			s.refuse(w, r, http.StatusUnauthorized, "the API token is not valid (expired or revoked?); send Authorization: Bearer <token>")
+			s.refuse(w, r, http.StatusUnauthorized, badTokenMsg)
 			return
 		case !a.ok:
 			s.refuse(w, r, http.StatusUnauthorized, "sign in or send an API token (Authorization: Bearer <token>) to do this")
@@ -111,7 +114,7 @@ func (s *Server) needReader(h http.HandlerFunc) http.HandlerFunc {
 		a := s.authenticate(r)
 		switch {
 		case a.badToken:
-			s.refuse(w, r, http.StatusUnauthorized, "the API token is not valid (expired or revoked?); send Authorization: Bearer <token>")
+			s.refuse(w, r, http.StatusUnauthorized, badTokenMsg)
 			return
 		case !a.ok && !s.opts.PublicRead:
 			s.refuse(w, r, http.StatusUnauthorized, "sign in or send an API token (Authorization: Bearer <token>) to read this")

@@ -33,6 +33,7 @@ var errorTable = []struct {
 	{pipeline.ErrNotFound, http.StatusNotFound, codeNotFound},
 	{pipeline.ErrExists, http.StatusConflict, codeConflict},
 	{pipeline.ErrFinished, http.StatusConflict, codeConflict},
+	{pipeline.ErrElsewhere, http.StatusConflict, codeConflict},
 	{errReadOnly, http.StatusConflict, codeConflict},
 	{ErrBadLogin, http.StatusUnauthorized, codeUnauthorized},
 }
