@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/hoistci/hoist/internal/engine"
+	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/registry"
 	"github.com/hoistci/hoist/internal/store/sqlite"
 )
@@ -52,8 +56,28 @@ func openEnv(ctx context.Context, data string, reg registryFlags, stderr io.Writ
 		}
 		e.registryHost = e.server.Addr()
 		fmt.Fprintf(stderr, "embedded registry on %s, storing in %s\n", e.registryHost, filepath.Join(data, "registry"))
+		return e, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := e.registryAnswers(cctx); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("%w\nIs it running, and is --registry HOST:PORT right?", err)
 	}
 	return e, nil
+}
+
+// registryAnswers checks that the registry can be reached. Any answer to a
+// lookup of a tag that does not exist is fine ("not found", or
+// "unauthorized" from registries that say so for repositories they do not
+// have); only not reaching it is not.
+func (e *env) registryAnswers(ctx context.Context) error {
+	_, err := e.registry.Digest(ctx, e.registryHost+"/hoist/readyz:probe")
+	var answered *transport.Error
+	if err != nil && !errors.Is(err, pipeline.ErrNotFound) && !errors.As(err, &answered) {
+		return fmt.Errorf("registry %s: %w", e.registryHost, err)
+	}
+	return nil
 }
 
 // Close stops the embedded registry and closes the store.

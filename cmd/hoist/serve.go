@@ -13,8 +13,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-
 	"github.com/hoistci/hoist/internal/checks"
 	"github.com/hoistci/hoist/internal/index"
 	"github.com/hoistci/hoist/internal/metrics"
@@ -215,22 +213,13 @@ func syncProjects(ctx context.Context, st projectSyncer, projects []pipeline.Pro
 }
 
 // readiness is /readyz: the database answers and so does the registry.
-// Any answer of the registry to a lookup of a tag that does not exist is
-// fine ("not found", or "unauthorized" from registries that say so for
-// repositories they do not have); only not reaching it is not.
 func readiness(env *env) func(ctx context.Context) error {
-	probe := env.registryHost + "/hoist/readyz:probe"
 	return func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		if _, err := env.store.Active(ctx); err != nil {
 			return fmt.Errorf("database: %w", err)
 		}
-		_, err := env.registry.Digest(ctx, probe)
-		var answered *transport.Error
-		if err != nil && !errors.Is(err, pipeline.ErrNotFound) && !errors.As(err, &answered) {
-			return fmt.Errorf("registry %s: %w", env.registryHost, err)
-		}
-		return nil
+		return env.registryAnswers(ctx)
 	}
 }
