@@ -1,0 +1,223 @@
+package server
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/sched"
+	"github.com/hoistci/hoist/internal/store/sqlite"
+)
+
+const (
+	hookSecret = "s3cret-for-hooks"
+	hookSHA    = "0123456789abcdef0123456789abcdef01234567"
+)
+
+// hookEnv is a Server whose webhooks queue into a real SQLite store holding
+// two projects on github.com/org/repo, branch main.
+type hookEnv struct {
+	t     *testing.T
+	store *sqlite.Store
+	url   string
+}
+
+func newHookEnv(t *testing.T, secrets WebhookSecrets) *hookEnv {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "hoist.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, p := range []pipeline.Project{
+		{AppID: "org", JobID: "web", Tag: "latest", GitURL: "https://github.com/org/repo", GitBranch: "main", TargetFile: "Dockerfile"},
+		{AppID: "org", JobID: "api", Tag: "latest", GitURL: "git@github.com:org/repo.git", GitBranch: "main", TargetFile: "Dockerfile"},
+	} {
+		if err := st.PutProject(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(New(Deps{Store: st, Pushes: sched.NewPushes(st, nil, nil)}, Options{Webhooks: secrets}))
+	t.Cleanup(srv.Close)
+	return &hookEnv{t: t, store: st, url: srv.URL}
+}
+
+// post delivers body to path with headers and returns the status and the
+// decoded answer.
+func (e *hookEnv) post(path string, body []byte, headers map[string]string) (int, map[string]any) {
+	e.t.Helper()
+	req, err := http.NewRequest("POST", e.url+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ans map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&ans)
+	return resp.StatusCode, ans
+}
+
+// builds counts the builds of org/web:latest, and checks their cause.
+func (e *hookEnv) builds() int {
+	e.t.Helper()
+	bs, err := e.store.Builds(e.t.Context(), "org/web:latest", 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, b := range bs {
+		if b.Cause != "git push 0123456 to main" || b.Commit != hookSHA {
+			e.t.Errorf("build %+v: want cause %q at %s", b, "git push 0123456 to main", hookSHA)
+		}
+	}
+	return len(bs)
+}
+
+func sign(body []byte, secret string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// provider is how one provider's delivery is made.
+type provider struct {
+	path    string
+	payload func(repo, ref string) []byte
+	headers func(body []byte, secret string) map[string]string
+}
+
+func forgePayload(field string) func(repo, ref string) []byte {
+	return func(repo, ref string) []byte {
+		return fmt.Appendf(nil, `{"ref":%q,"after":%q,"repository":{%q:%q},"commits":[]}`, ref, hookSHA, field, repo)
+	}
+}
+
+var providers = map[string]provider{
+	"github": {"/hooks/github", forgePayload("clone_url"), func(b []byte, s string) map[string]string {
+		return map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + sign(b, s)}
+	}},
+	"gitlab": {"/hooks/gitlab", forgePayload("git_http_url"), func(_ []byte, s string) map[string]string {
+		return map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": s}
+	}},
+	"gitea": {"/hooks/gitea", forgePayload("clone_url"), func(b []byte, s string) map[string]string {
+		return map[string]string{"X-Gitea-Event": "push", "X-Gitea-Signature": sign(b, s)}
+	}},
+	"forgejo": {"/hooks/gitea", forgePayload("clone_url"), func(b []byte, s string) map[string]string {
+		return map[string]string{"X-Forgejo-Event": "push", "X-Forgejo-Signature": sign(b, s)}
+	}},
+	"generic": {"/hooks/generic", func(repo, ref string) []byte {
+		return fmt.Appendf(nil, `{"repo":%q,"branch":%q,"commit":%q}`, repo, strings.TrimPrefix(ref, "refs/heads/"), hookSHA)
+	}, func(b []byte, s string) map[string]string {
+		return map[string]string{"X-Hoist-Signature": "sha256=" + sign(b, s)}
+	}},
+}
+
+func TestWebhooksSignedForgedRedeliveredUntracked(t *testing.T) {
+	for name, p := range providers {
+		t.Run(name, func(t *testing.T) {
+			e := newHookEnv(t, WebhookSecrets{Shared: hookSecret})
+			body := p.payload("https://GitHub.com/org/repo.git", "refs/heads/main")
+
+			for what, headers := range map[string]map[string]string{
+				"forged":      p.headers(body, "not-the-secret"),
+				"missing":     {"X-GitHub-Event": "push", "X-Gitlab-Event": "Push Hook", "X-Gitea-Event": "push"},
+				"other body":  p.headers(p.payload("https://github.com/org/repo", "refs/heads/dev"), hookSecret),
+				"bare hex":    map[string]string{"X-Hoist-Signature": sign(body, hookSecret)}, // generic needs sha256=
+				"wrong token": {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": hookSecret + "x"},
+			} {
+				if what == "bare hex" && name != "generic" || what == "other body" && name == "gitlab" {
+					continue // a valid delivery for those providers
+				}
+				if code, ans := e.post(p.path, body, headers); code != http.StatusUnauthorized {
+					t.Errorf("%s delivery: %d %v, want 401", what, code, ans)
+				}
+			}
+			if n := e.builds(); n != 0 {
+				t.Fatalf("refused deliveries queued %d builds", n)
+			}
+
+			code, ans := e.post(p.path, body, p.headers(body, hookSecret))
+			if code != http.StatusAccepted || len(ans["builds"].([]any)) != 2 {
+				t.Fatalf("signed delivery: %d %v, want 202 with 2 builds", code, ans)
+			}
+			code, ans = e.post(p.path, body, p.headers(body, hookSecret)) // a redelivery
+			if code != http.StatusAccepted || !strings.Contains(fmt.Sprint(ans), "duplicate") {
+				t.Errorf("redelivery: %d %v", code, ans)
+			}
+			if n := e.builds(); n != 1 {
+				t.Errorf("after a delivery and a redelivery org/web has %d builds, want 1", n)
+			}
+
+			dev := p.payload("git@github.com:org/repo.git", "refs/heads/dev")
+			code, ans = e.post(p.path, dev, p.headers(dev, hookSecret))
+			if code != http.StatusAccepted || !strings.Contains(fmt.Sprint(ans["message"]), "nothing to build") {
+				t.Errorf("push to an untracked branch: %d %v, want 202 nothing to build", code, ans)
+			}
+			if n := e.builds(); n != 1 {
+				t.Errorf("a push to an untracked branch queued a build: %d builds", n)
+			}
+		})
+	}
+}
+
+func TestWebhookPingsEventsAndLimits(t *testing.T) {
+	e := newHookEnv(t, WebhookSecrets{Shared: hookSecret, GitLab: "gitlab-own"})
+	ping := []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`)
+	if code, ans := e.post("/hooks/github", ping, map[string]string{"X-GitHub-Event": "ping",
+		"X-Hub-Signature-256": "sha256=" + sign(ping, hookSecret)}); code != http.StatusOK {
+		t.Errorf("ping: %d %v, want 200", code, ans)
+	}
+	if code, _ := e.post("/hooks/github", ping, map[string]string{"X-GitHub-Event": "ping"}); code != http.StatusUnauthorized {
+		t.Errorf("unsigned ping: %d, want 401", code)
+	}
+	if code, ans := e.post("/hooks/github", ping, map[string]string{"X-GitHub-Event": "issues",
+		"X-Hub-Signature-256": "sha256=" + sign(ping, hookSecret)}); code != http.StatusAccepted || !strings.Contains(fmt.Sprint(ans), "ignored") {
+		t.Errorf("another event: %d %v, want 202 ignored", code, ans)
+	}
+	tag := forgePayload("clone_url")("https://github.com/org/repo", "refs/tags/v1")
+	if code, ans := e.post("/hooks/github", tag, providers["github"].headers(tag, hookSecret)); code != http.StatusAccepted || !strings.Contains(fmt.Sprint(ans), "not a branch") {
+		t.Errorf("a tag push: %d %v", code, ans)
+	}
+	gl := forgePayload("git_http_url")("https://github.com/org/repo", "refs/heads/main")
+	if code, _ := e.post("/hooks/gitlab", gl, providers["gitlab"].headers(gl, hookSecret)); code != http.StatusUnauthorized {
+		t.Errorf("gitlab with the shared secret while it has its own: %d, want 401", code)
+	}
+	if code, _ := e.post("/hooks/gitlab", gl, providers["gitlab"].headers(gl, "gitlab-own")); code != http.StatusAccepted {
+		t.Errorf("gitlab with its own secret: %d, want 202", code)
+	}
+	bad := []byte(`{"repo":"https://github.com/org/repo","branch":"main","commit":"zzz"}`)
+	if code, ans := e.post("/hooks/generic", bad, providers["generic"].headers(bad, hookSecret)); code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(ans), "commit") {
+		t.Errorf("generic with a bad commit: %d %v, want 400 naming commit", code, ans)
+	}
+	big := bytes.Repeat([]byte(" "), maxHookBody+1)
+	if code, _ := e.post("/hooks/generic", big, providers["generic"].headers(big, hookSecret)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("an 10 MB+ body: %d, want 413", code)
+	}
+}
+
+func TestWebhooksWithoutSecret(t *testing.T) {
+	e := newHookEnv(t, WebhookSecrets{})
+	body := providers["github"].payload("https://github.com/org/repo", "refs/heads/main")
+	code, ans := e.post("/hooks/github", body, providers["github"].headers(body, ""))
+	if code != http.StatusServiceUnavailable || !strings.Contains(fmt.Sprint(ans), "--webhook-secret") {
+		t.Errorf("no secret: %d %v, want 503 saying how to set one", code, ans)
+	}
+	if n := e.builds(); n != 0 {
+		t.Errorf("queued %d builds without a secret", n)
+	}
+}

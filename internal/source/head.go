@@ -1,0 +1,39 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+var _ pipeline.HeadReader = (*Git)(nil)
+
+// Head returns the commit branch points at in the repository at url, with
+// `git ls-remote`, without cloning. It never prompts for credentials. A
+// missing branch is an error wrapping ErrRefNotFound.
+func (g *Git) Head(ctx context.Context, url, branch string) (string, error) {
+	remote, err := remoteURL(url)
+	if err != nil {
+		return "", err
+	}
+	if branch == "" || strings.HasPrefix(branch, "-") {
+		return "", fmt.Errorf("reading the head of %s: branch %q is not a branch name", redact(url), branch)
+	}
+	c := &call{git: g, ctx: ctx, shown: redact(url)}
+	cmd := c.command("", "ls-remote", "--heads", "--", remote, "refs/heads/"+branch)
+	var out, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		if e := c.classify(stderr.String()); e != nil {
+			return "", e
+		}
+		return "", fmt.Errorf("reading the head of %s %s: git ls-remote: %w: %s", c.shown, branch, err, lastLine(stderr.String()))
+	}
+	sha, _, ok := strings.Cut(strings.TrimSpace(out.String()), "\t")
+	if !ok || !commitPattern.MatchString(sha) {
+		return "", &Error{Kind: ErrRefNotFound, Msg: fmt.Sprintf("branch %q not found in %s", branch, c.shown)}
+	}
+	return sha, nil
+}

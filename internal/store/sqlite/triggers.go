@@ -1,0 +1,84 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// EnqueueCommit queues a build of project for commit unless one of that
+// commit is queued, running or has run (see pipeline.CommitQueue). The
+// checks and the change are one immediate transaction, so a webhook and a
+// poll arriving together queue one build.
+func (s *Store) EnqueueCommit(ctx context.Context, project, commit, cause string, now time.Time) (pipeline.Build, pipeline.EnqueueOutcome, error) {
+	var b pipeline.Build
+	var out pipeline.EnqueueOutcome
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		b, out, err = enqueueCommit(ctx, tx, project, commit, cause, now)
+		return err
+	})
+	if err != nil {
+		return pipeline.Build{}, "", fmt.Errorf("queueing a build of %s at %s: %w", project, commit, err)
+	}
+	return b, out, nil
+}
+
+func enqueueCommit(ctx context.Context, tx *sql.Tx, project, commit, cause string, now time.Time) (pipeline.Build, pipeline.EnqueueOutcome, error) {
+	active, err := queryBuildsTx(ctx, tx, `SELECT `+buildColumns+` FROM builds
+		WHERE project = ? AND status IN (?, ?) ORDER BY id`,
+		project, pipeline.StatusQueued, pipeline.StatusRunning)
+	if err != nil {
+		return pipeline.Build{}, "", err
+	}
+	var queued *pipeline.Build
+	for i, b := range active {
+		if pipeline.SameCommit(b.Commit, commit) {
+			return b, pipeline.EnqueueDuplicate, nil
+		}
+		if b.Status == pipeline.StatusQueued && queued == nil {
+			queued = &active[i]
+		}
+	}
+	newest, err := scanBuild(tx.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds
+		WHERE project = ? ORDER BY number DESC LIMIT 1`, project))
+	switch {
+	case err == nil && pipeline.SameCommit(newest.Commit, commit) && !newest.StartFailed():
+		return newest, pipeline.EnqueueDuplicate, nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return pipeline.Build{}, "", err
+	}
+	if queued != nil {
+		_, err := tx.ExecContext(ctx, `UPDATE builds SET git_commit = ? WHERE id = ?`, commit, queued.ID)
+		queued.Commit = commit
+		return *queued, pipeline.EnqueueJoined, err
+	}
+	b := pipeline.Build{Project: project, Status: pipeline.StatusQueued, Cause: cause, Commit: commit, Created: now}
+	if err := insertBuild(ctx, tx, &b); err != nil {
+		return pipeline.Build{}, "", err
+	}
+	b.Created = fromNanos(nanos(now)) // as read back: UTC
+	return b, pipeline.EnqueueQueued, nil
+}
+
+// queryBuildsTx lists the builds query selects (buildColumns) in tx.
+func queryBuildsTx(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]pipeline.Build, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pipeline.Build
+	for rows.Next() {
+		b, err := scanBuild(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

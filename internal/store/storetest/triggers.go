@@ -1,0 +1,74 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+const (
+	shaA = "aaaaaaa111111111111111111111111111111111"
+	shaB = "bbbbbbb222222222222222222222222222222222"
+)
+
+// enqueueCommit queues a build of project at commit and checks the outcome.
+func enqueueCommit(t *testing.T, s pipeline.Store, project, commit string, want pipeline.EnqueueOutcome) pipeline.Build {
+	t.Helper()
+	b, out, err := s.EnqueueCommit(ctx(t), project, commit, pipeline.PushCause(commit, "main"), at(5, 6))
+	must(t, "EnqueueCommit", err)
+	if out != want {
+		t.Fatalf("EnqueueCommit(%s, %.7s) = %s, want %s (build %+v)", project, commit, out, want, b)
+	}
+	return b
+}
+
+func testEnqueueCommitDedupe(t *testing.T, s pipeline.Store) {
+	const p = "a/x:latest"
+	first := enqueueCommit(t, s, p, shaA, pipeline.EnqueueQueued)
+	want := pipeline.Build{ID: first.ID, Project: p, Number: 1, Status: pipeline.StatusQueued,
+		Cause: "git push aaaaaaa to main", Commit: shaA, Created: at(5, 6)}
+	if d := diff(want, first); d != "" {
+		t.Errorf("queued build (-want +got):\n%s", d)
+	}
+	if again := enqueueCommit(t, s, p, shaA[:7], pipeline.EnqueueDuplicate); again.ID != first.ID {
+		t.Errorf("redelivery returned build %d, want the queued %d", again.ID, first.ID)
+	}
+	claim(t, s)
+	enqueueCommit(t, s, p, shaA, pipeline.EnqueueDuplicate) // running
+	ran, err := s.Build(ctx(t), first.ID)
+	must(t, "Build", err)
+	ran.Status, ran.FailedStage = pipeline.StatusFailed, pipeline.StageBuild
+	must(t, "UpdateBuild", s.UpdateBuild(ctx(t), ran))
+	enqueueCommit(t, s, p, shaA, pipeline.EnqueueDuplicate) // it ran: no rebuild of one commit
+
+	second := enqueueCommit(t, s, p, shaB, pipeline.EnqueueQueued)
+	if second.Number != 2 || second.Commit != shaB {
+		t.Errorf("build of a new commit: %+v, want number 2 at %s", second, shaB)
+	}
+	joined := enqueueCommit(t, s, p, shaA, pipeline.EnqueueJoined)
+	if joined.ID != second.ID || joined.Commit != shaA {
+		t.Errorf("joined build %+v, want build %d now at %s", joined, second.ID, shaA)
+	}
+	stored, err := s.Build(ctx(t), second.ID)
+	must(t, "Build", err)
+	if stored.Commit != shaA {
+		t.Errorf("joined build stored at commit %q, want %s", stored.Commit, shaA)
+	}
+}
+
+func testEnqueueCommitAfterStartFailure(t *testing.T, s pipeline.Store) {
+	const p = "a/x:latest"
+	first := enqueueCommit(t, s, p, shaA, pipeline.EnqueueQueued)
+	ok, err := s.CancelQueued(ctx(t), first.ID, "cancelled by ann", at(6, 0))
+	must(t, "CancelQueued", err)
+	if !ok {
+		t.Fatal("CancelQueued: the queued build was not cancelled")
+	}
+	second := enqueueCommit(t, s, p, shaA, pipeline.EnqueueQueued)
+	if second.ID == first.ID {
+		t.Errorf("after a cancel the same commit joined the cancelled build %d", first.ID)
+	}
+	if other := enqueueCommit(t, s, "b/y:latest", shaA, pipeline.EnqueueQueued); other.Number != 1 {
+		t.Errorf("another project at the same commit: %+v, want its build 1", other)
+	}
+}
