@@ -16,11 +16,16 @@ go 1.26.8
 //     version the graph already had.
 //   chromedp/chromedp v0.23.0 (tests only): drives Debian's Chromium in the browser
 //     tests; its generic API (Run/Do, Action[T]) needs v0.20 or later.
+//   robfig/cron/v3 v3.0.1: parses and runs the cron schedules of hoist serve (issue 4).
+//   emersion/go-smtp v0.25.1 + go-sasl (tests only): a real SMTP server on loopback that
+//     receives the notification mails (issue 4); the newest version the proxy serves.
 
 require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/containerd/errdefs v1.0.0
 	github.com/distribution/distribution/v3 v3.1.2
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
 	github.com/goccy/go-yaml v1.19.2
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.22.1
@@ -28,6 +33,7 @@ require (
 	github.com/moby/moby/client v0.6.2
 	github.com/pressly/goose/v3 v3.28.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/sirupsen/logrus v1.10.2
 	golang.org/x/crypto v0.57.0
 	golang.org/x/term v0.46.0

@@ -44,25 +44,24 @@ func TestServe(t *testing.T) {
 	}
 	env := []string{"HOIST_TOKEN=" + strings.TrimSpace(r.stdout), "HOIST_SERVER=" + base}
 
-	r = hoist(t, env, "build", "examples/busybox")
-	if r.code != 0 {
-		t.Fatalf("hoist build:\n%s", r)
-	}
-	mustContain(t, "hoist build", r.stdout, base+"/p/examples/busybox/builds/1")
-	r = hoist(t, env, "logs", "-f", "examples/busybox")
+	// Tracking the index, the server queued a build of every example.
+	r = hoist(t, env, "logs", "-f", "examples/busybox#1")
 	if r.code != 0 {
 		t.Fatalf("hoist logs -f:\n%s\n--- server:\n%s", r, srv.output())
 	}
 	mustContain(t, "hoist logs -f", r.stdout, "=== build\n", "Step 1/", "=== deliver: succeeded", "examples/busybox:latest #1: succeeded")
 	b := getBuild(t, base, "examples/busybox", 1)
-	if b.Status != pipeline.StatusSucceeded || !strings.HasPrefix(b.Digest, "sha256:") {
-		t.Errorf("build #1: %+v", b)
+	if b.Status != pipeline.StatusSucceeded || !strings.HasPrefix(b.Digest, "sha256:") || b.Cause != "index changed" {
+		t.Errorf("build #1: %+v, want succeeded, caused by the index", b)
 	}
-	mustContain(t, "/metrics", get(t, base+"/metrics"), `hoist_builds_total{result="succeeded"} 1`,
-		`hoist_stage_duration_seconds_count{stage="build"} 1`, `hoist_queue_length{status="running"} 0`)
+	st := openStore(t, data)
+	waitFor(t, "the index's builds to end", func() bool { active, err := st.Active(context.Background()); return err == nil && len(active) == 0 })
+	mustContain(t, "/metrics", get(t, base+"/metrics"), `hoist_builds_total{result="succeeded"} 3`,
+		`hoist_stage_duration_seconds_count{stage="build"} 3`, `hoist_queue_length{status="running"} 0`)
 
 	// Kill the server in the middle of build #2, then start it again.
-	if r := hoist(t, env, "build", "examples/busybox"); r.code != 0 {
+	// Forced: with nothing changed it would be skipped as unchanged.
+	if r := hoist(t, env, "build", "--force", "examples/busybox"); r.code != 0 {
 		t.Fatalf("hoist build:\n%s", r)
 	}
 	waitFor(t, "build #2 to run", func() bool { return getBuild(t, base, "examples/busybox", 2).Status == pipeline.StatusRunning })
@@ -73,7 +72,6 @@ func TestServe(t *testing.T) {
 	if b.Status != pipeline.StatusFailed || !strings.HasPrefix(b.Reason, "interrupted") {
 		t.Errorf("the interrupted build #2: %s %q, want failed \"interrupted…\"", b.Status, b.Reason)
 	}
-	st := openStore(t, data)
 	active, err := st.Active(context.Background())
 	if err != nil || len(active) != 0 {
 		t.Errorf("builds still queued or running after the restart: %+v %v", active, err)
@@ -174,6 +172,7 @@ type apiBuild struct {
 	Status pipeline.Status `json:"status"`
 	Reason string          `json:"reason"`
 	Digest string          `json:"digest"`
+	Cause  string          `json:"cause"`
 }
 
 // getBuild reads build #n of project from the API.

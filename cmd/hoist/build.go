@@ -13,12 +13,13 @@ import (
 func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("build", stderr)
 	server := serverFlag(fs)
+	force := fs.Bool("force", false, "build even if a build with the same inputs was delivered")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: hoist build [--server URL] NS/NAME[:TAG]")
+		fmt.Fprintln(stderr, "usage: hoist build [--server URL] [--force] NS/NAME[:TAG]")
 		return exitError(2)
 	}
 	ref, err := pipeline.ParseImageRef(pos[0])
@@ -33,7 +34,11 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Build  apiBuild `json:"build"`
 		Joined bool     `json:"joined"`
 	}
-	if err := c.call(ctx, "POST", projectPath(ref)+"/builds", nil, &out); err != nil {
+	path := projectPath(ref) + "/builds"
+	if *force {
+		path += "?force=true"
+	}
+	if err := c.call(ctx, "POST", path, nil, &out); err != nil {
 		return fmt.Errorf("building %s: %w", ref, err)
 	}
 	b, note := out.Build, ""

@@ -22,6 +22,8 @@ const usage = `hoist turns git repositories into tested container images in any 
 Usage:
   hoist index validate PATH...   check an index (index.d folder, index.yml or files)
   hoist run --index PATH [flags] build, test and deliver every entry once
+  hoist plan --index PATH (--changed NS/NAME | --push REPO@BRANCH)... [--data DIR]
+                                 what would rebuild, in order and why
   hoist images [--data DIR]      what was delivered: image, digest, commit, when
   hoist logs [-f] NS/NAME[:TAG][#N]
                                  the stage logs of a build (default: the last);
@@ -87,6 +89,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdValidate(rest[1:], stdout, stderr)
 	case "run":
 		return cmdRun(ctx, rest, stdout, stderr)
+	case "plan":
+		return cmdPlan(ctx, rest, stdout, stderr)
 	case "images":
 		return cmdImages(ctx, rest, stdout, stderr)
 	case "logs":

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hoistci/hoist/internal/checks"
+	"github.com/hoistci/hoist/internal/dockerfile"
 	"github.com/hoistci/hoist/internal/index"
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/runner"
@@ -40,22 +41,28 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var (
 		indexes, only listFlag
 		reg           registryFlags
+		nf            notifyFlags
 		data          = fs.String("data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 		verbose       = fs.Bool("v", false, "show build output (the default on a terminal)")
 		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
 		keep          = fs.Bool("keep-workspace", false, "keep checkouts after each build, for debugging")
 		prebuildLimit = fs.Duration("prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
 		testLimit     = fs.Duration("test-timeout", 30*time.Minute, "how long a test-script may run")
+		force         = fs.Bool("force", false, "build even projects whose inputs were delivered before")
 	)
 	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&only, "only", "build only NS/NAME or NS/NAME:TAG (repeatable)")
 	reg.register(fs)
+	nf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if len(indexes) == 0 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: hoist run --index PATH [--only NS/NAME[:TAG]] [--registry HOST:PORT] [--data DIR] [-v]")
+		fmt.Fprintln(stderr, "usage: hoist run --index PATH [--only NS/NAME[:TAG]] [--registry HOST:PORT] [--data DIR] [--force] [-v]")
 		return exitError(2)
+	}
+	if err := nf.check(stderr); err != nil {
+		return err
 	}
 	res, err := loadIndex(indexes, stderr)
 	if err != nil {
@@ -65,13 +72,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	order, _ := pipeline.Order(projects)
-
 	env, err := openEnv(ctx, *data, reg, stderr)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
+	from, err := env.store.FromImages(ctx)
+	if err != nil {
+		return err
+	}
+	order, _ := pipeline.Order(withFromParents(projects, from))
 
 	prog := newProgress(stdout, *verbose || isTerminal(stdout))
 	r := runner.New(runner.Deps{
@@ -81,8 +91,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Tester:      checks.New(env.engine, &script.Runner{}, checks.Options{ScriptTimeout: *testLimit}),
 		Scripts:     &script.Runner{},
 		RepoConfigs: index.RepoConfigs{},
+		Dockerfiles: dockerfile.Reader{},
 		Store:       env.store,
 	}, runner.Options{
+		Force:           *force,
+		Projects:        res.Projects,
 		RegistryHost:    env.registryHost,
 		WorkDir:         filepath.Join(*data, "work"),
 		KeepWorkspace:   *keep,
@@ -90,7 +103,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Observer:        prog,
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
-	results := sched.Batch(ctx, r, order, *workers, "manual: hoist run")
+	notices := nf.service(env.store, defaultServeAddr, warnLogger(stderr))
+	results := sched.Batch(ctx, notifyingRunner{r, notices}, order, *workers, "manual: hoist run")
+	flushNotifications(notices, warnLogger(stderr))
 	prog.Summary(results, env)
 	if res.HasErrors() {
 		fmt.Fprintln(stderr, "the index has errors: the entries with errors were not built (see above)")

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/hoistci/hoist/internal/checks"
+	"github.com/hoistci/hoist/internal/dockerfile"
 	"github.com/hoistci/hoist/internal/index"
 	"github.com/hoistci/hoist/internal/metrics"
-	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/runner"
 	"github.com/hoistci/hoist/internal/sched"
 	"github.com/hoistci/hoist/internal/script"
@@ -38,7 +38,10 @@ var errStopping = errors.New("server stopping")
 // serveFlags are hoist serve's settings.
 type serveFlags struct {
 	indexes       listFlag
+	track         indexFlags
 	reg           registryFlags
+	notify        notifyFlags
+	triggers      triggerFlags
 	addr, data    string
 	workers       int
 	keep, verbose bool
@@ -52,7 +55,7 @@ type serveFlags struct {
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	f := &serveFlags{logLimit: runner.DefaultLogLimit}
 	fs := newFlags("serve", stderr)
-	fs.Var(&f.indexes, "index", "index whose projects to serve: an index.d folder, an index.yml or a file (repeatable)")
+	fs.Var(&f.indexes, "index", "index to track: an index.d folder, an index.yml or a file (repeatable), or a git repository (see --index-branch)")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve the web UI and the API on")
 	fs.StringVar(&f.data, "data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once")
@@ -64,12 +67,23 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
 	fs.DurationVar(&f.test, "test-timeout", 30*time.Minute, "how long a test-script may run")
 	f.reg.register(fs)
+	f.notify.register(fs)
+	f.track.register(fs)
+	f.triggers.register(fs)
+	registerSecret(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	f.track.secret = webhookSecret(fs)
+	if err := f.triggers.check(fs, f.track.secret, stderr); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: hoist serve [--index PATH] [--addr HOST:PORT] [--workers N] [--data DIR] [--registry HOST:PORT]")
 		return nil, exitError(2)
+	}
+	if err := f.notify.check(stderr); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -84,15 +98,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	var projects []pipeline.Project
-	clean := true
-	if len(f.indexes) > 0 {
-		res, err := loadIndex(f.indexes, stderr)
-		if err != nil {
-			return err
-		}
-		projects, clean = res.Projects, !res.HasErrors()
-	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("serving on %s: %w", f.addr, err)
@@ -103,9 +108,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer env.Close()
-	if err := syncProjects(ctx, env.store, projects, clean && len(f.indexes) > 0, log); err != nil {
-		return err
-	}
 	if !f.keep {
 		// Checkouts left by builds a crash interrupted: every build that
 		// runs from now on makes its own.
@@ -118,20 +120,33 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // them: running builds are cancelled ("server stopping") and recorded.
 func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
 	m := metrics.New(env.store, log)
-	d := sched.NewDispatcher(env.store, newServeRunner(f, env, m, log), sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: m})
-	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log},
-		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure})
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	notices := f.notify.service(env.store, ln.Addr().String(), log)
+	defer flushNotifications(notices, log) // after the dispatcher has stopped
+	d := sched.NewDispatcher(env.store, newServeRunner(f, env, m, log), sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}})
+	trig, err := newTriggers(&f.triggers, env.store, d, log)
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes},
+		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure, Webhooks: f.triggers.secrets})
+	track, err := startTracking(ctx, f, env.store, d, log)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: withIndexHook(srv, track, f.track.secret), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopRuns(errStopping)
 	dispatched := make(chan error, 1)
 	go func() { dispatched <- d.Run(runCtx) }()
+	trig.run(runCtx)
+	if track != nil {
+		go track.Run(runCtx)
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "hoist is serving http://%s (%d workers, delivering to %s); Ctrl-C stops it\n", ln.Addr(), f.workers, env.registryHost)
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-served:
@@ -161,6 +176,7 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		Tester:      checks.New(env.engine, &script.Runner{}, checks.Options{ScriptTimeout: f.test}),
 		Scripts:     &script.Runner{},
 		RepoConfigs: index.RepoConfigs{},
+		Dockerfiles: dockerfile.Reader{},
 		Store:       env.store,
 	}, runner.Options{
 		RegistryHost:    env.registryHost,
@@ -171,45 +187,6 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		Observer:        m,
 		Logger:          log,
 	})
-}
-
-// projectSyncer is the part of the store syncProjects changes.
-type projectSyncer interface {
-	pipeline.ProjectStore
-	pipeline.ProjectDeleter
-}
-
-// syncProjects stores the index's projects. Projects registered by API or
-// UI are kept. When the index loaded without errors, projects an earlier
-// index had that this one has not are removed (their builds stay); with
-// errors they are kept, since an entry with an error is missing too.
-func syncProjects(ctx context.Context, st projectSyncer, projects []pipeline.Project, prune bool, log *slog.Logger) error {
-	keep := map[string]bool{}
-	for _, p := range projects {
-		if err := st.PutProject(ctx, p); err != nil {
-			return fmt.Errorf("storing project %s: %w", p.Key(), err)
-		}
-		keep[p.Key()] = true
-	}
-	if len(projects) > 0 {
-		log.Info("projects from the index", "count", len(projects))
-	}
-	if !prune {
-		return nil
-	}
-	all, err := st.Projects(ctx)
-	if err != nil {
-		return err
-	}
-	for _, p := range all {
-		if p.FromIndex() && !keep[p.Key()] {
-			if err := st.DeleteProject(ctx, p.Key()); err != nil {
-				return fmt.Errorf("removing project %s: %w", p.Key(), err)
-			}
-			log.Info("project no longer in the index: removed", "project", p.Key(), "was", fmt.Sprintf("%s:%d", p.Origin.File, p.Origin.Line))
-		}
-	}
-	return nil
 }
 
 // readiness is /readyz: the database answers and so does the registry.

@@ -28,12 +28,16 @@ var layers = map[string][]string{
 	"internal/registry":     {"internal/pipeline"},
 	"internal/checks":       {"internal/pipeline"},
 	"internal/store/sqlite": {"internal/pipeline"},
+	"internal/dockerfile":   nil,
+	"internal/notify":       {"internal/pipeline"},
 	// the core
 	"internal/store/storetest": {"internal/pipeline"},
 	"internal/runner":          {"internal/pipeline"},
 	"internal/sched":           {"internal/pipeline"},
+	"internal/reconcile":       {"internal/pipeline"},
 	"internal/metrics":         {"internal/pipeline"},
 	"internal/server":          {"internal/pipeline"},
+	"internal/notifypolicy":    {"internal/pipeline"},
 	"internal/arch":            nil,
 }
 

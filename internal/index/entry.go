@@ -137,6 +137,8 @@ func (ep *entryParser) describe(key string) string {
 		return `"latest", the default`
 	case keyDependsOn:
 		return "empty, the default"
+	case keyNotifySuccess:
+		return "false, the default"
 	}
 	return "not set"
 }
@@ -151,6 +153,8 @@ func (ep *entryParser) decode() {
 	ep.prebuild()
 	ep.dependsOn()
 	ep.notifyEmail()
+	ep.notifySuccess()
+	ep.schedule()
 }
 
 // str reads key as a string. ok is false when the key is missing, null,

@@ -20,6 +20,10 @@ const (
 	keyDependsOn       = "depends-on"
 	keyPrebuildScript  = "prebuild-script"
 	keyPrebuildContext = "prebuild-context"
+
+	// Hoist's own keys.
+	keyNotifySuccess = "notify-success"
+	keySchedule      = "schedule"
 )
 
 // entryKeys lists the keys of an entry in the order upstream documents them.
@@ -27,6 +31,7 @@ var entryKeys = []string{
 	keyID, keyAppID, keyJobID, keyGitURL, keyGitBranch, keyGitPath, keyTargetFile,
 	keyDesiredTag, keyNotifyEmail, keyBuildContext, keyDependsOn,
 	keyPrebuildScript, keyPrebuildContext,
+	keyNotifySuccess, keySchedule,
 }
 
 // requiredHints says, for each required key, what to write.

@@ -24,7 +24,10 @@ type Project struct {
 	PrebuildContext string
 	DependsOn       []ImageRef
 	NotifyEmail     string
+	NotifySuccess   bool   // also notify when a build succeeds (Hoist's notify-success key)
+	Schedule        string // cron spec or @descriptor for scheduled rebuilds; "" for none
 	Origin          Origin
+	Disabled        bool // its entry left the index: kept with its history, not built
 }
 
 // Image is the image this project delivers.

@@ -60,5 +60,8 @@ type Store interface {
 	ImageStore
 	UserStore
 	QueueStore
+	CommitQueue
+	GraphStore
+	QueuePicker
 	Close() error
 }

@@ -24,6 +24,7 @@ type Store interface {
 	pipeline.BuildStore
 	pipeline.LogStore
 	pipeline.ImageStore
+	pipeline.GraphStore
 }
 
 // Deps are the adapters a runner drives.
@@ -34,6 +35,7 @@ type Deps struct {
 	Tester      pipeline.Tester
 	Scripts     pipeline.ScriptRunner
 	RepoConfigs pipeline.RepoConfigReader
+	Dockerfiles pipeline.FromReader // nil: FROM lines are not read
 	Store       Store
 }
 
@@ -55,6 +57,11 @@ type Options struct {
 	LogLimit        int64         // bytes kept of each stage's log; default DefaultLogLimit
 	Observer        Observer      // nil: nobody
 	Logger          *slog.Logger  // nil: discard
+	// Force builds even when a build with the same inputs was delivered.
+	Force bool
+	// Projects are every project, for the image graph; nil: the Store's,
+	// if it is a pipeline.ProjectStore.
+	Projects []pipeline.Project
 }
 
 // DefaultLogLimit is how much of each stage's log is kept when
@@ -101,6 +108,9 @@ type job struct {
 	hasRepo bool
 	imageID string
 	digest  string
+	from    []pipeline.ImageRef // FROM images Hoist may build
+	// unchanged is the skip reason when these inputs were delivered before.
+	unchanged string
 }
 
 // stageFunc runs one stage. It returns errSkipped when the stage does not apply.
@@ -158,6 +168,11 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 			break
 		}
 		err := r.runStage(ctx, j, s.name, s.run)
+		if err == nil && j.unchanged != "" {
+			j.build.Status, j.build.Reason = pipeline.StatusSkipped, j.unchanged
+			r.skipStages(j, stages[i+1:], j.unchanged)
+			break
+		}
 		if err == nil {
 			continue
 		}

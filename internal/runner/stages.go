@@ -49,7 +49,7 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 			return fmt.Errorf("%s: job-id %q does not match the index's job-id %q; make them the same", filepath.Join(p.GitPath, j.repo.File), j.repo.JobID, p.JobID)
 		}
 	}
-	return nil
+	return r.identify(ctx, j, log)
 }
 
 // resolvePaths finds the target file and build context in the checkout and
@@ -143,7 +143,8 @@ func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
 // the build under its index name, pinned to the delivered digest, so that
 // "FROM ns/name:tag" builds on exactly what Hoist delivered.
 func (r *Runner) pullParents(ctx context.Context, j *job, log io.Writer) error {
-	if len(j.project.DependsOn) == 0 {
+	parents := parentRefs(j)
+	if len(parents) == 0 {
 		return nil
 	}
 	images, err := r.deps.Store.Images(ctx)
@@ -154,7 +155,7 @@ func (r *Runner) pullParents(ctx context.Context, j *job, log io.Writer) error {
 	for _, img := range images {
 		delivered[img.Image] = img
 	}
-	for _, parent := range j.project.DependsOn {
+	for _, parent := range parents {
 		img, ok := delivered[parent.In(r.opts.RegistryHost)]
 		if !ok {
 			fmt.Fprintf(log, "parent %s: not delivered by Hoist; the engine resolves FROM itself\n", parent)

@@ -28,8 +28,11 @@ type Result struct {
 	Err     error // the build could not be recorded
 }
 
-// OK reports whether the build succeeded.
-func (r Result) OK() bool { return r.Err == nil && r.Build.Status == pipeline.StatusSucceeded }
+// OK reports whether the build succeeded, or was skipped because its
+// inputs were delivered before (its image is in place).
+func (r Result) OK() bool {
+	return r.Err == nil && (r.Build.Status == pipeline.StatusSucceeded || r.Build.Unchanged())
+}
 
 // Batch builds every project once. Projects must be in pipeline.Order
 // (parents first); parents outside the batch are not waited for. A project

@@ -31,6 +31,8 @@ type DispatchStore interface {
 	pipeline.QueueStore
 	pipeline.ProjectStore
 	pipeline.BuildStore
+	pipeline.GraphStore
+	pipeline.QueuePicker
 }
 
 // BuildObserver hears about every build the dispatcher ends: run, failed
@@ -62,6 +64,10 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	running map[int64]context.CancelCauseFunc // builds this process runs
 	repos   map[string]chan struct{}          // a one-slot lock per image repository
+	// inflight counts, by project, the builds claimed here whose cascade
+	// has not been queued yet: their children must still wait.
+	inflight map[string]int
+	graphs   graphCache
 }
 
 // NewDispatcher returns a Dispatcher; Run starts it.
@@ -77,7 +83,8 @@ func NewDispatcher(store DispatchStore, exec Executor, opts DispatcherOptions) *
 	}
 	return &Dispatcher{store: store, exec: exec, opts: opts,
 		wake:    make(chan struct{}, opts.Workers),
-		running: map[int64]context.CancelCauseFunc{}, repos: map[string]chan struct{}{}}
+		running: map[int64]context.CancelCauseFunc{}, repos: map[string]chan struct{}{},
+		inflight: map[string]int{}}
 }
 
 // Run fails the builds left running by an earlier server (see
@@ -108,18 +115,30 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // Trigger queues a build of the project with key, or joins the one already
-// queued (joined true). pipeline.ErrNotFound itself when there is no such
-// project, for the caller to name it.
+// queued (joined true), which then takes cause (latest-only).
+// pipeline.ErrNotFound itself when there is no such
+// project, for the caller to name it; pipeline.ErrDisabled when the project
+// is disabled.
 func (d *Dispatcher) Trigger(ctx context.Context, key, cause string) (pipeline.Build, bool, error) {
-	if _, err := d.store.Project(ctx, key); err != nil {
+	p, err := d.store.Project(ctx, key)
+	if err != nil {
 		if errors.Is(err, pipeline.ErrNotFound) {
 			return pipeline.Build{}, false, pipeline.ErrNotFound
 		}
 		return pipeline.Build{}, false, fmt.Errorf("triggering %s: %w", key, err)
 	}
+	if p.Disabled {
+		return pipeline.Build{}, false, pipeline.ErrDisabled
+	}
 	b, joined, err := d.store.Enqueue(ctx, key, cause, time.Now())
 	if err != nil {
 		return b, false, err
+	}
+	if joined && b.Cause != cause { // latest-only: the newest cause is kept
+		if err := d.store.SetQueuedCause(ctx, b.ID, cause); err != nil {
+			return b, joined, err
+		}
+		b.Cause = cause
 	}
 	d.signal()
 	return b, joined, nil
@@ -194,12 +213,13 @@ func (d *Dispatcher) work(ctx context.Context) {
 func (d *Dispatcher) claim(ctx context.Context) (pipeline.Build, context.Context, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b, err := d.store.Claim(ctx, time.Now())
+	b, err := d.claimReady(ctx)
 	if err != nil {
 		return b, nil, err
 	}
 	bctx, cancel := context.WithCancelCause(ctx)
 	d.running[b.ID] = cancel
+	d.inflight[b.Project]++
 	return b, bctx, nil
 }
 
@@ -209,6 +229,9 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
 		d.mu.Lock()
 		d.running[b.ID](nil)
 		delete(d.running, b.ID)
+		if d.inflight[b.Project]--; d.inflight[b.Project] <= 0 {
+			delete(d.inflight, b.Project)
+		}
 		d.mu.Unlock()
 	}()
 	log := d.opts.Logger.With("build", b.ID, "project", b.Project, "number", b.Number)
@@ -219,6 +242,10 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
 			reason = fmt.Sprintf("project %s no longer exists: it was removed after this build was queued", b.Project)
 		}
 		d.fail(log, b, reason)
+		return
+	}
+	if p.Disabled {
+		d.fail(log, b, fmt.Sprintf("project %s was disabled after this build was queued: its entry left the index", b.Project))
 		return
 	}
 	unlock := d.lockRepo(ctx, p.Image().Repository())
@@ -234,6 +261,7 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
 	}
 	log.Info("build finished", "status", end.Status, "reason", end.Reason)
 	d.finished(end)
+	d.cascade(end)
 }
 
 // fail ends a claimed build that could not run, with reason.

@@ -51,7 +51,7 @@ func apiTriggerBuild(q Queue, log *slog.Logger) http.HandlerFunc {
 			apiFail(log, w, r, err)
 			return
 		}
-		b, joined, err := q.Trigger(r.Context(), key, "manual by "+userOf(r).Name)
+		b, joined, err := trigger(r.Context(), q, key, "manual by "+userOf(r).Name, r.URL.Query().Get("force"))
 		if err != nil {
 			apiFail(log, w, r, fmt.Errorf("project %s: %w", key, err))
 			return

@@ -34,6 +34,7 @@ var errorTable = []struct {
 	{pipeline.ErrExists, http.StatusConflict, codeConflict},
 	{pipeline.ErrFinished, http.StatusConflict, codeConflict},
 	{pipeline.ErrElsewhere, http.StatusConflict, codeConflict},
+	{pipeline.ErrDisabled, http.StatusConflict, codeConflict},
 	{errReadOnly, http.StatusConflict, codeConflict},
 	{ErrBadLogin, http.StatusUnauthorized, codeUnauthorized},
 }

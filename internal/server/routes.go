@@ -34,6 +34,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /builds/{id}/cancel", write(apiCancelBuild(q, st, log))},
 		{"GET /builds/{id}/stages/{stage}/log", read(s.apiStageLog)},
 		{"GET /images", read(apiListImages(st, log))},
+		{"GET /index/reconciles", read(apiListReconciles(st, log))},
 		{"GET /openapi.json", serveOpenAPI},
 	}
 }
@@ -43,6 +44,9 @@ func (s *Server) routes() {
 	for _, rt := range s.apiRoutes() {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		s.mux.HandleFunc(method+" "+apiPrefix+path, rt.handler)
+	}
+	for _, rt := range s.hookRoutes() {
+		s.mux.HandleFunc(rt.pattern, rt.handler)
 	}
 	s.mux.HandleFunc("/api/", apiNotFound)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

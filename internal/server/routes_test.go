@@ -27,16 +27,23 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		t.Errorf("openapi = %q, want 3.0.x", doc.OpenAPI)
 	}
 	var documented []string
+	prefix := map[string]string{} // operation → where it is served: under /api/v1, or at the root (its own servers)
 	for path, ops := range doc.Paths {
+		_, root := ops["servers"]
 		for method := range ops {
-			if method != "parameters" {
-				documented = append(documented, strings.ToUpper(method)+" "+path)
+			if method != "parameters" && method != "servers" {
+				op := strings.ToUpper(method) + " " + path
+				documented = append(documented, op)
+				prefix[op] = map[bool]string{false: apiPrefix, true: ""}[root]
 			}
 		}
 	}
 	s := New(Deps{}, Options{})
 	var registered []string
 	for _, rt := range s.apiRoutes() {
+		registered = append(registered, rt.pattern)
+	}
+	for _, rt := range s.hookRoutes() {
 		registered = append(registered, rt.pattern)
 	}
 	slices.Sort(documented)
@@ -48,8 +55,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	param := regexp.MustCompile(`\{[^}]+\}`)
 	for _, op := range documented {
 		method, path, _ := strings.Cut(op, " ")
-		req := httptest.NewRequest(method, apiPrefix+param.ReplaceAllString(path, "x"), nil)
-		if _, pattern := s.mux.Handler(req); pattern != method+" "+apiPrefix+path {
+		req := httptest.NewRequest(method, prefix[op]+param.ReplaceAllString(path, "x"), nil)
+		if _, pattern := s.mux.Handler(req); pattern != method+" "+prefix[op]+path {
 			t.Errorf("%s is served by %q", op, pattern)
 		}
 	}

@@ -33,6 +33,7 @@ type Deps struct {
 	Metrics http.Handler                    // serves /metrics; nil: 404
 	Ready   func(ctx context.Context) error // for /readyz; nil: always ready
 	Logger  *slog.Logger                    // nil: discard
+	Pushes  Pusher                          // webhooks' pushes; nil: webhooks answer 503
 }
 
 // Options configure the server.
@@ -41,6 +42,9 @@ type Options struct {
 	RegistryHost  string // where images are delivered, for display
 	SecureCookies bool   // set the Secure flag on cookies (behind HTTPS)
 	LogPoll       int    // milliseconds between log polls when following (default 300)
+
+	// Webhooks are the secrets of /hooks/*; with none, webhooks answer 503.
+	Webhooks WebhookSecrets
 }
 
 // Server serves the API and the UI. Create it with New.

@@ -33,6 +33,7 @@ func (s *Server) webRoutes() {
 	s.mux.HandleFunc("GET /{$}", read(s.webProjects))
 	s.mux.HandleFunc("GET /failures", read(s.webFailures))
 	s.mux.HandleFunc("GET /queue", read(s.webQueue))
+	s.mux.HandleFunc("GET /index", read(s.webIndex))
 	s.mux.HandleFunc("GET /register", s.webRegisterForm)
 	s.mux.HandleFunc("POST /register", write(s.webRegister))
 	s.mux.HandleFunc("GET /login", s.webLoginForm)

@@ -115,6 +115,8 @@ type projectData struct {
 	Parents  []projectLink
 	Children []projectLink
 	Registry string
+	Rebuilds []pipeline.PlanStep // if this changes, these rebuild
+	PlanNote string
 }
 
 // projectLink is a project another one depends on, or that depends on it.
@@ -154,6 +156,10 @@ func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Parents, d.Children = family(p, rows)
+	if d.Rebuilds, d.PlanNote, err = s.rebuildPlan(ctx, p.Key(), rows); err != nil {
+		s.webFail(w, r, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, "project", "layout", s.newPage(w, r, p.Key(), "projects", d))
 }
 
@@ -199,7 +205,7 @@ func (s *Server) webBuildNow(w http.ResponseWriter, r *http.Request) {
 		s.webFail(w, r, err)
 		return
 	}
-	b, _, err := s.deps.Queue.Trigger(r.Context(), p.Key(), "manual by "+userOf(r).Name)
+	b, _, err := trigger(r.Context(), s.deps.Queue, p.Key(), "manual by "+userOf(r).Name, r.PostFormValue("force"))
 	if err != nil {
 		s.webFail(w, r, fmt.Errorf("starting a build of %s: %w", p.Key(), err))
 		return

@@ -12,11 +12,11 @@ import (
 
 const projectColumns = `key, id, app_id, job_id, tag, git_url, git_branch, git_path,
 	target_file, build_context, prebuild_script, prebuild_context, depends_on,
-	notify_email, origin_file, origin_line`
+	notify_email, origin_file, origin_line, schedule, notify_success, disabled`
 
 // An upsert, not INSERT OR REPLACE: REPLACE deletes the row first.
 const putProject = `INSERT INTO projects (` + projectColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (key) DO UPDATE SET
 	id = excluded.id, app_id = excluded.app_id, job_id = excluded.job_id,
 	tag = excluded.tag, git_url = excluded.git_url, git_branch = excluded.git_branch,
@@ -24,7 +24,8 @@ const putProject = `INSERT INTO projects (` + projectColumns + `)
 	build_context = excluded.build_context, prebuild_script = excluded.prebuild_script,
 	prebuild_context = excluded.prebuild_context, depends_on = excluded.depends_on,
 	notify_email = excluded.notify_email, origin_file = excluded.origin_file,
-	origin_line = excluded.origin_line`
+	origin_line = excluded.origin_line, schedule = excluded.schedule,
+	notify_success = excluded.notify_success, disabled = excluded.disabled`
 
 // dependency is how a depends-on reference is kept in the depends_on JSON.
 type dependency struct {
@@ -46,7 +47,7 @@ func (s *Store) PutProject(ctx context.Context, p pipeline.Project) error {
 	_, err = s.db.ExecContext(ctx, putProject, p.Key(), p.ID, p.AppID, p.JobID, p.Tag,
 		p.GitURL, p.GitBranch, p.GitPath, p.TargetFile, p.BuildContext,
 		p.PrebuildScript, p.PrebuildContext, string(js), p.NotifyEmail,
-		p.Origin.File, p.Origin.Line)
+		p.Origin.File, p.Origin.Line, p.Schedule, p.NotifySuccess, p.Disabled)
 	if err != nil {
 		return fmt.Errorf("storing project %s: %w", p.Key(), err)
 	}
@@ -98,7 +99,8 @@ func scanProject(r scanner) (pipeline.Project, error) {
 	var key, deps string
 	err := r.Scan(&key, &p.ID, &p.AppID, &p.JobID, &p.Tag, &p.GitURL, &p.GitBranch,
 		&p.GitPath, &p.TargetFile, &p.BuildContext, &p.PrebuildScript,
-		&p.PrebuildContext, &deps, &p.NotifyEmail, &p.Origin.File, &p.Origin.Line)
+		&p.PrebuildContext, &deps, &p.NotifyEmail, &p.Origin.File, &p.Origin.Line, &p.Schedule,
+		&p.NotifySuccess, &p.Disabled)
 	if err != nil {
 		return p, err
 	}

@@ -20,7 +20,7 @@ func fullProject() pipeline.Project {
 	return pipeline.Project{
 		ID: 7, AppID: "centos", JobID: "httpd", Tag: "2.4",
 		GitURL: "https://example.com/httpd.git", GitBranch: "stable", GitPath: "docker/httpd",
-		TargetFile: "Dockerfile.centos", BuildContext: "../", NotifyEmail: "ops@example.com",
+		TargetFile: "Dockerfile.centos", BuildContext: "../", NotifyEmail: "ops@example.com", Schedule: "@weekly",
 		PrebuildScript: "hack/prebuild.sh", PrebuildContext: "hack",
 		DependsOn: []pipeline.ImageRef{
 			{Namespace: "centos", Name: "base", Tag: "7"},

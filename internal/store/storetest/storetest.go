@@ -72,6 +72,11 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Queue/CancelQueued", testCancelQueued},
 		{"Queue/Active", testActive},
 		{"Queue/FailRunning", testFailRunning},
+		{"Queue/EnqueueCommitDedupe", testEnqueueCommitDedupe},
+		{"Queue/EnqueueCommitAfterStartFailure", testEnqueueCommitAfterStartFailure},
+		{"Graph/FromImages", testFromImages},
+		{"Graph/Identity", testIdentity},
+		{"Queue/ClaimIDSkipQueued", testClaimIDSkipQueued},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// rebuildPlan is what rebuilds when the project with key changes ("if this
+// changes, these rebuild"): the project's descendants in the image graph,
+// in build order, without the project itself. note names the projects whose
+// FROM lines are not known because they never built.
+func (s *Server) rebuildPlan(ctx context.Context, key string, rows []projectRow) (steps []pipeline.PlanStep, note string, err error) {
+	projects := make([]pipeline.Project, len(rows))
+	for i, row := range rows {
+		projects[i] = row.Project
+	}
+	from, err := s.deps.Store.FromImages(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the image graph: %w", err)
+	}
+	g := pipeline.NewGraph(projects, from)
+	all, err := g.Plan(map[string]string{key: "this project"})
+	if err != nil {
+		note = err.Error()
+	}
+	for _, st := range all {
+		if st.Key != key {
+			steps = append(steps, st)
+		}
+	}
+	unknown := 0
+	for _, p := range projects {
+		if !g.FromKnown(p.Key()) {
+			unknown++
+		}
+	}
+	if unknown > 0 && note == "" {
+		note = fmt.Sprintf("FROM lines are known only for projects that built: %d of %d never did, so only their depends-on counts.", unknown, len(projects))
+	}
+	return steps, note, nil
+}
+
+// ForceQueue is a Queue that can also queue a build that runs even when a
+// build with the same inputs was delivered (sched.Dispatcher is one).
+type ForceQueue interface {
+	TriggerForced(ctx context.Context, key, cause string) (b pipeline.Build, joined bool, err error)
+}
+
+// trigger queues a build of key, forced when force is "true" or "1".
+func trigger(ctx context.Context, q Queue, key, cause, force string) (pipeline.Build, bool, error) {
+	if force != "true" && force != "1" {
+		return q.Trigger(ctx, key, cause)
+	}
+	fq, ok := q.(ForceQueue)
+	if !ok {
+		return pipeline.Build{}, false, fmt.Errorf("this server cannot force builds; build without force")
+	}
+	return fq.TriggerForced(ctx, key, cause+" (forced)")
+}

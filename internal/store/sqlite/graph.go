@@ -1,0 +1,180 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// SetFromImages replaces the FROM images recorded for project.
+func (s *Store) SetFromImages(ctx context.Context, project string, images []pipeline.ImageRef) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM project_from WHERE project = ?`, project); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO project_from_known (project) VALUES (?)`, project); err != nil {
+			return err
+		}
+		for i, img := range images {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO project_from (project, seq, image) VALUES (?, ?, ?)`,
+				project, i, img.String()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording the FROM images of %s: %w", project, err)
+	}
+	return nil
+}
+
+// FromImages returns the FROM images of every project that recorded them.
+func (s *Store) FromImages(ctx context.Context) (map[string][]pipeline.ImageRef, error) {
+	out := map[string][]pipeline.ImageRef{}
+	rows, err := s.db.QueryContext(ctx, `SELECT project FROM project_from_known`)
+	if err != nil {
+		return nil, fmt.Errorf("reading FROM images: %w", err)
+	}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading FROM images: %w", err)
+		}
+		out[p] = nil
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, `SELECT project, image FROM project_from ORDER BY project, seq`)
+	if err != nil {
+		return nil, fmt.Errorf("reading FROM images: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p, img string
+		if err := rows.Scan(&p, &img); err != nil {
+			return nil, fmt.Errorf("reading FROM images: %w", err)
+		}
+		ref, err := pipeline.ParseImageRef(img)
+		if err != nil {
+			return nil, fmt.Errorf("reading FROM images of %s: %w", p, err)
+		}
+		out[p] = append(out[p], ref)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading FROM images: %w", err)
+	}
+	return out, nil
+}
+
+// SetIdentity records the identity of build id.
+func (s *Store) SetIdentity(ctx context.Context, id int64, project, identity string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO build_identity (build_id, project, identity) VALUES (?, ?, ?)
+		ON CONFLICT (build_id) DO UPDATE SET identity = excluded.identity, project = excluded.project`,
+		id, project, identity)
+	if err != nil {
+		return fmt.Errorf("recording the identity of build %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeliveredWithIdentity returns the newest succeeded build of project with
+// identity, or pipeline.ErrNotFound.
+func (s *Store) DeliveredWithIdentity(ctx context.Context, project, identity string) (pipeline.Build, error) {
+	b, err := scanBuild(s.db.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds
+		WHERE id = (SELECT MAX(i.build_id) FROM build_identity AS i JOIN builds AS b ON b.id = i.build_id
+			WHERE i.project = ? AND i.identity = ? AND b.status = ? AND b.digest != '')`,
+		project, identity, pipeline.StatusSucceeded))
+	if errors.Is(err, sql.ErrNoRows) {
+		return pipeline.Build{}, pipeline.ErrNotFound
+	}
+	if err != nil {
+		return pipeline.Build{}, fmt.Errorf("looking up builds of %s by identity: %w", project, err)
+	}
+	return b, nil
+}
+
+// SetForce marks build id to run even with unchanged inputs.
+func (s *Store) SetForce(ctx context.Context, id int64) error {
+	var project string
+	if err := s.db.QueryRowContext(ctx, `SELECT project FROM builds WHERE id = ?`, id).Scan(&project); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("forcing build %d: %w", id, pipeline.ErrNotFound)
+		}
+		return fmt.Errorf("forcing build %d: %w", id, err)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO build_identity (build_id, project, force) VALUES (?, ?, 1)
+		ON CONFLICT (build_id) DO UPDATE SET force = 1`, id, project)
+	if err != nil {
+		return fmt.Errorf("forcing build %d: %w", id, err)
+	}
+	return nil
+}
+
+// Forced reports whether build id was marked with SetForce.
+func (s *Store) Forced(ctx context.Context, id int64) (bool, error) {
+	var force bool
+	err := s.db.QueryRowContext(ctx, `SELECT force FROM build_identity WHERE build_id = ?`, id).Scan(&force)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading build %d: %w", id, err)
+	}
+	return force, nil
+}
+
+// ClaimID marks the build with id running with Started = now if it is still
+// queued and its project has no running build, and returns it; otherwise
+// pipeline.ErrNotFound. One immediate transaction.
+func (s *Store) ClaimID(ctx context.Context, id int64, now time.Time) (pipeline.Build, error) {
+	var b pipeline.Build
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		b, err = scanBuild(tx.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds AS b
+			WHERE id = ? AND status = ? AND NOT EXISTS (SELECT 1 FROM builds
+				WHERE project = b.project AND status = ?)`, id, pipeline.StatusQueued, pipeline.StatusRunning))
+		if errors.Is(err, sql.ErrNoRows) {
+			return pipeline.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE builds SET status = ?, started = ? WHERE id = ?`,
+			pipeline.StatusRunning, nanos(now), b.ID)
+		b.Status, b.Started = pipeline.StatusRunning, fromNanos(nanos(now))
+		return err
+	})
+	if err != nil {
+		return pipeline.Build{}, fmt.Errorf("claiming build %d: %w", id, err)
+	}
+	return b, nil
+}
+
+// SkipQueued marks the build with id skipped with reason and Finished = now
+// if it is still queued, and reports whether it was.
+func (s *Store) SkipQueued(ctx context.Context, id int64, reason string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE builds SET status = ?, reason = ?, finished = ?
+		WHERE id = ? AND status = ?`, pipeline.StatusSkipped, reason, nanos(now), id, pipeline.StatusQueued)
+	if err != nil {
+		return false, fmt.Errorf("skipping build %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("skipping build %d: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+// SetQueuedCause replaces the cause of the build with id if it is queued.
+func (s *Store) SetQueuedCause(ctx context.Context, id int64, cause string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE builds SET cause = ? WHERE id = ? AND status = ?`,
+		cause, id, pipeline.StatusQueued); err != nil {
+		return fmt.Errorf("updating the cause of build %d: %w", id, err)
+	}
+	return nil
+}
