@@ -2,7 +2,10 @@
 GO        ?= go
 BIN       := bin/hoist
 DATA      ?= hoist-data
-TESTFLAGS ?= -race -count=1 -timeout 40m
+# -p 1: the packages that use the engine share one dockerd and its build
+# cache; a test removing its images while another package builds on a
+# cached layer made builds fail with "unable to find image".
+TESTFLAGS ?= -race -count=1 -timeout 40m -p 1
 
 .PHONY: help run build test lint bench fuzz e2e clean
 
