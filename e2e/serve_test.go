@@ -56,6 +56,10 @@ func TestServe(t *testing.T) {
 	}
 	st := openStore(t, data)
 	waitFor(t, "the index's builds to end", func() bool { active, err := st.Active(context.Background()); return err == nil && len(active) == 0 })
+	// The metrics count a build just after the store records its end.
+	waitFor(t, "the metrics to count the 3 builds", func() bool {
+		return strings.Contains(get(t, base+"/metrics"), `hoist_builds_total{result="succeeded"} 3`)
+	})
 	mustContain(t, "/metrics", get(t, base+"/metrics"), `hoist_builds_total{result="succeeded"} 3`,
 		`hoist_stage_duration_seconds_count{stage="build"} 3`, `hoist_queue_length{status="running"} 0`)
 
