@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/moby/moby/client"
 
@@ -15,6 +17,26 @@ import (
 // ID. The build output goes to log as plain text. A failing step returns an
 // *EngineError whose message is the engine's own text.
 func (e *Engine) Build(ctx context.Context, spec pipeline.BuildSpec, log io.Writer) (string, error) {
+	id, err := e.build(ctx, spec, log)
+	if err != nil && lostImage(err) && ctx.Err() == nil {
+		// dockerd's classic builder can lose a cached image another build
+		// or an image removal touched at the same moment; one more try
+		// with the cache as it is now gets past it.
+		fmt.Fprintf(log, "\n[hoist] the engine lost an image during the build (%v); building once more\n\n", err)
+		id, err = e.build(ctx, spec, log)
+	}
+	return id, err
+}
+
+// lostImage reports whether err is the classic builder's transient
+// "unable to find image" for an image it had just used.
+func lostImage(err error) bool {
+	var ee *EngineError
+	return errors.As(err, &ee) && strings.Contains(ee.Message, "unable to find image")
+}
+
+// build runs one build of spec.
+func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writer) (string, error) {
 	bc, err := newBuildContext(spec.ContextDir, spec.Dockerfile)
 	if err != nil {
 		return "", fmt.Errorf("preparing build context %s: %w", spec.ContextDir, err)

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -54,5 +55,18 @@ func TestDecodeStreamError(t *testing.T) {
 func TestDecodeStreamTruncated(t *testing.T) {
 	if err := decodeStream(strings.NewReader(`{"stream":"x"`), nil, nil); err == nil {
 		t.Error("truncated stream: no error")
+	}
+}
+
+func TestLostImage(t *testing.T) {
+	for err, want := range map[error]bool{
+		&EngineError{Message: `unable to find image "sha256:620e5e8e"`}:                     true,
+		fmt.Errorf("wrapped: %w", &EngineError{Message: "unable to find image \"x\""}):      true,
+		&EngineError{Message: "The command '/bin/sh -c false' returned a non-zero code: 1"}: false,
+		errors.New(`unable to find image "x"`):                                              false,
+	} {
+		if got := lostImage(err); got != want {
+			t.Errorf("lostImage(%v) = %v, want %v", err, got, want)
+		}
 	}
 }
