@@ -238,28 +238,12 @@ func shortDigest(d string) string {
 // takes cause. The build is marked forced before any worker is woken; the
 // runner reads the mark after its checkout.
 func (d *Dispatcher) TriggerForced(ctx context.Context, key, cause string) (pipeline.Build, bool, error) {
-	p, err := d.store.Project(ctx, key)
+	b, joined, err := d.enqueue(ctx, key, cause)
 	if err != nil {
-		if errors.Is(err, pipeline.ErrNotFound) {
-			return pipeline.Build{}, false, pipeline.ErrNotFound
-		}
-		return pipeline.Build{}, false, fmt.Errorf("triggering %s: %w", key, err)
-	}
-	if p.Disabled {
-		return pipeline.Build{}, false, pipeline.ErrDisabled
-	}
-	b, joined, err := d.store.Enqueue(ctx, key, cause, time.Now())
-	if err != nil {
-		return b, false, err
+		return b, joined, err
 	}
 	if err := d.store.SetForce(ctx, b.ID); err != nil {
 		return b, joined, err
-	}
-	if joined {
-		if err := d.store.SetQueuedCause(ctx, b.ID, cause); err != nil {
-			return b, joined, err
-		}
-		b.Cause = cause
 	}
 	d.signal()
 	return b, joined, nil

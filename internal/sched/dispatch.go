@@ -120,6 +120,17 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // project, for the caller to name it; pipeline.ErrDisabled when the project
 // is disabled.
 func (d *Dispatcher) Trigger(ctx context.Context, key, cause string) (pipeline.Build, bool, error) {
+	b, joined, err := d.enqueue(ctx, key, cause)
+	if err != nil {
+		return b, joined, err
+	}
+	d.signal()
+	return b, joined, nil
+}
+
+// enqueue queues a build of key or joins the queued one, which then takes
+// cause. It wakes no worker.
+func (d *Dispatcher) enqueue(ctx context.Context, key, cause string) (pipeline.Build, bool, error) {
 	p, err := d.store.Project(ctx, key)
 	if err != nil {
 		if errors.Is(err, pipeline.ErrNotFound) {
@@ -140,7 +151,6 @@ func (d *Dispatcher) Trigger(ctx context.Context, key, cause string) (pipeline.B
 		}
 		b.Cause = cause
 	}
-	d.signal()
 	return b, joined, nil
 }
 
