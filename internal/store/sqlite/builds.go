@@ -111,9 +111,20 @@ func (s *Store) LastBuilds(ctx context.Context) (map[string]pipeline.Build, erro
 	return out, nil
 }
 
+// querier is what *sql.DB and *sql.Tx share for reading rows.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // queryBuilds runs q, which selects buildColumns, and scans every row.
 func (s *Store) queryBuilds(ctx context.Context, q string, args ...any) ([]pipeline.Build, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	return queryBuildsIn(ctx, s.db, q, args...)
+}
+
+// queryBuildsIn runs q (selecting buildColumns) with db, a database or a
+// transaction, and scans every row.
+func queryBuildsIn(ctx context.Context, db querier, q string, args ...any) ([]pipeline.Build, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

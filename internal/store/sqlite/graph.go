@@ -132,23 +132,7 @@ func (s *Store) Forced(ctx context.Context, id int64) (bool, error) {
 // queued and its project has no running build, and returns it; otherwise
 // pipeline.ErrNotFound. One immediate transaction.
 func (s *Store) ClaimID(ctx context.Context, id int64, now time.Time) (pipeline.Build, error) {
-	var b pipeline.Build
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		b, err = scanBuild(tx.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds AS b
-			WHERE id = ? AND status = ? AND NOT EXISTS (SELECT 1 FROM builds
-				WHERE project = b.project AND status = ?)`, id, pipeline.StatusQueued, pipeline.StatusRunning))
-		if errors.Is(err, sql.ErrNoRows) {
-			return pipeline.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE builds SET status = ?, started = ? WHERE id = ?`,
-			pipeline.StatusRunning, nanos(now), b.ID)
-		b.Status, b.Started = pipeline.StatusRunning, fromNanos(nanos(now))
-		return err
-	})
+	b, err := s.claim(ctx, now, "AND id = ?", id)
 	if err != nil {
 		return pipeline.Build{}, fmt.Errorf("claiming build %d: %w", id, err)
 	}

@@ -47,13 +47,25 @@ func (s *Store) Enqueue(ctx context.Context, project, cause string, now time.Tim
 // transaction, so two claimers, in this process or another, never get the
 // same build.
 func (s *Store) Claim(ctx context.Context, now time.Time) (pipeline.Build, error) {
+	b, err := s.claim(ctx, now, "ORDER BY id LIMIT 1")
+	if err != nil {
+		return pipeline.Build{}, fmt.Errorf("claiming a queued build: %w", err)
+	}
+	return b, nil
+}
+
+// claim marks running, with Started = now, the first queued build whose
+// project has no running build, among those the SQL tail (a further AND
+// condition and/or ORDER BY … LIMIT 1) with args selects. The choice and
+// the update are one transaction; pipeline.ErrNotFound when none is ready.
+func (s *Store) claim(ctx context.Context, now time.Time, tail string, args ...any) (pipeline.Build, error) {
 	var b pipeline.Build
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		b, err = scanBuild(tx.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds AS b
 			WHERE status = ? AND NOT EXISTS (SELECT 1 FROM builds
-				WHERE project = b.project AND status = ?)
-			ORDER BY id LIMIT 1`, pipeline.StatusQueued, pipeline.StatusRunning))
+				WHERE project = b.project AND status = ?) `+tail,
+			append([]any{pipeline.StatusQueued, pipeline.StatusRunning}, args...)...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return pipeline.ErrNotFound
 		}
@@ -65,10 +77,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time) (pipeline.Build, error
 		b.Status, b.Started = pipeline.StatusRunning, fromNanos(nanos(now))
 		return err
 	})
-	if err != nil {
-		return pipeline.Build{}, fmt.Errorf("claiming a queued build: %w", err)
-	}
-	return b, nil
+	return b, err
 }
 
 // CancelQueued marks the build with id cancelled, with reason and Finished =

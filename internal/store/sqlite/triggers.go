@@ -29,7 +29,7 @@ func (s *Store) EnqueueCommit(ctx context.Context, project, commit, cause string
 }
 
 func enqueueCommit(ctx context.Context, tx *sql.Tx, project, commit, cause string, now time.Time) (pipeline.Build, pipeline.EnqueueOutcome, error) {
-	active, err := queryBuildsTx(ctx, tx, `SELECT `+buildColumns+` FROM builds
+	active, err := queryBuildsIn(ctx, tx, `SELECT `+buildColumns+` FROM builds
 		WHERE project = ? AND status IN (?, ?) ORDER BY id`,
 		project, pipeline.StatusQueued, pipeline.StatusRunning)
 	if err != nil {
@@ -63,22 +63,4 @@ func enqueueCommit(ctx context.Context, tx *sql.Tx, project, commit, cause strin
 	}
 	b.Created = fromNanos(nanos(now)) // as read back: UTC
 	return b, pipeline.EnqueueQueued, nil
-}
-
-// queryBuildsTx lists the builds query selects (buildColumns) in tx.
-func queryBuildsTx(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]pipeline.Build, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []pipeline.Build
-	for rows.Next() {
-		b, err := scanBuild(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
 }
