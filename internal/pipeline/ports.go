@@ -63,7 +63,9 @@ type ImageConfig struct {
 	Env          []string
 	Labels       map[string]string
 	ExposedPorts []string // "8080/tcp"
-	Size         int64
+	Volumes      []string // "/data"
+	Size         int64    // bytes, as the engine reports it
+	Digest       string   // the registry manifest digest, when known
 }
 
 // ImageInspector reads an image's configuration.
@@ -143,35 +145,21 @@ type ScriptRunner interface {
 	RunScript(ctx context.Context, spec ScriptSpec, log io.Writer) error
 }
 
-// CheckStatus is the result of one check.
-type CheckStatus string
-
-// The results a check can have.
-const (
-	CheckPass CheckStatus = "pass"
-	CheckFail CheckStatus = "fail"
-	CheckWarn CheckStatus = "warn"
-	CheckNA   CheckStatus = "n/a"
-)
-
-// CheckResult is one check's outcome.
-type CheckResult struct {
-	ID          string
-	Description string
-	Status      CheckStatus
-	Detail      string
-	Blocking    bool // a failing blocking check fails the test stage
-}
-
 // TestSpec is what the test stage tests.
 type TestSpec struct {
-	Image   string // the :test reference
-	Dir     string // absolute path of the target file's folder in the checkout
-	Config  RepoConfig
-	HasRepo bool // whether a cccp.yml was found
-	Env     []string
-	Project Project
-	Commit  string
+	Image  string // the :test reference, registry included
+	Digest string // its manifest digest
+	// TargetFile is the absolute path of the Dockerfile in the checkout and
+	// ContextDir that of the build context, for tests that build services
+	// from the same Dockerfile (compose autotests).
+	TargetFile string
+	ContextDir string
+	Dir        string // absolute path of the target file's folder in the checkout
+	Config     RepoConfig
+	HasRepo    bool // whether a cccp.yml was found
+	Env        []string
+	Project    Project
+	Commit     string
 }
 
 // Tester runs the test stage: predefined checks and the project's own tests.

@@ -49,6 +49,21 @@ type RepoConfig struct {
 	JobID      string
 	TestSkip   bool
 	TestScript string // relative to the target file's folder
+	// Checks are the project's check policies, by check id ("ports"), rule
+	// ("lint/JSONArgsRecommended") or group ("lint", "structure-test"):
+	// the "checks:" mapping of cccp.yml.
+	Checks Policies
+	// SizeBudget is the "size" check's budget in bytes ("size-budget:
+	// 300MB"); 0: the server's default.
+	SizeBudget int64
+	// StructureTests are container-structure-test files relative to the
+	// target file's folder ("structure-tests:"); nil: every *.cst.yaml
+	// there.
+	StructureTests []string
+	// Autotest is the Docker Hub compose test file relative to the target
+	// file's folder ("autotest:"); "": docker-compose.test.yml, or the one
+	// *.test.yml, beside the target file.
+	Autotest string
 }
 
 // FromIndex reports whether the project comes from an index file, which is
