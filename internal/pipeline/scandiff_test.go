@@ -7,7 +7,9 @@ import (
 )
 
 func TestDiffScans(t *testing.T) {
-	deb := func(name, version string) Package { return Package{Type: "deb", Name: name, Version: version, Arch: "amd64"} }
+	deb := func(name, version string) Package {
+		return Package{Type: "deb", Name: name, Version: version, Arch: "amd64"}
+	}
 	old := ScanReport{Results: []ScannerResult{
 		{Scanner: "os-packages", Status: ScanOK, Packages: []Package{deb("libc6", "2.36-9"), deb("curl", "7.88"), deb("gone", "1")}},
 		{Scanner: "capabilities", Status: ScanOK, Findings: []Finding{{Severity: "high", ID: "privileged", Message: "runs --privileged", Location: "label RUN"}}},
