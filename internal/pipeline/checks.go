@@ -134,6 +134,9 @@ type LayerReader interface {
 	// host/repo@digest), base layer first, with the layer's uncompressed
 	// tar stream. It stops at the first error fn returns.
 	ReadLayers(ctx context.Context, ref string, fn func(index int, digest string, tar io.Reader) error) error
+	// RemoteConfig reads ref's configuration from the registry. Size is
+	// the sum of the compressed layers; Digest the manifest's.
+	RemoteConfig(ctx context.Context, ref string) (ImageConfig, error)
 }
 
 // ContainerSpec describes a container to start in the background.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -85,4 +86,56 @@ func (c *Client) image(ctx context.Context, r name.Reference) (v1.Image, error) 
 		}
 	}
 	return idx.Image(pick.Digest)
+}
+
+// RemoteConfig reads ref's configuration from the registry, without an
+// engine: what a re-scan of a delivered image needs.
+func (c *Client) RemoteConfig(ctx context.Context, ref string) (pipeline.ImageConfig, error) {
+	r, err := c.parse(ref)
+	if err != nil {
+		return pipeline.ImageConfig{}, err
+	}
+	img, err := c.image(ctx, r)
+	if err != nil {
+		return pipeline.ImageConfig{}, explain(r, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return pipeline.ImageConfig{}, fmt.Errorf("reading the configuration of %s: %w", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return pipeline.ImageConfig{}, fmt.Errorf("reading the digest of %s: %w", ref, err)
+	}
+	id, _ := img.ConfigName()
+	out := pipeline.ImageConfig{
+		ID:         id.String(),
+		Digest:     d.String(),
+		Entrypoint: cf.Config.Entrypoint,
+		Cmd:        cf.Config.Cmd,
+		User:       cf.Config.User,
+		WorkingDir: cf.Config.WorkingDir,
+		Env:        cf.Config.Env,
+		Labels:     cf.Config.Labels,
+	}
+	for p := range cf.Config.ExposedPorts {
+		out.ExposedPorts = append(out.ExposedPorts, p)
+	}
+	for v := range cf.Config.Volumes {
+		out.Volumes = append(out.Volumes, v)
+	}
+	sort.Strings(out.ExposedPorts)
+	sort.Strings(out.Volumes)
+	layers, err := img.Layers()
+	if err != nil {
+		return pipeline.ImageConfig{}, fmt.Errorf("reading the layers of %s: %w", ref, err)
+	}
+	for _, l := range layers {
+		n, err := l.Size()
+		if err != nil {
+			return pipeline.ImageConfig{}, fmt.Errorf("reading the layers of %s: %w", ref, err)
+		}
+		out.Size += n
+	}
+	return out, nil
 }

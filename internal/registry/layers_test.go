@@ -46,6 +46,15 @@ func TestReadLayers(t *testing.T) {
 		t.Errorf("read %d files from 3 layers, want 3: %v", len(got), got)
 	}
 
+	cfg, err := c.RemoteConfig(context.Background(), host+"/ns/layers:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDigest, _ := img.Digest()
+	if cfg.Digest != wantDigest.String() || cfg.Size < 3*512 {
+		t.Errorf("RemoteConfig: digest %s size %d, want %s and at least %d", cfg.Digest, cfg.Size, wantDigest, 3*512)
+	}
+
 	// A callback's error stops the walk and comes back as it is.
 	stop := errors.New("stop")
 	calls := 0
