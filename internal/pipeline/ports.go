@@ -154,6 +154,7 @@ type TestSpec struct {
 	// from the same Dockerfile (compose autotests).
 	TargetFile string
 	ContextDir string
+	RepoRoot   string // absolute path of the checkout's root
 	Dir        string // absolute path of the target file's folder in the checkout
 	Config     RepoConfig
 	HasRepo    bool // whether a cccp.yml was found
