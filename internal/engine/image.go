@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/moby/client"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -87,6 +88,40 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (pipeline.ImageCo
 			out.ExposedPorts = append(out.ExposedPorts, port)
 		}
 		slices.Sort(out.ExposedPorts)
+		for v := range c.Volumes {
+			out.Volumes = append(out.Volumes, v)
+		}
+		slices.Sort(out.Volumes)
 	}
+	out.Digest = repoDigest(ref, img.RepoDigests)
 	return out, nil
+}
+
+// repoDigest returns the manifest digest among repoDigests
+// ("host/repo@sha256:…") that belongs to ref's repository, preferring ref's
+// own digest when ref has one; "" when ref is an image ID or the image was
+// never pushed to or pulled from that repository.
+func repoDigest(ref string, repoDigests []string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ""
+	}
+	want := ""
+	if d, ok := r.(name.Digest); ok {
+		want = d.DigestStr()
+	}
+	found := ""
+	for _, rd := range repoDigests {
+		d, err := name.NewDigest(rd)
+		if err != nil || d.Context().Name() != r.Context().Name() {
+			continue
+		}
+		if want == "" || d.DigestStr() == want {
+			return d.DigestStr()
+		}
+		if found == "" {
+			found = d.DigestStr()
+		}
+	}
+	return found
 }

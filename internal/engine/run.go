@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -123,8 +124,17 @@ func (e *Engine) remove(id string) {
 }
 
 // RemoveContainersOf force-removes every container, running or not, created
-// from image, and returns how many it removed.
+// from image, and returns how many it removed. Containers of images built
+// on top of image (which Docker's "ancestor" filter also lists) are left
+// alone: they belong to other builds.
 func (e *Engine) RemoveContainersOf(ctx context.Context, image string) (int, error) {
+	insp, err := e.cli.ImageInspect(ctx, image)
+	if cerrdefs.IsNotFound(err) {
+		return 0, nil // no image, no containers of it
+	}
+	if err != nil {
+		return 0, fmt.Errorf("inspecting %s: %w", image, err)
+	}
 	list, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
 		Filters: make(client.Filters).Add("ancestor", image),
@@ -134,7 +144,13 @@ func (e *Engine) RemoveContainersOf(ctx context.Context, image string) (int, err
 	}
 	n := 0
 	for _, c := range list.Items {
+		if c.ImageID != insp.ID {
+			continue
+		}
 		if _, err := e.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			if cerrdefs.IsNotFound(err) {
+				continue // gone since the list was made
+			}
 			return n, fmt.Errorf("removing container %s of %s: %w", short(c.ID), image, err)
 		}
 		n++

@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +124,26 @@ func TestRemoveContainersOf(t *testing.T) {
 			}
 		}
 	}
+	// A container of an image built on top of this one belongs to another
+	// build: it stays.
+	childDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(childDir, "Dockerfile"), []byte("FROM "+image+"\nLABEL child=yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: childDir, Tags: []string{id + "-child:test"}}, &log); err != nil {
+		t.Fatalf("building the child: %v\n%s", err, log.String())
+	}
+	child, err := e.cli.ContainerCreate(t.Context(), client.ContainerCreateOptions{
+		Config: &container.Config{Image: id + "-child:test", Cmd: []string{"true"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.cli.ContainerRemove(context.Background(), child.ID, client.ContainerRemoveOptions{Force: true})
+		e.cli.ImageRemove(context.Background(), id+"-child:test", client.ImageRemoveOptions{Force: true})
+	})
 	n, err := e.RemoveContainersOf(t.Context(), image)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +151,13 @@ func TestRemoveContainersOf(t *testing.T) {
 	if n != 2 {
 		t.Errorf("RemoveContainersOf = %d, want 2", n)
 	}
-	if n := countLabelled(t, e, id); n != 0 {
-		t.Errorf("%d containers left", n)
+	if n := countLabelled(t, e, id); n != 1 {
+		t.Errorf("%d containers left, want the child image's one", n)
+	}
+	if _, err := e.cli.ContainerInspect(t.Context(), child.ID, client.ContainerInspectOptions{}); err != nil {
+		t.Errorf("the child image's container was removed: %v", err)
+	}
+	if n, err := e.RemoveContainersOf(t.Context(), "no-such-image-"+id+":x"); n != 0 || err != nil {
+		t.Errorf("RemoveContainersOf a missing image = %d, %v", n, err)
 	}
 }

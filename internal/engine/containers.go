@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+var _ pipeline.Containers = (*Engine)(nil)
+
+// StartContainer creates a container from spec and starts it in the
+// background. When starting fails, the created container is removed.
+func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec) (string, error) {
+	opts := client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image:      spec.Image,
+			Entrypoint: spec.Entrypoint, // nil keeps the image's, [] clears it
+			Cmd:        spec.Cmd,
+			Env:        spec.Env,
+			User:       spec.User,
+			WorkingDir: spec.WorkingDir,
+			Labels:     spec.Labels,
+		},
+		HostConfig: &container.HostConfig{
+			Privileged: spec.Privileged,
+			Resources:  container.Resources{Ulimits: ulimits()},
+		},
+	}
+	if spec.Network != "" {
+		opts.HostConfig.NetworkMode = container.NetworkMode(spec.Network)
+		opts.NetworkingConfig = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			spec.Network: {Aliases: spec.Aliases},
+		}}
+	} else if len(spec.Aliases) > 0 {
+		return "", fmt.Errorf("starting container from %s: aliases %v need a network", spec.Image, spec.Aliases)
+	}
+	created, err := e.cli.ContainerCreate(ctx, opts)
+	if err != nil {
+		return "", fmt.Errorf("creating container from %s: %w", spec.Image, err)
+	}
+	id := created.ID
+	e.log.Debug("created container", "id", id, "image", spec.Image, "network", spec.Network)
+	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		e.remove(id)
+		return "", fmt.Errorf("starting container from %s: %w", spec.Image, err)
+	}
+	return id, nil
+}
+
+// WaitContainer waits until the container is not running and returns its
+// exit code; it returns at once for a container that already exited.
+func (e *Engine) WaitContainer(ctx context.Context, id string) (int, error) {
+	wait := e.cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case r := <-wait.Result:
+		if r.Error != nil && r.Error.Message != "" {
+			return 0, fmt.Errorf("waiting for container %s: %s", short(id), r.Error.Message)
+		}
+		return int(r.StatusCode), nil
+	case err := <-wait.Error:
+		return 0, fmt.Errorf("waiting for container %s: %w", short(id), err)
+	}
+}
+
+// ContainerOutput copies the container's stdout and stderr, demultiplexed,
+// to stdout and stderr (nil discards). With follow it returns when the
+// container exits or ctx ends.
+func (e *Engine) ContainerOutput(ctx context.Context, id string, stdout, stderr io.Writer, follow bool) error {
+	rc, err := e.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
+	if err != nil {
+		return fmt.Errorf("reading output of container %s: %w", short(id), err)
+	}
+	defer rc.Close()
+	if _, err := stdcopy.StdCopy(orDiscard(stdout), orDiscard(stderr), rc); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("reading output of container %s: %w", short(id), ctx.Err())
+		}
+		return fmt.Errorf("reading output of container %s: %w", short(id), err)
+	}
+	return nil
+}
+
+// ContainerIP returns the container's IP address on the network it is
+// attached to (its user-defined network, or the default bridge). A
+// container on several networks gets the address of the first by name.
+func (e *Engine) ContainerIP(ctx context.Context, id string) (string, error) {
+	res, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspecting container %s: %w", short(id), err)
+	}
+	var networks map[string]*network.EndpointSettings
+	if ns := res.Container.NetworkSettings; ns != nil {
+		networks = ns.Networks
+	}
+	names := make([]string, 0, len(networks))
+	for name := range networks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if ep := networks[name]; ep != nil && ep.IPAddress.IsValid() {
+			return ep.IPAddress.String(), nil
+		}
+	}
+	return "", fmt.Errorf("container %s has no IP address (is it running?)", short(id))
+}
+
+// CommitContainer makes an image of the container's filesystem, keeping
+// the container's configuration and labels, and returns its ID.
+func (e *Engine) CommitContainer(ctx context.Context, id string) (string, error) {
+	res, err := e.cli.ContainerCommit(ctx, id, client.ContainerCommitOptions{})
+	if err != nil {
+		return "", fmt.Errorf("committing container %s: %w", short(id), err)
+	}
+	return res.ID, nil
+}
+
+// RemoveContainer force-removes the container and its anonymous volumes; a
+// container that does not exist is not an error.
+func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
+	_, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("removing container %s: %w", short(id), err)
+	}
+	return nil
+}
+
+// RemoveImage removes the image (an ID or a reference), untagging it from
+// every repository; an image that does not exist is not an error.
+func (e *Engine) RemoveImage(ctx context.Context, id string) error {
+	_, err := e.cli.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("removing image %s: %w", id, err)
+	}
+	return nil
+}
+
+// CreateNetwork creates a bridge network of its own with labels and
+// returns its ID.
+func (e *Engine) CreateNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
+	res, err := e.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})
+	if err != nil {
+		return "", fmt.Errorf("creating network %s: %w", name, err)
+	}
+	return res.ID, nil
+}
+
+// RemoveNetwork removes the network (an ID or a name); one that does not
+// exist is not an error.
+func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
+	_, err := e.cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("removing network %s: %w", id, err)
+	}
+	return nil
+}
+
+// ImageExists reports whether ref is a local image.
+func (e *Engine) ImageExists(ctx context.Context, ref string) (bool, error) {
+	_, err := e.cli.ImageInspect(ctx, ref)
+	if cerrdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,358 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// buildImage builds a busybox image labelled id from a Dockerfile with the
+// extra lines and files, and returns its tag.
+func buildImage(t *testing.T, e *Engine, id, tag string, files map[string]string, lines ...string) string {
+	t.Helper()
+	if files == nil {
+		files = map[string]string{}
+	}
+	files["Dockerfile"] = dockerfile(id, lines...)
+	dir := newContext(t, e, id, files)
+	var log bytes.Buffer
+	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{tag}}, &log); err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	return tag
+}
+
+// start starts spec (labelled id) and registers its removal.
+func start(t *testing.T, e *Engine, id string, spec pipeline.ContainerSpec) string {
+	t.Helper()
+	spec.Labels = map[string]string{testLabel: id}
+	cid, err := e.StartContainer(t.Context(), spec)
+	if err != nil {
+		t.Fatalf("StartContainer: %v", err)
+	}
+	t.Cleanup(func() { _ = e.RemoveContainer(context.Background(), cid) })
+	return cid
+}
+
+// runToEnd starts spec, waits for it and returns its exit code, stdout and
+// stderr.
+func runToEnd(t *testing.T, e *Engine, id string, spec pipeline.ContainerSpec) (int, string, string) {
+	t.Helper()
+	cid := start(t, e, id, spec)
+	code, err := e.WaitContainer(t.Context(), cid)
+	if err != nil {
+		t.Fatalf("WaitContainer: %v", err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := e.ContainerOutput(t.Context(), cid, &stdout, &stderr, false); err != nil {
+		t.Fatalf("ContainerOutput: %v", err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// newNetwork creates a network labelled id and registers its removal.
+func newNetwork(t *testing.T, e *Engine, id string) string {
+	t.Helper()
+	nid, err := e.CreateNetwork(t.Context(), id, map[string]string{testLabel: id})
+	if err != nil {
+		t.Fatalf("CreateNetwork: %v", err)
+	}
+	t.Cleanup(func() { _ = e.RemoveNetwork(context.Background(), nid) })
+	return nid
+}
+
+func countNetworks(t *testing.T, e *Engine, id string) int {
+	t.Helper()
+	res, err := e.cli.NetworkList(context.Background(), client.NetworkListOptions{
+		Filters: make(client.Filters).Add("label", testLabel+"="+id),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(res.Items)
+}
+
+func TestContainersNetworkAlias(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildImage(t, e, id, id+":test", map[string]string{"rootfs/www/index.html": "hello from " + id + "\n"})
+	net := newNetwork(t, e, id)
+	if n := countNetworks(t, e, id); n != 1 {
+		t.Fatalf("%d networks labelled, want 1", n)
+	}
+
+	server := start(t, e, id, pipeline.ContainerSpec{
+		Image: image, Cmd: []string{"httpd", "-f", "-p", "8080", "-h", "/www"},
+		Network: net, Aliases: []string{"web"},
+	})
+	ip, err := e.ContainerIP(t.Context(), server)
+	if err != nil || !strings.Contains(ip, ".") {
+		t.Fatalf("ContainerIP = %q, %v; want an IPv4 address", ip, err)
+	}
+	script := "for i in $(seq 50); do wget -qO- http://web:8080/ && exit 0; sleep 0.2; done; exit 1"
+	code, stdout, stderr := runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sh", "-c", script}, Network: net})
+	if code != 0 || stdout != "hello from "+id+"\n" {
+		t.Errorf("client: exit %d, stdout %q, stderr %q; want the page served by alias web", code, stdout, stderr)
+	}
+
+	// The server's address on the network answers as well.
+	code, stdout, _ = runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"wget", "-qO-", "http://" + ip + ":8080/"}, Network: net})
+	if code != 0 || !strings.Contains(stdout, "hello") {
+		t.Errorf("client by IP %s: exit %d, stdout %q", ip, code, stdout)
+	}
+
+	// A container on the default bridge has an address too, and cannot
+	// resolve the alias.
+	other := start(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sleep", "30"}})
+	if ip, err := e.ContainerIP(t.Context(), other); err != nil || ip == "" {
+		t.Errorf("ContainerIP on the default bridge = %q, %v", ip, err)
+	}
+	code, _, _ = runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"wget", "-T", "2", "-qO-", "http://web:8080/"}})
+	if code == 0 {
+		t.Error("a container on the default bridge reached the alias web")
+	}
+	if _, err := e.StartContainer(t.Context(), pipeline.ContainerSpec{Image: image, Aliases: []string{"x"}}); err == nil {
+		t.Error("StartContainer with aliases and no network succeeded")
+	}
+
+	// Cleanup: everything removes, twice is fine.
+	for _, c := range []string{server, other} {
+		if err := e.RemoveContainer(t.Context(), c); err != nil {
+			t.Errorf("RemoveContainer: %v", err)
+		}
+	}
+	for _, c := range listLabelled(t, e, id) {
+		if err := e.RemoveContainer(t.Context(), c); err != nil {
+			t.Errorf("RemoveContainer: %v", err)
+		}
+	}
+	if err := e.RemoveContainer(t.Context(), server); err != nil {
+		t.Errorf("RemoveContainer of a removed container: %v", err)
+	}
+	if err := e.RemoveNetwork(t.Context(), net); err != nil {
+		t.Errorf("RemoveNetwork: %v", err)
+	}
+	if err := e.RemoveNetwork(t.Context(), net); err != nil {
+		t.Errorf("RemoveNetwork of a removed network: %v", err)
+	}
+	if n, m := countLabelled(t, e, id), countNetworks(t, e, id); n != 0 || m != 0 {
+		t.Errorf("%d containers and %d networks left", n, m)
+	}
+}
+
+// listLabelled lists the IDs of the containers labelled id.
+func listLabelled(t *testing.T, e *Engine, id string) []string {
+	t.Helper()
+	cs, err := e.cli.ContainerList(context.Background(), client.ContainerListOptions{
+		All: true, Filters: make(client.Filters).Add("label", testLabel+"="+id),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range cs.Items {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+func TestContainersOutputAndExit(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildImage(t, e, id, id+":test", nil)
+
+	code, stdout, stderr := runToEnd(t, e, id, pipeline.ContainerSpec{
+		Image: image, Cmd: []string{"sh", "-c", "echo out1; echo err1 >&2; echo out2; exit 3"},
+	})
+	if code != 3 || stdout != "out1\nout2\n" || stderr != "err1\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 3, \"out1\\nout2\\n\", \"err1\\n\"", code, stdout, stderr)
+	}
+
+	// Environment, user, working directory.
+	code, stdout, _ = runToEnd(t, e, id, pipeline.ContainerSpec{
+		Image: image, Cmd: []string{"sh", "-c", "echo $FOO; id -u; pwd"},
+		Env: []string{"FOO=bar"}, User: "1234", WorkingDir: "/tmp",
+	})
+	if code != 0 || stdout != "bar\n1234\n/tmp\n" {
+		t.Errorf("env/user/workdir: exit %d, stdout %q", code, stdout)
+	}
+
+	// Privileged containers have every capability.
+	capEff := "grep CapEff /proc/self/status"
+	_, plain, _ := runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sh", "-c", capEff}})
+	privID, err := e.StartContainer(t.Context(), pipeline.ContainerSpec{
+		Image: image, Cmd: []string{"sh", "-c", capEff}, Privileged: true, Labels: map[string]string{testLabel: id},
+	})
+	switch {
+	case err != nil && strings.Contains(err.Error(), "operation not permitted"):
+		// An engine that itself runs without every capability (a
+		// container) cannot grant them: the request reached it.
+		t.Logf("this engine cannot run privileged containers: %v", err)
+	case err != nil:
+		t.Errorf("StartContainer(privileged): %v", err)
+	default:
+		var priv bytes.Buffer
+		_, _ = e.WaitContainer(t.Context(), privID)
+		_ = e.ContainerOutput(t.Context(), privID, &priv, nil, false)
+		if plain == "" || plain == priv.String() || !strings.Contains(priv.String(), "ffffffff") {
+			t.Errorf("capabilities: plain %q, privileged %q", plain, priv.String())
+		}
+	}
+
+	// Following returns what comes later, when the container exits.
+	cid := start(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sh", "-c", "echo early; sleep 1; echo late >&2"}})
+	var out, errOut bytes.Buffer
+	begin := time.Now()
+	if err := e.ContainerOutput(t.Context(), cid, &out, &errOut, true); err != nil {
+		t.Fatalf("ContainerOutput(follow): %v", err)
+	}
+	if out.String() != "early\n" || errOut.String() != "late\n" || time.Since(begin) > 20*time.Second {
+		t.Errorf("follow: stdout %q, stderr %q after %v", out.String(), errOut.String(), time.Since(begin))
+	}
+	if code, err := e.WaitContainer(t.Context(), cid); err != nil || code != 0 {
+		t.Errorf("WaitContainer after exit = %d, %v", code, err)
+	}
+
+	// A cancelled context ends a follow.
+	cid = start(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sleep", "60"}})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if err := e.ContainerOutput(ctx, cid, nil, nil, true); err == nil {
+		t.Error("ContainerOutput(follow) of a sleeping container returned no error on a cancelled context")
+	}
+	if _, err := e.WaitContainer(ctx, cid); err == nil {
+		t.Error("WaitContainer returned no error on a cancelled context")
+	}
+
+	// A command that cannot start is an error and leaves no container.
+	before := countLabelled(t, e, id)
+	_, err = e.StartContainer(t.Context(), pipeline.ContainerSpec{Image: image, Cmd: []string{"/no/such/program"}, Labels: map[string]string{testLabel: id}})
+	if err == nil || !strings.Contains(err.Error(), "/no/such/program") {
+		t.Errorf("StartContainer of a missing program = %v", err)
+	}
+	if after := countLabelled(t, e, id); after != before {
+		t.Errorf("a failed start left a container (%d → %d)", before, after)
+	}
+	if _, err := e.StartContainer(t.Context(), pipeline.ContainerSpec{Image: id + ":absent"}); err == nil {
+		t.Error("StartContainer of a missing image succeeded")
+	}
+}
+
+func TestContainersEntrypoint(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildImage(t, e, id, id+":test", nil, `ENTRYPOINT ["echo", "from-entrypoint"]`, `CMD ["from-cmd"]`)
+	tests := []struct {
+		name       string
+		entrypoint []string
+		cmd        []string
+		want       string
+	}{
+		{"image's own", nil, nil, "from-entrypoint from-cmd\n"},
+		{"kept, cmd replaced", nil, []string{"x"}, "from-entrypoint x\n"},
+		{"cleared", []string{}, []string{"echo", "cleared"}, "cleared\n"},
+		{"replaced", []string{"echo", "new"}, []string{"y"}, "new y\n"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Entrypoint: tt.entrypoint, Cmd: tt.cmd})
+		if code != 0 || stdout != tt.want {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want %q", tt.name, code, stdout, stderr, tt.want)
+		}
+	}
+}
+
+func TestContainersCommit(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildImage(t, e, id, id+":test", nil)
+
+	code, _, _ := runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sh", "-c", "echo kept > /marker"}})
+	if code != 0 {
+		t.Fatalf("writer exited %d", code)
+	}
+	cids := listLabelled(t, e, id)
+	if len(cids) != 1 {
+		t.Fatalf("%d containers, want 1", len(cids))
+	}
+	committed, err := e.CommitContainer(t.Context(), cids[0])
+	if err != nil {
+		t.Fatalf("CommitContainer: %v", err)
+	}
+	if ok, err := e.ImageExists(t.Context(), committed); !ok || err != nil {
+		t.Fatalf("ImageExists(commit) = %v, %v", ok, err)
+	}
+	code, stdout, _ := runToEnd(t, e, id, pipeline.ContainerSpec{Image: committed, Cmd: []string{"cat", "/marker"}})
+	if code != 0 || stdout != "kept\n" {
+		t.Errorf("committed image: exit %d, /marker %q; want \"kept\\n\"", code, stdout)
+	}
+	for _, c := range listLabelled(t, e, id) {
+		if err := e.RemoveContainer(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.RemoveImage(t.Context(), committed); err != nil {
+		t.Fatalf("RemoveImage: %v", err)
+	}
+	if ok, err := e.ImageExists(t.Context(), committed); ok || err != nil {
+		t.Errorf("ImageExists after RemoveImage = %v, %v", ok, err)
+	}
+	if err := e.RemoveImage(t.Context(), committed); err != nil {
+		t.Errorf("RemoveImage of a removed image: %v", err)
+	}
+	if ok, err := e.ImageExists(t.Context(), image); !ok || err != nil {
+		t.Errorf("ImageExists(%s) = %v, %v; the base image must stay", image, ok, err)
+	}
+}
+
+func TestInspectImageVolumesAndDigest(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	host := newRegistry(t)
+	ref := host + "/hoist/" + id + ":test"
+	buildImage(t, e, id, ref, nil, "VOLUME /data /cache")
+
+	cfg, err := e.InspectImage(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Volumes, []string{"/cache", "/data"}) {
+		t.Errorf("Volumes = %q, want [/cache /data]", cfg.Volumes)
+	}
+	if cfg.Digest != "" {
+		t.Errorf("Digest of a never-pushed image = %q, want none", cfg.Digest)
+	}
+	digest, err := e.Push(t.Context(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = e.InspectImage(t.Context(), ref); err != nil || cfg.Digest != digest {
+		t.Errorf("Digest after push = %q, %v; want %s", cfg.Digest, err, digest)
+	}
+	if cfg, err = e.InspectImage(t.Context(), host+"/hoist/"+id+"@"+digest); err != nil || cfg.Digest != digest {
+		t.Errorf("Digest by digest = %q, %v; want %s", cfg.Digest, err, digest)
+	}
+	// Another repository's name for the same image has no digest there.
+	other := id + "-other:x"
+	if _, err := e.cli.ImageTag(t.Context(), client.ImageTagOptions{Source: ref, Target: other}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), other) })
+	if cfg, err = e.InspectImage(t.Context(), other); err != nil || cfg.Digest != "" {
+		t.Errorf("Digest of %s = %q, %v; want none", other, cfg.Digest, err)
+	}
+	if cfg, err = e.InspectImage(t.Context(), cfg.ID); err != nil || cfg.Digest != "" {
+		t.Errorf("Digest by ID = %q, %v; want none", cfg.Digest, err)
+	}
+}
