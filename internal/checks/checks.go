@@ -1,7 +1,9 @@
 // Package checks is Hoist's test stage: the predefined checks every image
 // gets, then the project's own tests. It runs containers through the
-// pipeline's engine interfaces and user scripts through its script runner, so
-// it works with any engine adapter.
+// pipeline's engine interfaces, reads the image's files from the registry
+// through its layer reader (never running a shell in the image, so FROM
+// scratch images are checked too) and runs user scripts through its script
+// runner, so it works with any engine adapter.
 package checks
 
 import (
@@ -9,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/hoistci/hoist/internal/checks/imagefs"
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
@@ -18,6 +22,14 @@ import (
 type Engine interface {
 	pipeline.ImageInspector
 	pipeline.ContainerRunner
+}
+
+// Deps are the parts a Suite works with.
+type Deps struct {
+	Engine     Engine               // inspects the image, runs containers to their end
+	Containers pipeline.Containers  // background containers (ports)
+	Layers     pipeline.LayerReader // the image's files, from the registry
+	Scripts    pipeline.ScriptRunner
 }
 
 // Options tune the checks.
@@ -29,20 +41,26 @@ type Options struct {
 	StartTimeout time.Duration
 	// ScriptTimeout bounds the user's test-script (default 30 min).
 	ScriptTimeout time.Duration
+	// SizeBudget is the "size" check's budget in bytes (default 1 GiB); a
+	// project's cccp.yml size-budget overrides it.
+	SizeBudget int64
+	// PortTimeout is how long each EXPOSEd TCP port has to accept a
+	// connection (default 30 s).
+	PortTimeout time.Duration
 }
 
 // Suite runs the predefined checks and the user's tests. It implements
 // pipeline.Tester.
 type Suite struct {
-	engine  Engine
-	scripts pipeline.ScriptRunner
+	d       Deps
+	scripts pipeline.ScriptRunner // d.Scripts, as user.go reads it
 	opts    Options
 }
 
 var _ pipeline.Tester = (*Suite)(nil)
 
-// New returns a Suite using engine for containers and scripts for test-scripts.
-func New(engine Engine, scripts pipeline.ScriptRunner, opts Options) *Suite {
+// New returns a Suite working with d.
+func New(d Deps, opts Options) *Suite {
 	if opts.StayUp == 0 {
 		opts.StayUp = 3 * time.Second
 	}
@@ -52,28 +70,110 @@ func New(engine Engine, scripts pipeline.ScriptRunner, opts Options) *Suite {
 	if opts.ScriptTimeout == 0 {
 		opts.ScriptTimeout = 30 * time.Minute
 	}
-	return &Suite{engine: engine, scripts: scripts, opts: opts}
+	if opts.SizeBudget == 0 {
+		opts.SizeBudget = 1 << 30
+	}
+	if opts.PortTimeout == 0 {
+		opts.PortTimeout = 30 * time.Second
+	}
+	return &Suite{d: d, scripts: d.Scripts, opts: opts}
+}
+
+// run is one Test call: what every check may look at.
+type run struct {
+	s    *Suite
+	spec pipeline.TestSpec
+	cfg  pipeline.ImageConfig
+	log  io.Writer
+	// fs is the image's merged filesystem, nil when it could not be read
+	// (fsErr says why) or no check needed it.
+	fs      *imagefs.FS
+	fsErr   error
+	secrets *secretScan
+}
+
+// outcome is what a check function decides; the Suite fills in the rest.
+type outcome struct {
+	status pipeline.CheckStatus
+	detail string
+	output string // bounded
 }
 
 // check is one predefined check.
 type check struct {
 	id, description string
-	blocking        bool
-	run             func(ctx context.Context, s *Suite, spec pipeline.TestSpec, cfg pipeline.ImageConfig, log io.Writer) (pipeline.CheckStatus, string)
+	needsFS         bool // reads the image's files
+	run             func(ctx context.Context, r *run) outcome
 }
 
+// predefined are the checks every image gets, in the order they run.
 var predefined = []check{
-	{"config", "the image has a CMD or an ENTRYPOINT", true, checkConfig},
-	{"starts", "the container starts and exits 0, or stays up", true, checkStarts},
+	{"config", "the image has a CMD or an ENTRYPOINT, a USER that is not root, and descriptive labels", false, checkConfig},
+	{"starts", "the container starts and exits 0, or stays up", false, checkStarts},
+	{"ports", "every EXPOSEd TCP port accepts a connection", false, checkPorts},
+	{"no-hard-coded-passwords", "no uid-0 account has an empty or hard-coded password in /etc/passwd or /etc/shadow", true, checkPasswords},
+	{"override-cmd", "a replaced command (echo) runs, where the image has a shell", true, checkOverride},
+	{"secrets", "no private keys, cloud access keys or .env files in any layer", true, checkSecrets},
+	{"size", "the image is under its size budget", false, checkSize},
 }
 
-// Test runs the predefined checks, then the user's test-script, and always
-// removes the containers created from the image under test.
+// Default policies: these checks block delivery when they fail; the other
+// predefined checks are advisory. A project's cccp.yml overrides both.
+var defaultPolicies = pipeline.Policies{
+	"starts":                  pipeline.PolicyBlocking,
+	"no-hard-coded-passwords": pipeline.PolicyBlocking,
+	"secrets":                 pipeline.PolicyBlocking,
+	"config":                  pipeline.PolicyAdvisory,
+	"ports":                   pipeline.PolicyAdvisory,
+	"override-cmd":            pipeline.PolicyAdvisory,
+	"size":                    pipeline.PolicyAdvisory,
+	UserScriptID:              pipeline.PolicyBlocking,
+}
+
+// IDs returns the ids of the predefined checks, in the order they run.
+func IDs() []string {
+	ids := make([]string, len(predefined))
+	for i, c := range predefined {
+		ids[i] = c.id
+	}
+	return ids
+}
+
+// excluded reports whether the project's policies exclude the check id of
+// group, so that it must not run at all.
+func excluded(p pipeline.Policies, id, group string) bool {
+	pol, ok := p.For(pipeline.CheckResult{ID: id, Group: group})
+	return ok && pol == pipeline.PolicyExclude
+}
+
+// applyPolicies gives each result the project's policy for it where it set
+// one, else Hoist's default, else leaves it as its check made it.
+func applyPolicies(results []pipeline.CheckResult, project pipeline.Policies) []pipeline.CheckResult {
+	out := make([]pipeline.CheckResult, 0, len(results))
+	for _, r := range results {
+		one := []pipeline.CheckResult{r}
+		if _, ok := project.For(r); ok {
+			one = project.Apply(one)
+		} else {
+			one = defaultPolicies.Apply(one)
+		}
+		out = append(out, one...)
+	}
+	return out
+}
+
+// Test runs the predefined checks, then the user's tests (cccp.yml's
+// test-script, the container-structure-test files, the Docker Hub
+// autotest), and always removes the containers created from the image
+// under test. The image's files are read from the registry once, for
+// every check that needs them. The results have the project's check
+// policies (cccp.yml "checks:") applied over Hoist's defaults; excluded
+// checks do not run.
 func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer) (results []pipeline.CheckResult, err error) {
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		n, rerr := s.engine.RemoveContainersOf(cctx, spec.Image)
+		n, rerr := s.d.Engine.RemoveContainersOf(cctx, spec.Image)
 		if n > 0 {
 			fmt.Fprintf(log, "removed %d container(s) left by the tests\n", n)
 		}
@@ -81,62 +181,151 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 			err = fmt.Errorf("removing test containers: %w", rerr)
 		}
 	}()
-	cfg, err := s.engine.InspectImage(ctx, spec.Image)
+	cfg, err := s.d.Engine.InspectImage(ctx, spec.Image)
 	if err != nil {
 		return nil, fmt.Errorf("inspecting %s: %w", spec.Image, err)
 	}
-	for _, c := range predefined {
-		fmt.Fprintf(log, "--- check %s: %s\n", c.id, c.description)
-		status, detail := c.run(ctx, s, spec, cfg, log)
+	pol := spec.Config.Checks
+	r := &run{s: s, spec: spec, cfg: cfg, log: log}
+	cstFiles, cstFailed := r.structureFiles()
+	if s.needsFS(spec) || len(cstFiles) > 0 {
+		r.readFS(ctx)
 		if ctx.Err() != nil {
-			return results, ctx.Err()
+			return nil, ctx.Err()
 		}
-		results = append(results, pipeline.CheckResult{ID: c.id, Description: c.description, Status: status, Detail: detail, Blocking: c.blocking})
-		fmt.Fprintf(log, "--- %s %s: %s\n", strings.ToUpper(string(status)), c.id, detail)
 	}
-	results = append(results, s.userScript(ctx, spec, log))
-	return results, ctx.Err()
+	for _, c := range predefined {
+		if excluded(pol, c.id, pipeline.GroupCheck) {
+			fmt.Fprintf(log, "--- check %s: excluded by %s\n", c.id, spec.Config.File)
+			continue
+		}
+		fmt.Fprintf(log, "--- check %s: %s\n", c.id, c.description)
+		start := time.Now()
+		o := c.run(ctx, r)
+		if ctx.Err() != nil {
+			return applyPolicies(results, pol), ctx.Err()
+		}
+		applied := applyPolicies([]pipeline.CheckResult{{
+			ID: c.id, Group: pipeline.GroupCheck, Description: c.description,
+			Status: o.status, Detail: o.detail, Output: o.output,
+			Duration: time.Since(start),
+		}}, pol)
+		if len(applied) == 0 {
+			continue // excluded (not reached: excluded checks do not run)
+		}
+		res := applied[0]
+		results = append(results, res)
+		how := ""
+		if res.Status != o.status {
+			how = " (advisory: " + string(o.status) + " shown as " + string(res.Status) + ")"
+		}
+		fmt.Fprintf(log, "--- %s %s%s: %s\n", strings.ToUpper(string(res.Status)), c.id, how, o.detail)
+	}
+	if !excluded(pol, UserScriptID, pipeline.GroupTestScript) {
+		start := time.Now()
+		res := s.userScript(ctx, spec, log)
+		res.Group, res.Duration = pipeline.GroupTestScript, time.Since(start)
+		results = append(results, res)
+	}
+	if cstFailed != nil {
+		results = append(results, *cstFailed)
+	}
+	results = append(results, r.structureTests(ctx, cstFiles)...)
+	results = append(results, r.autotest(ctx)...)
+	return applyPolicies(results, pol), ctx.Err()
+}
+
+// needsFS reports whether a check that reads the image's files will run.
+func (s *Suite) needsFS(spec pipeline.TestSpec) bool {
+	for _, c := range predefined {
+		if c.needsFS && !excluded(spec.Config.Checks, c.id, pipeline.GroupCheck) {
+			return true
+		}
+	}
+	return false
+}
+
+// readFS reads the image's files from the registry once, for the checks
+// and the structure tests: /etc/passwd and /etc/shadow are kept for the
+// password check, every file of every layer goes past the secrets scanner.
+func (r *run) readFS(ctx context.Context) {
+	if r.s.d.Layers == nil {
+		r.fsErr = fmt.Errorf("no registry to read the image's layers from")
+		return
+	}
+	start := time.Now()
+	r.secrets = newSecretScan(r.s.opts)
+	opts := imagefs.Options{
+		Keep: func(p string, size int64) bool {
+			return (p == "/etc/passwd" || p == "/etc/shadow") && size <= maxAccountFile
+		},
+		Removed: r.secrets.removed,
+	}
+	if !excluded(r.spec.Config.Checks, "secrets", pipeline.GroupCheck) {
+		opts.Visit = r.secrets.visit
+	}
+	r.fs, r.fsErr = imagefs.Read(ctx, r.s.d.Layers, r.spec.Image, opts)
+	if r.fsErr != nil {
+		fmt.Fprintf(r.log, "reading the files of %s: %v\n", r.spec.Image, r.fsErr)
+		return
+	}
+	fmt.Fprintf(r.log, "read the files of %s's %d layer(s) in %s\n", r.spec.Image, r.fs.Layers(), time.Since(start).Round(time.Millisecond))
+}
+
+// noFS is the outcome of a file check when the image's files could not be
+// read: a failure, since the check could not vouch for the image.
+func (r *run) noFS() outcome {
+	return outcome{status: pipeline.CheckFail, detail: fmt.Sprintf("could not read the image's files from the registry: %v", r.fsErr)}
 }
 
 // Failed returns the blocking results that failed.
 func Failed(results []pipeline.CheckResult) []pipeline.CheckResult {
 	var failed []pipeline.CheckResult
 	for _, r := range results {
-		if r.Blocking && r.Status == pipeline.CheckFail {
+		if r.Failed() {
 			failed = append(failed, r)
 		}
 	}
 	return failed
 }
 
-func checkConfig(_ context.Context, _ *Suite, _ pipeline.TestSpec, cfg pipeline.ImageConfig, _ io.Writer) (pipeline.CheckStatus, string) {
-	switch {
-	case len(cfg.Entrypoint) > 0:
-		return pipeline.CheckPass, fmt.Sprintf("ENTRYPOINT %q", cfg.Entrypoint)
-	case len(cfg.Cmd) > 0:
-		return pipeline.CheckPass, fmt.Sprintf("CMD %q", cfg.Cmd)
-	}
-	return pipeline.CheckFail, "the image has neither CMD nor ENTRYPOINT; add one to the Dockerfile so the container knows what to run"
+// maxOutput bounds the output a result keeps.
+const maxOutput = 16 << 10
+
+// tail is an io.Writer that keeps the last maxOutput bytes written to it.
+// It is safe for concurrent use.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+	cut bool
 }
 
-func checkStarts(ctx context.Context, s *Suite, spec pipeline.TestSpec, cfg pipeline.ImageConfig, log io.Writer) (pipeline.CheckStatus, string) {
-	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
-		return pipeline.CheckNA, "nothing to start: no CMD or ENTRYPOINT"
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - maxOutput; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+		t.cut = true
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
-	defer cancel()
-	res, err := s.engine.Run(ctx, pipeline.RunSpec{
-		Image:  spec.Image,
-		Labels: map[string]string{"io.hoist.check": "starts"},
-		StayUp: s.opts.StayUp,
-	}, log)
-	switch {
-	case err != nil:
-		return pipeline.CheckFail, fmt.Sprintf("the container did not start: %v", err)
-	case !res.Exited:
-		return pipeline.CheckPass, fmt.Sprintf("still running after %s", s.opts.StayUp)
-	case res.ExitCode == 0:
-		return pipeline.CheckPass, "exited 0"
+	return len(p), nil
+}
+
+// String returns what was kept, marked when the start was cut.
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cut {
+		return "[…]\n" + string(t.buf)
 	}
-	return pipeline.CheckFail, fmt.Sprintf("the container exited with status %d within %s (its output is above)", res.ExitCode, s.opts.StayUp)
+	return string(t.buf)
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -3,8 +3,16 @@ package checks_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
-	"math/rand/v2"
+	"math/big"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,36 +23,103 @@ import (
 	"github.com/hoistci/hoist/internal/checks"
 	"github.com/hoistci/hoist/internal/engine"
 	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/registry"
 	"github.com/hoistci/hoist/internal/script"
 	"github.com/hoistci/hoist/internal/testenv"
 )
 
-// image builds a busybox image with the Dockerfile lines after the rootfs.
-func image(t *testing.T, e *engine.Engine, lines ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	testenv.BusyboxRootfs(t, dir)
-	df := "FROM scratch\nCOPY rootfs/ /\n" + strings.Join(lines, "\n") + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ref := fmt.Sprintf("hoist-checks-test-%x:latest", rand.Uint64())
-	var log bytes.Buffer
-	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Dockerfile: "Dockerfile", Tags: []string{ref}}, &log); err != nil {
-		t.Fatalf("building: %v\n%s", err, log.String())
-	}
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
-	return ref
+// fixture is a Suite over the real engine and an embedded registry.
+type fixture struct {
+	s    *checks.Suite
+	e    *engine.Engine
+	host string
 }
 
-func newSuite(t *testing.T) (*checks.Suite, *engine.Engine) {
+func setup(t *testing.T, opts checks.Options) *fixture {
 	t.Helper()
 	e, err := engine.New(t.Context(), engine.Options{Host: testenv.DockerHost(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	return checks.New(e, &script.Runner{}, checks.Options{StayUp: time.Second}), e
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := registry.Serve(ctx, registry.ServerConfig{Addr: "127.0.0.1:0", RootDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); srv.Close() })
+	if opts.StayUp == 0 {
+		opts.StayUp = time.Second
+	}
+	if opts.PortTimeout == 0 {
+		opts.PortTimeout = 3 * time.Second
+	}
+	s := checks.New(checks.Deps{Engine: e, Containers: e, Layers: registry.New(registry.Options{}), Scripts: &script.Runner{}}, opts)
+	return &fixture{s: s, e: e, host: srv.Addr()}
+}
+
+// image builds a Dockerfile (busybox in rootfs/ when busybox is set, files
+// beside it: "*.sh" and "bin/*" executable) as the :test image in the registry, the
+// way the build stage pushes it, and returns its reference.
+func (f *fixture) image(t *testing.T, busybox bool, files map[string]string, lines ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if busybox {
+		testenv.BusyboxRootfs(t, dir)
+	}
+	// A label of its own first: no image of another test descends from this
+	// one, so RemoveContainersOf (Docker's "ancestor" filter) on it cannot
+	// remove another test's containers, nor theirs ours.
+	df := fmt.Sprintf("FROM scratch\nLABEL io.hoist.fixture=%x\n", mrand.Uint64())
+	if busybox {
+		df += "COPY rootfs/ /\n"
+	}
+	df += strings.Join(lines, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") || strings.HasPrefix(name, "bin/") {
+			mode = 0o755
+		}
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := fmt.Sprintf("%s/checks/t%x:test", f.host, mrand.Uint64())
+	var log bytes.Buffer
+	if _, err := f.e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Dockerfile: "Dockerfile", Tags: []string{ref}}, &log); err != nil {
+		t.Fatalf("building: %v\n%s", err, log.String())
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	if _, err := f.e.Push(t.Context(), ref, &log); err != nil {
+		t.Fatalf("pushing: %v\n%s", err, log.String())
+	}
+	return ref
+}
+
+// test runs the suite on ref and returns the results by id, and the log.
+func (f *fixture) test(t *testing.T, ref string, spec pipeline.TestSpec) (map[string]pipeline.CheckResult, []pipeline.CheckResult, string) {
+	t.Helper()
+	spec.Image = ref
+	if spec.Dir == "" {
+		spec.Dir = t.TempDir()
+	}
+	var log bytes.Buffer
+	res, err := f.s.Test(t.Context(), spec, &log)
+	if err != nil {
+		t.Fatalf("Test: %v\n%s", err, log.String())
+	}
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "ancestor="+ref).Output()
+	if len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("containers of %s left: %s", ref, out)
+	}
+	return byID(res), res, log.String()
 }
 
 func byID(results []pipeline.CheckResult) map[string]pipeline.CheckResult {
@@ -55,48 +130,379 @@ func byID(results []pipeline.CheckResult) map[string]pipeline.CheckResult {
 	return m
 }
 
+// want is an expected result: its status, whether it blocks, and what its
+// detail says.
+type want struct {
+	status   pipeline.CheckStatus
+	blocking bool
+	detail   []string
+}
+
+func expect(t *testing.T, got map[string]pipeline.CheckResult, log string, wants map[string]want) {
+	t.Helper()
+	for id, w := range wants {
+		r, ok := got[id]
+		if !ok {
+			t.Errorf("%s: no result\n%s", id, log)
+			continue
+		}
+		if r.Status != w.status || r.Blocking != w.blocking {
+			t.Errorf("%s: %s (blocking %v) %q; want %s (blocking %v)\n%s", id, r.Status, r.Blocking, r.Detail, w.status, w.blocking, log)
+		}
+		for _, d := range w.detail {
+			if !strings.Contains(r.Detail, d) {
+				t.Errorf("%s: detail %q lacks %q", id, r.Detail, d)
+			}
+		}
+	}
+}
+
 func TestPredefinedChecks(t *testing.T) {
-	s, e := newSuite(t)
+	f := setup(t, checks.Options{})
+	noPorts := want{pipeline.CheckNA, false, []string{"EXPOSEs no port"}}
 	tests := []struct {
-		name          string
-		lines         []string
-		config, start pipeline.CheckStatus
-		detail        string
+		name  string
+		lines []string
+		wants map[string]want
 	}{
-		{"no command", nil, pipeline.CheckFail, pipeline.CheckNA, "neither CMD nor ENTRYPOINT"},
-		{"exits 1", []string{`CMD ["sh", "-c", "echo dying; exit 1"]`}, pipeline.CheckPass, pipeline.CheckFail, "exited with status 1"},
-		{"exits 0", []string{`CMD ["true"]`}, pipeline.CheckPass, pipeline.CheckPass, "exited 0"},
-		{"stays up", []string{`ENTRYPOINT ["sleep"]`, `CMD ["30"]`}, pipeline.CheckPass, pipeline.CheckPass, "still running after 1s"},
-		{"no such binary", []string{`CMD ["/nonexistent"]`}, pipeline.CheckPass, pipeline.CheckFail, "did not start"},
+		{"no command", nil, map[string]want{
+			// config fails, but is advisory by default: a warning.
+			"config": {pipeline.CheckWarn, false, []string{"neither CMD nor ENTRYPOINT"}},
+			"starts": {pipeline.CheckNA, true, []string{"no CMD or ENTRYPOINT"}},
+		}},
+		{"exits 1", []string{`CMD ["sh", "-c", "echo dying; exit 1"]`}, map[string]want{
+			"config": {pipeline.CheckWarn, false, []string{"runs as root (no USER)", "declares none of the descriptive labels"}},
+			"starts": {pipeline.CheckFail, true, []string{"exited with status 1"}},
+		}},
+		{"exits 0", []string{`CMD ["true"]`}, map[string]want{
+			"starts": {pipeline.CheckPass, true, []string{"exited 0"}},
+			"ports":  noPorts,
+		}},
+		{"stays up", []string{`ENTRYPOINT ["sleep"]`, `CMD ["30"]`}, map[string]want{
+			"starts": {pipeline.CheckPass, true, []string{"still running after 1s"}},
+		}},
+		{"no such binary", []string{`CMD ["/nonexistent"]`}, map[string]want{
+			"starts": {pipeline.CheckFail, true, []string{"did not start"}},
+		}},
+		{"described, not root", []string{`CMD ["true"]`, `USER 1000:0`, `LABEL org.opencontainers.image.title=demo org.opencontainers.image.source=https://x io.hoist.build=1`}, map[string]want{
+			"config": {pipeline.CheckPass, false, []string{`CMD ["true"]`, `USER "1000:0"`, "org.opencontainers.image.title"}},
+		}},
+		{"Hoist's labels do not count, USER 0", []string{`CMD ["true"]`, `USER 0:0`, `LABEL org.opencontainers.image.source=https://x org.opencontainers.image.revision=abc org.opencontainers.image.created=now io.hoist.project=x`}, map[string]want{
+			"config": {pipeline.CheckWarn, false, []string{`runs as root (USER "0:0")`, "declares none of the descriptive labels"}},
+		}},
+		{"cccp labels, USER root", []string{`CMD ["true"]`, `USER root`, `LABEL name=demo summary=s description=d`}, map[string]want{
+			"config": {pipeline.CheckWarn, false, []string{`runs as root (USER "root")`}},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ref := image(t, e, tt.lines...)
-			var log bytes.Buffer
-			res, err := s.Test(t.Context(), pipeline.TestSpec{Image: ref, Dir: t.TempDir()}, &log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := byID(res)
-			if got["config"].Status != tt.config || got["starts"].Status != tt.start {
-				t.Errorf("config %s, starts %s; want %s, %s\n%s", got["config"].Status, got["starts"].Status, tt.config, tt.start, log.String())
-			}
-			if d := got["config"].Detail + " " + got["starts"].Detail; !strings.Contains(d, tt.detail) {
-				t.Errorf("details %q lack %q", d, tt.detail)
+			ref := f.image(t, true, nil, tt.lines...)
+			got, res, log := f.test(t, ref, pipeline.TestSpec{})
+			expect(t, got, log, tt.wants)
+			if tt.name == "cccp labels, USER root" && strings.Contains(got["config"].Detail, "labels") {
+				t.Errorf("config: cccp labels not counted: %q", got["config"].Detail)
 			}
 			if got[checks.UserScriptID].Status != pipeline.CheckNA {
 				t.Errorf("test-script: %+v, want n/a without cccp.yml", got[checks.UserScriptID])
 			}
-			if len(checks.Failed(res)) == 0 != (tt.config != pipeline.CheckFail && tt.start != pipeline.CheckFail) {
+			if len(res) != len(checks.IDs())+1 {
+				t.Errorf("%d results, want one per check and the test-script: %+v", len(res), res)
+			}
+			for _, r := range res {
+				if r.Description == "" || (r.Group != pipeline.GroupCheck && r.ID != checks.UserScriptID) || r.Duration <= 0 {
+					t.Errorf("result %+v lacks its description, group or duration", r)
+				}
+				if r.Status == pipeline.CheckFail && !r.Blocking {
+					t.Errorf("%s: an advisory failure must show as a warning", r.ID)
+				}
+			}
+			if len(checks.Failed(res)) == 0 != (got["starts"].Status != pipeline.CheckFail) {
 				t.Errorf("Failed(%v) disagrees with the statuses", res)
 			}
 		})
 	}
 }
 
+// pemBlock encodes der as a PEM block of typ.
+func pemBlock(typ string, der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+}
+
+func TestSecrets(t *testing.T) {
+	f := setup(t, checks.Options{})
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(edKey)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalECPrivateKey(ecKey)
+	pub, _ := x509.MarshalPKIXPublicKey(ecKey.Public())
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "demo"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	cert, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ecKey.Public(), ecKey)
+	akid := "AKIA" + strings.ToUpper(fmt.Sprintf("%016x", mrand.Uint64()))[:16]
+
+	files := map[string]string{
+		// Fire:
+		"id_key":     pemBlock("PRIVATE KEY", pkcs8),
+		"ec.pem":     pemBlock("EC PRIVATE KEY", ecDER),
+		"config.ini": "[default]\nregion = eu-west-1\naws_access_key_id = " + akid + "\n",
+		".env":       "DB_PASSWORD=hunter2\n",
+		"sa.json":    `{"type": "service_account", "project_id": "demo", "private_key_id": "abc", "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n", "client_email": "x@demo.iam.gserviceaccount.com"}`,
+		"azure.txt":  "conn=DefaultEndpointsProtocol=https;AccountName=demoacct;AccountKey=" + strings.Repeat("aB3+", 21) + "ab==;EndpointSuffix=core.windows.net\n",
+		// Must not fire:
+		"public.pem":   pemBlock("PUBLIC KEY", pub),
+		"cert.pem":     pemBlock("CERTIFICATE", cert),
+		"id_key.pub":   "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n",
+		"docs.md":      "Set aws_access_key_id = AKIAIOSFODNN7EXAMPLE in your config.\n",
+		"pem.go":       "package pem\n\nconst marker = \"-----BEGIN RSA PRIVATE KEY-----\"\n",
+		".env.example": "DB_PASSWORD=changeme\n",
+		"blob.bin":     "\x00\x01binary\n" + pemBlock("PRIVATE KEY", pkcs8),
+		"azurite.txt":  "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;\n",
+		"empty/.env":   "",
+	}
+	ref := f.image(t, true, files,
+		`COPY id_key /root/.ssh/id_key`,   // layer 1
+		`RUN rm /root/.ssh/id_key`,        // layer 2: deleted, still in layer 1
+		`COPY ec.pem /app/ec.pem`,         // layer 3
+		`RUN echo replaced > /app/ec.pem`, // layer 4: replaced
+		`COPY config.ini .env sa.json azure.txt public.pem cert.pem id_key.pub docs.md pem.go .env.example blob.bin azurite.txt /app/`,
+		`COPY empty/.env /app/empty/.env`,
+		`CMD ["true"]`)
+	got, _, log := f.test(t, ref, pipeline.TestSpec{})
+	r := got["secrets"]
+	wantLines := []string{
+		"/root/.ssh/id_key:1: private key (in layer 1, deleted in layer 2: still in the image's history)",
+		"/app/ec.pem:1: private key (in layer 3, replaced in layer 4: still in the image's history)",
+		"/app/config.ini:3: AWS access key id (in layer 5)",
+		"/app/.env: a .env file (in layer 5)",
+		"/app/sa.json:1: GCP service-account key (in layer 5)",
+		"/app/azure.txt:1: Azure storage connection string (in layer 5)",
+	}
+	if r.Status != pipeline.CheckFail || !r.Blocking {
+		t.Errorf("secrets: %s blocking %v, want a blocking failure\n%s", r.Status, r.Blocking, log)
+	}
+	findings := strings.Split(r.Output, "\n")
+	for _, w := range wantLines {
+		if !strings.Contains(r.Detail, w) {
+			t.Errorf("secrets: detail lacks %q", w)
+		}
+	}
+	if len(findings) != len(wantLines) {
+		t.Errorf("secrets found %d things, want %d:\n%s", len(findings), len(wantLines), r.Output)
+	}
+	if !strings.Contains(r.Detail, "multi-stage build") {
+		t.Errorf("secrets: detail %q does not say how to fix it", r.Detail)
+	}
+	// Nothing else fires on these files.
+	expect(t, got, log, map[string]want{
+		"starts":                  {pipeline.CheckPass, true, nil},
+		"no-hard-coded-passwords": {pipeline.CheckNA, true, []string{"no /etc/passwd"}},
+		"override-cmd":            {pipeline.CheckPass, false, []string{"echo printed its argument"}},
+	})
+
+	// The same harmless files alone pass.
+	clean := f.image(t, true, files, `COPY public.pem cert.pem id_key.pub docs.md pem.go .env.example blob.bin azurite.txt /app/`, `CMD ["true"]`)
+	got, _, log = f.test(t, clean, pipeline.TestSpec{})
+	expect(t, got, log, map[string]want{"secrets": {pipeline.CheckPass, true, []string{"no private key"}}})
+}
+
+func TestPasswords(t *testing.T) {
+	f := setup(t, checks.Options{})
+	const hash = "$6$rounds=5000$saltsalt$Zf8s8VvUAYeQ6aQW3V6pYwG0p1Q4j3d8l0hQ2m8r9wzH5JZbq0ZBfD2yS5d5L5Y0W1xL8hQKfL7o1ZtqO5r0A/"
+	passwd := "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\napp:x:1000:1000::/home/app:/bin/sh\n"
+	tests := []struct {
+		name           string
+		passwd, shadow string
+		want           want
+	}{
+		{"empty in shadow", passwd, "root::19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\napp:" + hash + ":19000:0:99999:7:::\n",
+			want{pipeline.CheckFail, true, []string{`/etc/shadow:1: uid-0 account "root" has an empty password`}}},
+		{"hash in shadow", passwd, "daemon:*:19000:0:99999:7:::\nroot:" + hash + ":19000:0:99999:7:::\n",
+			want{pipeline.CheckFail, true, []string{`/etc/shadow:2: uid-0 account "root" has a hard-coded password hash`}}},
+		{"hash in passwd", "root:" + hash + ":0:0:root:/root:/bin/sh\n", "",
+			want{pipeline.CheckFail, true, []string{`/etc/passwd:1: uid-0 account "root" has a hard-coded password hash`}}},
+		{"second uid 0, empty in passwd", passwd + "toor::0:0::/root:/bin/sh\n", "root:*:19000:0:99999:7:::\n",
+			want{pipeline.CheckFail, true, []string{`/etc/passwd:4: uid-0 account "toor" has an empty password`}}},
+		{"locked", passwd, "root:!:19000:0:99999:7:::\napp:" + hash + ":19000:0:99999:7:::\n",
+			want{pipeline.CheckPass, true, []string{`root (locked "!" in /etc/shadow:1)`}}},
+		{"locked hash", passwd, "root:!" + hash + ":19000::::::\n",
+			want{pipeline.CheckPass, true, []string{"root (locked"}}},
+		{"star, no shadow entry", "root:*:0:0:root:/root:/bin/sh\n", "",
+			want{pipeline.CheckPass, true, []string{`locked "*" in /etc/passwd:1`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"etc/passwd": tt.passwd}
+			lines := []string{"COPY etc/passwd /etc/passwd"}
+			if tt.shadow != "" {
+				files["etc/shadow"] = tt.shadow
+				lines = append(lines, "COPY etc/shadow /etc/shadow")
+			}
+			ref := f.image(t, false, files, lines...)
+			got, _, log := f.test(t, ref, pipeline.TestSpec{})
+			expect(t, got, log, map[string]want{"no-hard-coded-passwords": tt.want})
+			if n := strings.Count(got["no-hard-coded-passwords"].Detail, "uid-0 account"); tt.want.status == pipeline.CheckFail && n != 1 {
+				t.Errorf("%d problems reported, want 1: %q", n, got["no-hard-coded-passwords"].Detail)
+			}
+		})
+	}
+}
+
+// TestScratch: an image with no shell, whose CMD is a static binary.
+func TestScratch(t *testing.T) {
+	f := setup(t, checks.Options{})
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		testenv.Missing(t, "no static busybox at /bin/busybox")
+	}
+	for _, tt := range []struct {
+		cmd    string
+		starts want
+	}{
+		{"true", want{pipeline.CheckPass, true, []string{"exited 0"}}},
+		{"false", want{pipeline.CheckFail, true, []string{"exited with status 1"}}},
+	} {
+		t.Run(tt.cmd, func(t *testing.T) {
+			ref := f.image(t, false, map[string]string{"bin/" + tt.cmd: string(bb)}, "COPY bin/ /bin/", `CMD ["/bin/`+tt.cmd+`"]`)
+			got, _, log := f.test(t, ref, pipeline.TestSpec{})
+			expect(t, got, log, map[string]want{
+				"starts":                  tt.starts,
+				"config":                  {pipeline.CheckWarn, false, []string{"runs as root"}},
+				"override-cmd":            {pipeline.CheckNA, false, []string{"no /bin/sh"}},
+				"no-hard-coded-passwords": {pipeline.CheckNA, true, nil},
+				"secrets":                 {pipeline.CheckPass, true, nil},
+				"ports":                   {pipeline.CheckNA, false, nil},
+				"size":                    {pipeline.CheckPass, false, []string{"MB for a budget of 1073.7 MB (the server's default)"}},
+			})
+		})
+	}
+}
+
+func TestPorts(t *testing.T) {
+	f := setup(t, checks.Options{PortTimeout: 3 * time.Second})
+	tests := []struct {
+		name  string
+		lines []string
+		want  want
+	}{
+		{"listens", []string{`EXPOSE 8080`, `CMD ["httpd", "-f", "-p", "8080"]`},
+			want{pipeline.CheckPass, false, []string{"8080/tcp (after"}}},
+		{"never listens", []string{`EXPOSE 8080 9090/tcp`, `CMD ["httpd", "-f", "-p", "8080"]`},
+			// advisory by default: the failure is a warning
+			want{pipeline.CheckWarn, false, []string{"9090/tcp did not accept a connection within 3s"}}},
+		{"exits first", []string{`EXPOSE 8080`, `CMD ["sh", "-c", "echo going away; exit 3"]`},
+			want{pipeline.CheckWarn, false, []string{"exited with status 3 before 8080/tcp accepted a connection", "going away"}}},
+		{"udp only", []string{`EXPOSE 53/udp`, `CMD ["sleep", "30"]`},
+			want{pipeline.CheckNA, false, []string{"53/udp"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := f.image(t, true, nil, tt.lines...)
+			got, _, log := f.test(t, ref, pipeline.TestSpec{})
+			expect(t, got, log, map[string]want{"ports": tt.want})
+			if tt.name == "never listens" && strings.Contains(got["ports"].Detail, "8080/tcp did not") {
+				t.Errorf("ports: 8080 listens but is reported: %q", got["ports"].Detail)
+			}
+		})
+	}
+}
+
+func TestOverrideCmd(t *testing.T) {
+	f := setup(t, checks.Options{})
+	tests := []struct {
+		name  string
+		files map[string]string
+		lines []string
+		want  want
+	}{
+		{"CMD replaced", nil, []string{`CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, nil}},
+		{"entrypoint execs its arguments", map[string]string{"entry.sh": "#!/bin/sh\necho starting\nexec \"$@\"\n"},
+			[]string{`COPY entry.sh /entry.sh`, `ENTRYPOINT ["/entry.sh"]`, `CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, nil}},
+		{"entrypoint swallows the command", nil, []string{`ENTRYPOINT ["sh", "-c", "echo swallowed"]`},
+			want{pipeline.CheckWarn, false, []string{`the ENTRYPOINT ["sh" "-c" "echo swallowed"] does not run a replaced command`, "it exited 0"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := f.image(t, true, tt.files, tt.lines...)
+			got, _, log := f.test(t, ref, pipeline.TestSpec{})
+			expect(t, got, log, map[string]want{"override-cmd": tt.want})
+		})
+	}
+}
+
+func TestSize(t *testing.T) {
+	f := setup(t, checks.Options{SizeBudget: 1_000_000})
+	ref := f.image(t, true, nil, `CMD ["true"]`)
+	got, _, log := f.test(t, ref, pipeline.TestSpec{})
+	expect(t, got, log, map[string]want{"size": {pipeline.CheckWarn, false, []string{"for a budget of 1.0 MB (the server's default)", "make it smaller"}}})
+	got, _, log = f.test(t, ref, pipeline.TestSpec{HasRepo: true, Config: pipeline.RepoConfig{File: "cccp.yml", SizeBudget: 50_000_000}})
+	expect(t, got, log, map[string]want{"size": {pipeline.CheckPass, false, []string{"for a budget of 50.0 MB (cccp.yml size-budget)"}}})
+}
+
+func TestPolicies(t *testing.T) {
+	f := setup(t, checks.Options{})
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "fail.sh"), []byte("#!/bin/sh\nexit 1\n"), 0o755)
+	ref := f.image(t, true, map[string]string{"key.pem": pemBlock("PRIVATE KEY", der)},
+		`COPY key.pem /key.pem`, `EXPOSE 8080`, `ENTRYPOINT ["sh", "-c", "echo swallowed; sleep 300"]`)
+	cfg := func(p pipeline.Policies) pipeline.RepoConfig {
+		return pipeline.RepoConfig{File: "cccp.yml", TestScript: "fail.sh", Checks: p}
+	}
+	tests := []struct {
+		name     string
+		policies pipeline.Policies
+		wants    map[string]want
+		absent   []string
+	}{
+		{"defaults", nil, map[string]want{
+			"secrets":           {pipeline.CheckFail, true, []string{"/key.pem:1: private key"}},
+			"override-cmd":      {pipeline.CheckWarn, false, nil},
+			"ports":             {pipeline.CheckWarn, false, nil},
+			checks.UserScriptID: {pipeline.CheckFail, true, nil},
+		}, nil},
+		{"project policies", pipeline.Policies{
+			"secrets": pipeline.PolicyAdvisory, "override-cmd": pipeline.PolicyBlocking,
+			"ports": pipeline.PolicyExclude, "size": pipeline.PolicyExclude, "test-script": pipeline.PolicyAdvisory,
+		}, map[string]want{
+			"secrets":           {pipeline.CheckWarn, false, nil},
+			"override-cmd":      {pipeline.CheckFail, true, []string{"does not run a replaced command"}},
+			"config":            {pipeline.CheckWarn, false, nil},
+			checks.UserScriptID: {pipeline.CheckWarn, false, nil},
+		}, []string{"ports", "size"}},
+		{"a whole group", pipeline.Policies{"check": pipeline.PolicyExclude}, map[string]want{
+			checks.UserScriptID: {pipeline.CheckFail, true, nil},
+		}, checks.IDs()},
+		{"group blocking, one advisory", pipeline.Policies{"check": pipeline.PolicyBlocking, "secrets": pipeline.PolicyAdvisory, "test-script": pipeline.PolicyExclude}, map[string]want{
+			"ports":        {pipeline.CheckFail, true, nil},
+			"override-cmd": {pipeline.CheckFail, true, nil},
+			"secrets":      {pipeline.CheckWarn, false, nil},
+		}, []string{checks.UserScriptID}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, res, log := f.test(t, ref, pipeline.TestSpec{Dir: dir, HasRepo: true, Config: cfg(tt.policies)})
+			expect(t, got, log, tt.wants)
+			for _, id := range tt.absent {
+				if _, ok := got[id]; ok {
+					t.Errorf("%s: excluded, but has a result", id)
+				}
+				if !strings.Contains(log, "--- check "+id+": excluded by cccp.yml") && id != checks.UserScriptID {
+					t.Errorf("%s: the log does not say it was excluded", id)
+				}
+				if strings.Contains(log, "--- check "+id+": the") || strings.Contains(log, "check: "+id) {
+					t.Errorf("%s: excluded, but ran:\n%s", id, log)
+				}
+			}
+			if len(res) != len(got) {
+				t.Errorf("duplicate results: %+v", res)
+			}
+		})
+	}
+}
+
 func TestUserScript(t *testing.T) {
-	s, e := newSuite(t)
-	ref := image(t, e, `CMD ["true"]`)
+	f := setup(t, checks.Options{})
+	ref := f.image(t, true, nil, `CMD ["true"]`)
 	dir := t.TempDir()
 	scripts := map[string]string{
 		"pass.sh": "#!/bin/sh\necho \"image=$IMAGE container=$CONTAINER_NAME project=$HOIST_PROJECT commit=$HOIST_COMMIT\"\n",
@@ -125,19 +531,88 @@ func TestUserScript(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var log bytes.Buffer
-			res, err := s.Test(context.Background(), pipeline.TestSpec{Image: ref, Dir: dir, Config: tt.cfg, HasRepo: true, Project: project, Commit: "abc123"}, &log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := byID(res)[checks.UserScriptID]
-			if got.Status != tt.status || !strings.Contains(got.Detail+log.String(), tt.want) {
-				t.Errorf("got %s %q, want %s containing %q\n%s", got.Status, got.Detail, tt.status, tt.want, log.String())
-			}
-			out, _ := exec.Command("docker", "ps", "-aq", "--filter", "ancestor="+ref).Output()
-			if len(bytes.TrimSpace(out)) > 0 {
-				t.Errorf("containers of %s left: %s", ref, out)
+			got, _, log := f.test(t, ref, pipeline.TestSpec{Dir: dir, Config: tt.cfg, HasRepo: true, Project: project, Commit: "abc123"})
+			r := got[checks.UserScriptID]
+			if r.Status != tt.status || !strings.Contains(r.Detail+log, tt.want) || r.Group != pipeline.GroupTestScript {
+				t.Errorf("got %s %q (group %q), want %s containing %q\n%s", r.Status, r.Detail, r.Group, tt.status, tt.want, log)
 			}
 		})
+	}
+}
+
+// TestNoRegistry: when the image's files cannot be read, the file checks
+// fail (they cannot vouch for the image) and say why; the others run.
+func TestNoRegistry(t *testing.T) {
+	f := setup(t, checks.Options{})
+	ref := f.image(t, true, nil, `CMD ["true"]`)
+	// A local tag the registry does not have.
+	local := fmt.Sprintf("%s/checks/missing%x:test", f.host, mrand.Uint64())
+	if err := exec.Command("docker", "tag", ref, local).Run(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", local).Run() })
+	got, _, log := f.test(t, local, pipeline.TestSpec{})
+	expect(t, got, log, map[string]want{
+		"starts":  {pipeline.CheckPass, true, nil},
+		"secrets": {pipeline.CheckFail, true, []string{"could not read the image's files from the registry"}},
+	})
+}
+
+// TestUserTestFormats: the structure tests and the autotest beside the
+// target file run through the Suite, after the test-script, with the
+// project's policies applied to their results too.
+func TestUserTestFormats(t *testing.T) {
+	f := setup(t, checks.Options{})
+	ref := f.image(t, true, nil, `ENV GREETING=hello`, `CMD ["sleep", "300"]`)
+	dir := t.TempDir()
+	files := map[string]string{
+		"image.cst.yaml": `schemaVersion: 2.0.0
+fileExistenceTests:
+  - name: shell
+    path: /bin/sh
+    shouldExist: true
+  - name: no passwd
+    path: /etc/passwd
+    shouldExist: true
+metadataTest:
+  envVars:
+    - key: GREETING
+      value: hello
+`,
+		"docker-compose.test.yml": `services:
+  sut:
+    image: ${IMAGE_NAME}
+    command: ["sh", "-c", "echo from sut; test \"$$GREETING\" = hello"]
+`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := pipeline.TestSpec{Dir: dir, RepoRoot: dir, TargetFile: filepath.Join(dir, "Dockerfile"), ContextDir: dir, Project: pipeline.Project{AppID: "demo", JobID: "app", Tag: "latest"}}
+
+	got, res, log := f.test(t, ref, spec)
+	expect(t, got, log, map[string]want{
+		"structure-test/image.cst.yaml/shell":     {pipeline.CheckPass, true, nil},
+		"structure-test/image.cst.yaml/no passwd": {pipeline.CheckFail, true, nil},
+		"autotest": {pipeline.CheckPass, true, []string{"sut exited 0"}},
+	})
+	if n := len(res) - len(checks.IDs()) - 1; n != 4 {
+		t.Errorf("%d results from the user test files, want 3 structure tests and the autotest: %+v", n, res)
+	}
+	if !strings.Contains(log, "from sut") {
+		t.Errorf("the sut's output is not in the log:\n%s", log)
+	}
+
+	// Policies: the structure tests advisory, the autotest excluded.
+	spec.HasRepo = true
+	spec.Config = pipeline.RepoConfig{File: "cccp.yml", Checks: pipeline.Policies{"structure-test": pipeline.PolicyAdvisory, "autotest": pipeline.PolicyExclude}}
+	got, _, log = f.test(t, ref, spec)
+	expect(t, got, log, map[string]want{
+		"structure-test/image.cst.yaml/no passwd": {pipeline.CheckWarn, false, nil},
+	})
+	if _, ok := got["autotest"]; ok || strings.Contains(log, "from sut") {
+		t.Errorf("the excluded autotest ran:\n%s", log)
 	}
 }

@@ -1,0 +1,57 @@
+package checks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// checkOverride runs the image with its command replaced by "echo TOKEN",
+// keeping its ENTRYPOINT, the way "docker run IMAGE echo TOKEN" does, and
+// passes when TOKEN is printed. Images without /bin/sh are not expected to
+// run a replaced command and are n/a.
+func checkOverride(ctx context.Context, r *run) outcome {
+	if r.fs == nil {
+		return r.noFS()
+	}
+	if sh, ok := r.fs.Stat("/bin/sh"); !ok || !sh.Mode.IsRegular() {
+		return outcome{status: pipeline.CheckNA, detail: "no /bin/sh in the image: a replaced command is not expected to run"}
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	token := "hoist-override-" + hex.EncodeToString(b)
+	ctx, cancel := context.WithTimeout(ctx, r.s.opts.StartTimeout)
+	defer cancel()
+	var out tail
+	res, err := r.s.d.Engine.Run(ctx, pipeline.RunSpec{
+		Image:  r.spec.Image,
+		Cmd:    []string{"echo", token},
+		Labels: map[string]string{"io.hoist.check": "override-cmd"},
+		StayUp: r.s.opts.StayUp,
+	}, io.MultiWriter(r.log, &out))
+	o := outcome{output: out.String()}
+	run := fmt.Sprintf("docker run %s echo %s", r.spec.Image, token)
+	switch {
+	case err != nil:
+		o.status, o.detail = pipeline.CheckFail, fmt.Sprintf("%s: the container did not start: %v", run, err)
+	case strings.Contains(o.output, token):
+		o.status, o.detail = pipeline.CheckPass, "a replaced command runs: echo printed its argument"
+	default:
+		how := fmt.Sprintf("exited %d", res.ExitCode)
+		if !res.Exited {
+			how = fmt.Sprintf("was still running after %s", r.s.opts.StayUp)
+		}
+		ep := "the image's command"
+		if len(r.cfg.Entrypoint) > 0 {
+			ep = fmt.Sprintf("the ENTRYPOINT %q", r.cfg.Entrypoint)
+		}
+		o.status = pipeline.CheckFail
+		o.detail = fmt.Sprintf("%s did not print %s (it %s): %s does not run a replaced command; make an entrypoint script end with exec \"$@\", or use CMD for the default command", run, token, how, ep)
+	}
+	return o
+}
