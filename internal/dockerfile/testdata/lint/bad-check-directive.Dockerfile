@@ -1,0 +1,2 @@
+# check=whatever
+FROM busybox

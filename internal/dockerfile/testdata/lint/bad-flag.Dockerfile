@@ -1,0 +1,3 @@
+FROM busybox
+COPY --chmod=bad a b
+RUN --mount=type=nosuch true

@@ -1,0 +1,4 @@
+# check=skip=all
+FROM busybox as Build
+MAINTAINER x
+CMD /bin/app

@@ -1,0 +1,4 @@
+FROM busybox AS app
+RUN true
+FROM busybox AS app
+RUN true

@@ -1,0 +1,4 @@
+FROM busybox
+RUN echo été
+LABEL x=ÿ
+CMD x

@@ -1,0 +1,4 @@
+FROM busybox
+ENV MODE=prod
+ENV PORT 8080
+LABEL a=b

@@ -1,0 +1,3 @@
+FROM busybox
+LABEL org.opencontainers.image.title=app
+MAINTAINER Jane <jane@example.com>

@@ -1,0 +1,6 @@
+FROM busybox
+CMD ["a"]
+ENTRYPOINT ["b"]
+CMD ["c"]
+FROM busybox
+CMD ["d"]

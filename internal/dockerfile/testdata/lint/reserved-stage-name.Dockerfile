@@ -1,0 +1,3 @@
+FROM busybox AS base
+FROM busybox AS context
+COPY --from=base /bin /bin

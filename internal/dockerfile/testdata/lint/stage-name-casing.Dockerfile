@@ -1,0 +1,3 @@
+FROM busybox AS base
+FROM base AS Builder
+RUN true

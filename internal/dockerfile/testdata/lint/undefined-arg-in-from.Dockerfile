@@ -1,0 +1,2 @@
+ARG VERSION=1.36
+FROM busybox:${VERSON:-1.36}

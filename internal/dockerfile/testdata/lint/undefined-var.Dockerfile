@@ -1,0 +1,7 @@
+FROM scratch AS base
+ENV APP_HOME=/app
+COPY $APP_HOM/x /x
+FROM base
+ENV DIR=$NOWHERE
+FROM busybox
+ENV GO=$GOPATH
