@@ -43,12 +43,21 @@ func (RepoConfigs) ReadRepoConfig(dir string) (cfg pipeline.RepoConfig, found bo
 	return pipeline.RepoConfig{}, false, nil
 }
 
+// repoConfigKeys are the keys of cccp.yml Hoist reads.
+var repoConfigKeys = []string{
+	"job-id", "test-skip", "test-script", "checks", "size-budget", "structure-tests", "autotest",
+}
+
 // ParseRepoConfig reads the bytes of a cccp.yml; name is its path, for the
-// diagnostics. Keys: job-id (a string), test-skip (a boolean) and
-// test-script (a path relative to the file's folder that must stay inside
-// it). Upstream's unused keys (build-script, delivery-script, docker-index,
-// custom-delivery, local-delivery, upstreams) and unknown keys are ignored.
-// The error joins every problem as a Diagnostic.
+// diagnostics. Keys: job-id (a string), test-skip (a boolean), test-script
+// (a path relative to the file's folder that must stay inside it), and
+// Hoist's own: checks (check id, rule or group → blocking, advisory or
+// exclude), size-budget (bytes, or a number with a unit: 300MB, 1.5GiB),
+// structure-tests (a path or a list of paths, like test-script) and
+// autotest (a path, like test-script). Upstream's unused keys
+// (build-script, delivery-script, docker-index, custom-delivery,
+// local-delivery, upstreams) and unknown keys are ignored. The error joins
+// every problem as a Diagnostic.
 func ParseRepoConfig(name string, data []byte) (pipeline.RepoConfig, error) {
 	r := &reporter{file: name}
 	var cfg pipeline.RepoConfig
@@ -58,8 +67,8 @@ func ParseRepoConfig(name string, data []byte) (pipeline.RepoConfig, error) {
 		if ps, ok := t.pairs(t.resolve(body), 0); ok {
 			readRepoConfig(t, r, ps, &cfg)
 		} else {
-			r.errorf(posOf(body), "%s must be a mapping of keys (job-id, test-skip, test-script), got %s",
-				filepath.Base(name), kindOf(t.resolve(body)))
+			r.errorf(posOf(body), "%s must be a mapping of keys (%s), got %s",
+				filepath.Base(name), strings.Join(repoConfigKeys, ", "), kindOf(t.resolve(body)))
 		}
 	}
 	sortDiagnostics(r.diags)
@@ -88,7 +97,15 @@ func readRepoConfig(t *tree, r *reporter, ps []pair, cfg *pipeline.RepoConfig) {
 		case "test-skip":
 			cfg.TestSkip = repoBool(r, v, at)
 		case "test-script":
-			cfg.TestScript = testScript(r, repoString(r, p.key, v, at), at)
+			cfg.TestScript = relFile(r, p.key, repoString(r, p.key, v, at), at)
+		case "checks":
+			cfg.Checks = readChecks(t, r, v, at)
+		case "size-budget":
+			cfg.SizeBudget = readSize(r, p.key, v, at)
+		case "structure-tests":
+			cfg.StructureTests = readPaths(t, r, p.key, v, at)
+		case "autotest":
+			cfg.Autotest = relFile(r, p.key, repoString(r, p.key, v, at), at)
 		}
 	}
 }
@@ -128,14 +145,15 @@ func repoBool(r *reporter, v ast.Node, at pos) bool {
 	return false
 }
 
-// testScript checks that the test script stays inside the file's folder.
-func testScript(r *reporter, s string, at pos) string {
+// relFile checks that the path s given for key is a file inside the
+// folder of cccp.yml, and returns it cleaned.
+func relFile(r *reporter, key, s string, at pos) string {
 	if s == "" {
 		return ""
 	}
 	c := path.Clean(s)
 	if _, err := pipeline.JoinRel(".", s); err != nil || c == "." {
-		r.errorf(at, "test-script %q must be a file inside the folder of this file, given relative to it", s)
+		r.errorf(at, "%s %q must be a file inside the folder of this file, given relative to it", key, s)
 		return ""
 	}
 	return c

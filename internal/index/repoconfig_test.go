@@ -2,8 +2,10 @@ package index
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,6 +48,16 @@ func TestReadRepoConfig(t *testing.T) {
 		{name: "yes is true, numbers are strings", found: true,
 			files: map[string]string{"cccp.yml": "job-id: 7\ntest-skip: yes\n"},
 			want:  pipeline.RepoConfig{File: "cccp.yml", JobID: "7", TestSkip: true}},
+		{name: "hoist's keys", found: true,
+			files: map[string]string{"cccp.yaml": "checks: {lint: blocking, lint/MaintainerDeprecated: exclude}\n" +
+				"size-budget: 300MB\nstructure-tests: tests/image.cst.yaml\nautotest: hub.test.yml\n"},
+			want: pipeline.RepoConfig{File: "cccp.yaml",
+				Checks:     pipeline.Policies{"lint": pipeline.PolicyBlocking, "lint/MaintainerDeprecated": pipeline.PolicyExclude},
+				SizeBudget: 300_000_000, StructureTests: []string{"tests/image.cst.yaml"}, Autotest: "hub.test.yml"}},
+		{name: "escaping autotest", found: true,
+			files:   map[string]string{"cccp.yml": "autotest: ../x.yml\n"},
+			want:    pipeline.RepoConfig{File: "cccp.yml"},
+			wantErr: []string{`:1:11: autotest "../x.yml" must be a file inside the folder of this file, given relative to it`}},
 		{name: "empty file", found: true, files: map[string]string{"cccp.yml": ""},
 			want: pipeline.RepoConfig{File: "cccp.yml"}},
 		{name: "escaping test-script", found: true,
@@ -66,7 +78,7 @@ func TestReadRepoConfig(t *testing.T) {
 		{name: "not a mapping", found: true,
 			files:   map[string]string{"cccp.yml": "- job-id: web\n"},
 			want:    pipeline.RepoConfig{File: "cccp.yml"},
-			wantErr: []string{`:1:1: cccp.yml must be a mapping of keys (job-id, test-skip, test-script), got a list`}},
+			wantErr: []string{`:1:1: cccp.yml must be a mapping of keys (job-id, test-skip, test-script, checks, size-budget, structure-tests, autotest), got a list`}},
 		{name: "invalid YAML", found: true,
 			files:   map[string]string{"cccp.yml": "job-id: a: b\n"},
 			want:    pipeline.RepoConfig{File: "cccp.yml"},
@@ -121,4 +133,150 @@ func TestReadRepoConfigUnreadable(t *testing.T) {
 	if err == nil || !found {
 		t.Errorf("a cccp.yml folder: found %v, err %v; want found and an error", found, err)
 	}
+}
+
+// renderRepoConfig is what a testdata/repoconfig golden file holds: every
+// diagnostic, then the config that was read.
+func renderRepoConfig(cfg pipeline.RepoConfig, err error) string {
+	var b strings.Builder
+	if err != nil {
+		b.WriteString(err.Error() + "\n")
+	}
+	fmt.Fprintf(&b, "job-id: %q\ntest-skip: %v\ntest-script: %q\n", cfg.JobID, cfg.TestSkip, cfg.TestScript)
+	var ids []string
+	for id := range cfg.Checks {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	checks := "nil"
+	if cfg.Checks != nil {
+		var parts []string
+		for _, id := range ids {
+			parts = append(parts, id+"="+string(cfg.Checks[id]))
+		}
+		checks = "{" + strings.Join(parts, ", ") + "}"
+	}
+	tests := "nil"
+	if cfg.StructureTests != nil {
+		tests = fmt.Sprintf("%q", cfg.StructureTests)
+	}
+	fmt.Fprintf(&b, "checks: %s\nsize-budget: %d\nstructure-tests: %s\nautotest: %q\n", checks, cfg.SizeBudget, tests, cfg.Autotest)
+	return b.String()
+}
+
+// TestRepoConfigGolden parses every testdata/repoconfig/*.yml and compares
+// the diagnostics and the config read with its .golden file.
+func TestRepoConfigGolden(t *testing.T) {
+	cases, err := filepath.Glob("testdata/repoconfig/*.yml")
+	if err != nil || len(cases) < 20 {
+		t.Fatalf("cases: %v, %v", cases, err)
+	}
+	for _, c := range cases {
+		name := strings.TrimSuffix(filepath.Base(c), ".yml")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := renderRepoConfig(ParseRepoConfig(c, data))
+			golden := strings.TrimSuffix(c, ".yml") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("%s differs from %s (-want +got):\n%s", c, golden, diff)
+			}
+		})
+	}
+}
+
+func TestSizeBudget(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"1", 1}, {"300MB", 300_000_000}, {"300mb", 300_000_000}, {"300 MB", 300_000_000},
+		{"1kB", 1000}, {"1KB", 1000}, {"2GB", 2_000_000_000}, {"5B", 5},
+		{"1KiB", 1024}, {"1MiB", 1 << 20}, {"1.5GiB", 3 << 29}, {"0.5KiB", 512},
+		{"1.0001kB", 1000}, {`"42"`, 42}, {"9223372036854775807", 9223372036854775807},
+	}
+	for _, tt := range tests {
+		cfg, err := ParseRepoConfig("cccp.yml", []byte("size-budget: "+tt.in+"\n"))
+		if err != nil || cfg.SizeBudget != tt.want {
+			t.Errorf("size-budget: %s = %d, %v; want %d", tt.in, cfg.SizeBudget, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"-1", "0", "0MB", "1.5", "1e3", "MB", "12 parsecs", "1,000", "0x10", "9223372036854775808", "10GiBs", "true"} {
+		cfg, err := ParseRepoConfig("cccp.yml", []byte("size-budget: "+bad+"\n"))
+		var d Diagnostic
+		if !errors.As(err, &d) || d.Line != 1 || d.Col != 14 || cfg.SizeBudget != 0 {
+			t.Errorf("size-budget: %s = %d, %v; want a diagnostic at 1:14", bad, cfg.SizeBudget, err)
+		}
+	}
+}
+
+// TestChecksApply: the policies read from cccp.yml do what the issue
+// says when applied to results.
+func TestChecksApply(t *testing.T) {
+	cfg, err := ParseRepoConfig("cccp.yml", []byte("checks:\n  lint: blocking\n  lint/MaintainerDeprecated: exclude\n  override-cmd: exclude\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Checks.Apply([]pipeline.CheckResult{
+		{ID: "lint/JSONArgsRecommended", Group: pipeline.GroupLint, Status: pipeline.CheckWarn},
+		{ID: "lint/MaintainerDeprecated", Group: pipeline.GroupLint, Status: pipeline.CheckWarn},
+		{ID: "override-cmd", Group: pipeline.GroupCheck, Status: pipeline.CheckFail},
+		{ID: "ports", Group: pipeline.GroupCheck, Status: pipeline.CheckWarn},
+	})
+	if len(got) != 2 || got[0].ID != "lint/JSONArgsRecommended" || !got[0].Failed() || got[1].ID != "ports" || got[1].Failed() {
+		t.Errorf("applied = %+v", got)
+	}
+}
+
+// FuzzRepoConfig: any bytes give a config that keeps RepoConfig's
+// promises, and every problem is a located Diagnostic.
+func FuzzRepoConfig(f *testing.F) {
+	cases, _ := filepath.Glob("testdata/repoconfig/*.yml")
+	for _, c := range cases {
+		if b, err := os.ReadFile(c); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseRepoConfig("cccp.yml", data)
+		if err != nil {
+			joined, ok := err.(interface{ Unwrap() []error })
+			if !ok {
+				t.Fatalf("error %v is not a list of Diagnostics", err)
+			}
+			for _, e := range joined.Unwrap() {
+				d, ok := e.(Diagnostic)
+				if !ok || d.File != "cccp.yml" || d.Line < 1 || d.Col < 1 || d.Message == "" {
+					t.Errorf("bad diagnostic %#v", e)
+				}
+			}
+		}
+		if cfg.SizeBudget < 0 {
+			t.Errorf("size-budget %d", cfg.SizeBudget)
+		}
+		for id, pol := range cfg.Checks {
+			if id == "" || (pol != pipeline.PolicyBlocking && pol != pipeline.PolicyAdvisory && pol != pipeline.PolicyExclude) {
+				t.Errorf("check %q: %q", id, pol)
+			}
+		}
+		for _, p := range append(slices.Clone(cfg.StructureTests), cfg.TestScript, cfg.Autotest) {
+			if p == "" {
+				continue
+			}
+			if j, err := pipeline.JoinRel(".", p); err != nil || j != p || p == "." {
+				t.Errorf("path %q escapes or is not clean", p)
+			}
+		}
+	})
 }
