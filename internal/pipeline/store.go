@@ -63,5 +63,8 @@ type Store interface {
 	CommitQueue
 	GraphStore
 	QueuePicker
+	CheckStore
+	ScanStore
+	ArtifactStore
 	Close() error
 }

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Queue/ClaimIDSkipQueued", testClaimIDSkipQueued},
 		{"Close", testClose},
 	}
+	tests = append(tests, checksTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

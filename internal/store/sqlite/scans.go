@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+var _ pipeline.ScanStore = (*Store)(nil)
+
+// PutScan stores sc as a new scan and sets sc.ID. The report is kept as
+// JSON, its SBOM in a column of its own.
+func (s *Store) PutScan(ctx context.Context, sc *pipeline.Scan) error {
+	rep := sc.Report
+	sbom := rep.SBOM
+	if sbom == nil {
+		sbom = []byte{}
+	}
+	rep.SBOM = nil
+	report, err := json.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("storing a scan of %s: %w", sc.Image, err)
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO scans (project, image, digest, build_id,
+		cause, started, finished, report, sbom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sc.Project, sc.Image, sc.Digest, sc.BuildID, sc.Cause, nanos(sc.Started),
+		nanos(sc.Finished), string(report), sbom)
+	if err != nil {
+		return fmt.Errorf("storing a scan of %s: %w", sc.Image, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("storing a scan of %s: %w", sc.Image, err)
+	}
+	sc.ID = id
+	return nil
+}
+
+// scanColumns are the columns scanRow reads, the SBOM excepted.
+const scanColumns = `id, project, image, digest, build_id, cause, started, finished, report`
+
+// scanRow reads one row of scanColumns, plus the SBOM when sbom is set.
+func scanRow(row interface{ Scan(...any) error }, sbom bool) (pipeline.Scan, error) {
+	var sc pipeline.Scan
+	var started, finished sql.NullInt64
+	var report string
+	dest := []any{&sc.ID, &sc.Project, &sc.Image, &sc.Digest, &sc.BuildID, &sc.Cause,
+		&started, &finished, &report}
+	var data []byte
+	if sbom {
+		dest = append(dest, &data)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return sc, err
+	}
+	if err := json.Unmarshal([]byte(report), &sc.Report); err != nil {
+		return sc, fmt.Errorf("decoding the report of scan %d: %w", sc.ID, err)
+	}
+	if len(data) > 0 {
+		sc.Report.SBOM = data
+	}
+	sc.Started, sc.Finished = fromNanos(started), fromNanos(finished)
+	return sc, nil
+}
+
+// Scans lists a project's scans, newest (last stored) first, at most limit
+// (0: all). Their reports come without the SBOM, which can be megabytes:
+// ScanOf returns it.
+func (s *Store) Scans(ctx context.Context, project string, limit int) ([]pipeline.Scan, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+scanColumns+` FROM scans
+		WHERE project = ? ORDER BY id DESC LIMIT ?`, project, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing the scans of %s: %w", project, err)
+	}
+	defer rows.Close()
+	var out []pipeline.Scan
+	for rows.Next() {
+		sc, err := scanRow(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("listing the scans of %s: %w", project, err)
+		}
+		out = append(out, sc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing the scans of %s: %w", project, err)
+	}
+	return out, nil
+}
+
+// ScanOf returns the scan with id, SBOM included, or pipeline.ErrNotFound.
+func (s *Store) ScanOf(ctx context.Context, id int64) (pipeline.Scan, error) {
+	sc, err := scanRow(s.db.QueryRowContext(ctx, `SELECT `+scanColumns+`, sbom FROM scans WHERE id = ?`, id), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = pipeline.ErrNotFound
+	}
+	if err != nil {
+		return pipeline.Scan{}, fmt.Errorf("reading scan %d: %w", id, err)
+	}
+	return sc, nil
+}
