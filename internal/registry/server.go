@@ -60,7 +60,8 @@ type Server struct {
 }
 
 // Serve starts an OCI registry (distribution v3) on cfg.Addr, storing
-// images under cfg.RootDir, with deletes enabled and without auth. It is
+// images under cfg.RootDir, with deletes enabled and without auth, and with
+// the OCI 1.1 referrers API in front of it (see referrers.go). It is
 // listening when Serve returns, and serves until Close or until ctx is done.
 //
 // The registry logs through logrus's process-wide logger, which Serve
@@ -105,7 +106,7 @@ func start(ctx context.Context, cfg ServerConfig, ln net.Listener) (*Server, err
 	}
 	s := &Server{
 		addr:    ln.Addr().String(),
-		http:    &http.Server{Handler: app, ReadHeaderTimeout: 30 * time.Second},
+		http:    &http.Server{Handler: withReferrers(app), ReadHeaderTimeout: 30 * time.Second},
 		app:     app,
 		stopped: make(chan struct{}),
 	}
