@@ -67,29 +67,6 @@ type buildFinder interface {
 	Stages(ctx context.Context, buildID int64) ([]pipeline.Stage, error)
 }
 
-// apiGetBuild serves GET /api/v1/builds/{id}: the build and its stages.
-func apiGetBuild(store buildFinder, log *slog.Logger) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		b, err := findBuild(r, store)
-		var stages []pipeline.Stage
-		if err == nil {
-			stages, err = store.Stages(r.Context(), b.ID)
-		}
-		if err != nil {
-			apiFail(log, w, r, err)
-			return
-		}
-		out := struct {
-			*buildJSON
-			Stages []stageJSON `json:"stages"`
-		}{toBuildJSON(b), make([]stageJSON, len(stages))}
-		for i, st := range stages {
-			out.Stages[i] = toStageJSON(st)
-		}
-		writeJSON(w, http.StatusOK, out)
-	}
-}
-
 // findBuild returns the build {id} in r's path.
 func findBuild(r *http.Request, store interface {
 	Build(ctx context.Context, id int64) (pipeline.Build, error)

@@ -23,6 +23,7 @@ type apiEnv struct {
 	dir     string
 	store   *sqlite.Store
 	queue   *storeQueue
+	scanner *storeRescanner
 	server  *Server
 	http    *httptest.Server
 	token   string       // alice's API token
@@ -54,8 +55,8 @@ func newAPIEnv(t *testing.T, opts Options) *apiEnv {
 	if opts.LogPoll == 0 {
 		opts.LogPoll = 10
 	}
-	e := &apiEnv{t: t, dir: dir, store: st, queue: &storeQueue{store: st}}
-	e.server = New(Deps{Store: st, Queue: e.queue}, opts)
+	e := &apiEnv{t: t, dir: dir, store: st, queue: &storeQueue{store: st}, scanner: &storeRescanner{store: st}}
+	e.server = New(Deps{Store: st, Queue: e.queue, Rescanner: e.scanner}, opts)
 	e.http = httptest.NewServer(e.server)
 	t.Cleanup(e.http.Close)
 

@@ -24,6 +24,7 @@ var writeCases = map[string]struct{ path, body string }{
 	"DELETE /projects/{ns}/{name}":      {"/api/v1/projects/ns/web", ""},
 	"POST /projects/{ns}/{name}/builds": {"/api/v1/projects/ns/web/builds", ""},
 	"POST /builds/{id}/cancel":          {"/api/v1/builds/1/cancel", ""},
+	"POST /projects/{ns}/{name}/scan":   {"/api/v1/projects/ns/web/scan", ""},
 }
 
 // newWriteEnv has the project ns/web with build 1 running, so that every
@@ -38,6 +39,11 @@ func newWriteEnv(t *testing.T) *apiEnv {
 	}
 	if _, err := e.store.Claim(ctx, time.Now()); err != nil || b.ID != 1 {
 		t.Fatal(b, err)
+	}
+	// Delivered once, so that it can be re-scanned.
+	if err := e.store.RecordImage(ctx, pipeline.DeliveredImage{Image: "127.0.0.1:5000/ns/web:latest", Project: "ns/web:latest",
+		Digest: "sha256:" + strings.Repeat("0", 64), Delivered: time.Now()}); err != nil {
+		t.Fatal(err)
 	}
 	return e
 }
@@ -58,7 +64,11 @@ func (e *apiEnv) snapshot() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	b, _ := json.Marshal([]any{ps, builds, active})
+	scans, err := e.store.Scans(ctx, "ns/web:latest", 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, _ := json.Marshal([]any{ps, builds, active, scans})
 	return string(b)
 }
 

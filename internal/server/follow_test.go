@@ -53,7 +53,7 @@ func TestAPIStageLog(t *testing.T) {
 	if status, b := e.do("GET", "/api/v1/builds/1/stages/test/log", "", anon); status != 200 || len(b) != 0 {
 		t.Errorf("log of a stage not run = %d %q", status, b)
 	}
-	eb := e.apiErr("GET", "/api/v1/builds/1/stages/lint/log", "", anon, http.StatusNotFound)
+	eb := e.apiErr("GET", "/api/v1/builds/1/stages/sign/log", "", anon, http.StatusNotFound)
 	if !strings.Contains(eb.Error.Message, "checkout") {
 		t.Errorf("unknown stage: %+v", eb)
 	}

@@ -34,6 +34,9 @@ type Deps struct {
 	Ready   func(ctx context.Context) error // for /readyz; nil: always ready
 	Logger  *slog.Logger                    // nil: discard
 	Pushes  Pusher                          // webhooks' pushes; nil: webhooks answer 503
+	// Rescanner re-scans a project's delivered image on demand ("Scan
+	// now"); nil: asking answers 501.
+	Rescanner Rescanner
 }
 
 // Options configure the server.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -45,6 +46,9 @@ func (s *Server) webRoutes() {
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/live", read(s.webBuildLive))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/events", read(s.webBuildEvents))
 	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/cancel", write(s.webCancel))
+	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/results", read(s.webBuildResults))
+	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/artifacts/{file}", read(s.webBuildArtifact))
+	s.mux.HandleFunc("POST /p/{ns}/{name}/scan", write(s.webRescan))
 }
 
 // cacheStatic lets browsers keep the embedded assets for an hour.
@@ -66,10 +70,14 @@ type page struct {
 	Data  any
 }
 
-// pages holds one template set per page, each with the layout and the
-// shared fragments, parsed once.
+// partials are the templates every page set holds: the layout and the
+// fragments several pages share. The other files are one page each.
+var partials = []string{"layout", "scan"}
+
+// pages holds one template set per page, each with the partials, parsed
+// once.
 var pages = sync.OnceValue(func() map[string]*template.Template {
-	base := template.Must(template.New("").Funcs(webFuncs).ParseFS(templateFS, "templates/layout.html"))
+	base := template.Must(template.New("").Funcs(webFuncs).ParseFS(templateFS, "templates/layout.html", "templates/scan.html"))
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		panic(err)
@@ -77,7 +85,7 @@ var pages = sync.OnceValue(func() map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" {
+		if slices.Contains(partials, name) {
 			continue
 		}
 		out[name] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, n))

@@ -25,9 +25,11 @@ type buildData struct {
 	Project  pipeline.Project
 	Build    pipeline.Build
 	Stages   []stageView
-	Failed   *stageView    // the stage the build failed in, if it did
-	FailTail template.HTML // the last lines of that stage's log
-	From     string        // the first stage whose log is still to come (live builds)
+	Failed   *stageView             // the stage the build failed in, if it did
+	FailTail template.HTML          // the last lines of that stage's log
+	From     string                 // the first stage whose log is still to come (live builds)
+	Failing  []pipeline.CheckResult // the blocking check failures, shown with the failure
+	Results  *resultsView           // checks, artifacts and scan (the whole page only)
 }
 
 // stageView is a stage with the end of its log, rendered.
@@ -111,6 +113,18 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 	}
 	if b.Status == pipeline.StatusSucceeded {
 		d.Stages[len(d.Stages)-1].Open = true // the delivery: where the image went
+	}
+	if withLogs {
+		if d.Results, err = s.resultsData(ctx, b); err != nil {
+			return nil, err
+		}
+		d.Failing = d.Results.Failing
+	} else if b.Status == pipeline.StatusFailed {
+		checks, err := s.buildChecks(ctx, b.ID)
+		if err != nil {
+			return nil, err
+		}
+		d.Failing = blockingFailures(checks)
 	}
 	return d, nil
 }

@@ -117,6 +117,7 @@ type projectData struct {
 	Registry string
 	Rebuilds []pipeline.PlanStep // if this changes, these rebuild
 	PlanNote string
+	Scan     *projectScanData // its latest scan and scan history
 }
 
 // projectLink is a project another one depends on, or that depends on it.
@@ -157,6 +158,10 @@ func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Parents, d.Children = family(p, rows)
 	if d.Rebuilds, d.PlanNote, err = s.rebuildPlan(ctx, p.Key(), rows); err != nil {
+		s.webFail(w, r, err)
+		return
+	}
+	if d.Scan, err = s.projectScanData(ctx, p, d.Builds); err != nil {
 		s.webFail(w, r, err)
 		return
 	}

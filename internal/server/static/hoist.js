@@ -39,11 +39,19 @@
         details.open = true;
         toEnd(details.querySelector("pre.log"));
       }
+      stageEnded();
     });
     es.addEventListener("done", function (e) {
       es.close();
       logs.dataset.done = JSON.parse(e.data).status || "done";
+      stageEnded();
     });
+  }
+
+  // stageEnded tells the parts that listen (the build's results, through
+  // htmx) that a stage ended, so they fetch themselves again.
+  function stageEnded() {
+    document.body.dispatchEvent(new CustomEvent("hoist-stage"));
   }
 
   // ago mirrors the server's relative times.
