@@ -33,6 +33,10 @@ var browserRepos = map[string]map[string]string{
 		"Dockerfile": busyboxFrom + "COPY app.sh /app.sh\nRUN echo \"checking the configuration\" && sh /app.sh --check\nCMD [\"sh\", \"/app.sh\"]\n",
 		"app.sh":     "echo \"config: DATABASE_URL is not set\" >&2\nexit 3\n",
 	},
+	// Plants an AWS key in one layer and deletes it in the next: the
+	// secrets check still finds it, and delivery stops.
+	"leaky.git": {"Dockerfile": busyboxFrom +
+		"RUN mkdir -p /root/.aws && printf '[default]\\naws_access_key_id = AKIAZ7VQ3K4MHQ2XW5PL\\n' > /root/.aws/credentials\nRUN rm -r /root/.aws\nCMD [\"true\"]\n"},
 	"slow.git":  {"Dockerfile": busyboxFrom + "RUN sleep 20\nCMD [\"true\"]\n"},
 	"later.git": {"Dockerfile": busyboxFrom + "CMD [\"true\"]\n"},
 }
@@ -281,6 +285,19 @@ func TestBrowser(t *testing.T) {
 		}
 		b.open("/failures")
 		mustContain(t, "the Failures page", b.text("table.failures"), "demo/broken:latest", "build", "returned a non-zero code: 3")
+	})
+
+	t.Run("a failing check shows with its reason", func(t *testing.T) {
+		b.use(t)
+		b.register("demo/leaky", "leaky.git")
+		b.waitBuild("failed", 3*time.Minute)
+		mustContain(t, "the error summary", b.text(".summary.failed"), "Failed in test", "secrets")
+		mustContain(t, "the failing checks", b.text(".summary.failed .failing-checks"), "1 blocking check failed", "secrets", "/root/.aws/credentials")
+		mustContain(t, "the checks section", b.text("#checks"), "starts", "no-hard-coded-passwords", "secrets")
+		if n := eval[int](b, `document.querySelectorAll("#checks .has-blocking").length`); n != 1 {
+			t.Errorf("%d check groups are marked as blocking, want the predefined checks' one", n)
+		}
+		mustContain(t, "the JUnit link", b.text("body"), "junit.xml")
 	})
 
 	t.Run("cancel a queued build", func(t *testing.T) {

@@ -39,6 +39,8 @@ Talking to a server (--server URL or $HOIST_SERVER, token in $HOIST_TOKEN):
   hoist project add NS/NAME REPO_URL [flags]
                                  register a project; its first build starts
   hoist build NS/NAME[:TAG]      queue a build; prints the build's page
+  hoist scan NS/NAME[:TAG]       re-scan the delivered image now, without
+                                 rebuilding (also works without --server, on --data)
 
 Run "hoist COMMAND -h" for a command's flags.
 `
@@ -105,6 +107,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdToken(ctx, rest, stdout, stderr)
 	case "project":
 		return cmdProject(ctx, rest, stdout, stderr)
+	case "scan":
+		return cmdScan(ctx, rest, stdout, stderr)
 	case "build":
 		return cmdBuild(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -11,14 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoistci/hoist/internal/checks"
-	"github.com/hoistci/hoist/internal/dockerfile"
-	"github.com/hoistci/hoist/internal/index"
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/runner"
 	"github.com/hoistci/hoist/internal/sched"
-	"github.com/hoistci/hoist/internal/script"
-	"github.com/hoistci/hoist/internal/source"
 )
 
 // registryFlags choose where images go: an external registry, or the
@@ -42,18 +37,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		indexes, only listFlag
 		reg           registryFlags
 		nf            notifyFlags
+		sf            stageFlags
 		data          = fs.String("data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 		verbose       = fs.Bool("v", false, "show build output (the default on a terminal)")
 		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
 		keep          = fs.Bool("keep-workspace", false, "keep checkouts after each build, for debugging")
 		prebuildLimit = fs.Duration("prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
-		testLimit     = fs.Duration("test-timeout", 30*time.Minute, "how long a test-script may run")
 		force         = fs.Bool("force", false, "build even projects whose inputs were delivered before")
 	)
 	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&only, "only", "build only NS/NAME or NS/NAME:TAG (repeatable)")
 	reg.register(fs)
 	nf.register(fs)
+	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,16 +80,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	order, _ := pipeline.Order(withFromParents(projects, from))
 
 	prog := newProgress(stdout, *verbose || isTerminal(stdout))
-	r := runner.New(runner.Deps{
-		Source:      source.New(),
-		Engine:      env.engine,
-		Registry:    env.registry,
-		Tester:      checks.New(env.engine, &script.Runner{}, checks.Options{ScriptTimeout: *testLimit}),
-		Scripts:     &script.Runner{},
-		RepoConfigs: index.RepoConfigs{},
-		Dockerfiles: dockerfile.Reader{},
-		Store:       env.store,
-	}, runner.Options{
+	r := runner.New(sf.deps(env), runner.Options{
+		ArtifactDir:     artifactDir(*data),
 		Force:           *force,
 		Projects:        res.Projects,
 		RegistryHost:    env.registryHost,

@@ -13,15 +13,11 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/hoistci/hoist/internal/checks"
-	"github.com/hoistci/hoist/internal/dockerfile"
-	"github.com/hoistci/hoist/internal/index"
 	"github.com/hoistci/hoist/internal/metrics"
+	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/runner"
 	"github.com/hoistci/hoist/internal/sched"
-	"github.com/hoistci/hoist/internal/script"
 	"github.com/hoistci/hoist/internal/server"
-	"github.com/hoistci/hoist/internal/source"
 )
 
 // The parts hoist serve wires together fit each other.
@@ -49,7 +45,7 @@ type serveFlags struct {
 	secure        bool
 	logLimit      sizeFlag
 	prebuild      time.Duration
-	test          time.Duration
+	stages        stageFlags
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -65,7 +61,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
-	fs.DurationVar(&f.test, "test-timeout", 30*time.Minute, "how long a test-script may run")
+	f.stages.register(fs)
 	f.reg.register(fs)
 	f.notify.register(fs)
 	f.track.register(fs)
@@ -122,12 +118,13 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	m := metrics.New(env.store, log)
 	notices := f.notify.service(env.store, ln.Addr().String(), log)
 	defer flushNotifications(notices, log) // after the dispatcher has stopped
-	d := sched.NewDispatcher(env.store, newServeRunner(f, env, m, log), sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}})
+	r := newServeRunner(f, env, m, log)
+	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}})
 	trig, err := newTriggers(&f.triggers, env.store, d, log)
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes},
+	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes, Rescanner: rescanner{r}},
 		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure, Webhooks: f.triggers.secrets})
 	track, err := startTracking(ctx, f, env.store, d, log)
 	if err != nil {
@@ -140,6 +137,13 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	dispatched := make(chan error, 1)
 	go func() { dispatched <- d.Run(runCtx) }()
 	trig.run(runCtx)
+	if f.triggers.rescan != "off" {
+		rescans, err := sched.NewRescans(env.store, r, f.triggers.rescan, log)
+		if err != nil {
+			return err
+		}
+		go rescans.Run(runCtx)
+	}
 	if track != nil {
 		go track.Run(runCtx)
 	}
@@ -169,16 +173,8 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 
 // newServeRunner is the runner the dispatcher executes builds with.
 func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logger) *runner.Runner {
-	return runner.New(runner.Deps{
-		Source:      source.New(),
-		Engine:      env.engine,
-		Registry:    env.registry,
-		Tester:      checks.New(env.engine, &script.Runner{}, checks.Options{ScriptTimeout: f.test}),
-		Scripts:     &script.Runner{},
-		RepoConfigs: index.RepoConfigs{},
-		Dockerfiles: dockerfile.Reader{},
-		Store:       env.store,
-	}, runner.Options{
+	return runner.New(f.stages.deps(env), runner.Options{
+		ArtifactDir:     artifactDir(f.data),
 		RegistryHost:    env.registryHost,
 		WorkDir:         filepath.Join(f.data, "work"),
 		KeepWorkspace:   f.keep,
@@ -187,6 +183,13 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		Observer:        m,
 		Logger:          log,
 	})
+}
+
+// rescanner is the server's "Scan now": a re-scan of the delivered image.
+type rescanner struct{ r *runner.Runner }
+
+func (s rescanner) Rescan(ctx context.Context, project, cause string) (pipeline.Scan, error) {
+	return s.r.Rescan(ctx, project, cause, io.Discard)
 }
 
 // readiness is /readyz: the database answers and so does the registry.

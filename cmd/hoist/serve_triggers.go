@@ -21,6 +21,7 @@ type triggerFlags struct {
 	poll        time.Duration
 	pollSkip    time.Duration
 	schedule    string
+	rescan      string
 	pollSkipSet bool
 }
 
@@ -31,6 +32,7 @@ func (f *triggerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.secrets.Generic, "webhook-secret-generic", "", "secret of POST /hooks/generic alone (default: --webhook-secret)")
 	fs.DurationVar(&f.poll, "poll-interval", 10*time.Minute, "how often to ask every project's repository for new commits (git ls-remote), ±10%; 0: never")
 	fs.DurationVar(&f.pollSkip, "poll-skip-after-webhook", 0, "do not poll a repository a webhook reached within this long (default: --poll-interval)")
+	fs.StringVar(&f.rescan, "rescan", "@weekly", `re-scan every delivered image on this schedule, without rebuilding ("off": never)`)
 	fs.StringVar(&f.schedule, "schedule", "", `rebuild every project on this schedule: "@weekly", "@daily" or 5 cron fields ("0 3 * * 1"); projects may have their own "schedule:" in the index`)
 }
 
@@ -42,6 +44,12 @@ func (f *triggerFlags) check(fs *flag.FlagSet, shared string, stderr io.Writer) 
 	if f.schedule != "" {
 		if err := sched.ParseSchedule(f.schedule); err != nil {
 			fmt.Fprintf(stderr, "hoist serve: --schedule: %v\n", err)
+			return exitError(2)
+		}
+	}
+	if f.rescan != "off" {
+		if err := sched.ParseSchedule(f.rescan); err != nil {
+			fmt.Fprintf(stderr, "hoist serve: --rescan: %v\n", err)
 			return exitError(2)
 		}
 	}

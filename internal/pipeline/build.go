@@ -27,13 +27,15 @@ type StageName string
 const (
 	StageCheckout StageName = "checkout"
 	StagePrebuild StageName = "prebuild"
+	StageLint     StageName = "lint"
 	StageBuild    StageName = "build"
 	StageTest     StageName = "test"
+	StageScan     StageName = "scan"
 	StageDeliver  StageName = "deliver"
 )
 
 // Stages lists the stages in the order they run.
-var Stages = []StageName{StageCheckout, StagePrebuild, StageBuild, StageTest, StageDeliver}
+var Stages = []StageName{StageCheckout, StagePrebuild, StageLint, StageBuild, StageTest, StageScan, StageDeliver}
 
 // Build is one run of a project's pipeline.
 type Build struct {

@@ -1,5 +1,5 @@
 // Package runner executes one build of one project: it walks the stages
-// (checkout, prebuild, build, test, deliver), records each stage's status,
+// (checkout, prebuild, lint, build, test, scan, deliver), records each stage's status,
 // times and log in the store as it goes, and reports progress to an
 // observer. It talks to the outside only through the pipeline's interfaces.
 package runner
@@ -19,12 +19,16 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// Store is what the runner records builds, logs and deliveries in.
+// Store is what the runner records builds, logs, deliveries, check
+// results, artifacts and scans in.
 type Store interface {
 	pipeline.BuildStore
 	pipeline.LogStore
 	pipeline.ImageStore
 	pipeline.GraphStore
+	pipeline.CheckStore
+	pipeline.ArtifactStore
+	pipeline.ScanStore
 }
 
 // Deps are the adapters a runner drives.
@@ -36,6 +40,9 @@ type Deps struct {
 	Scripts     pipeline.ScriptRunner
 	RepoConfigs pipeline.RepoConfigReader
 	Dockerfiles pipeline.FromReader // nil: FROM lines are not read
+	Linter      pipeline.Linter     // nil: the lint stage is skipped
+	Scanner     pipeline.Scanner    // nil: the scan stage is skipped
+	Referrers   pipeline.Referrers  // nil: SBOMs are stored, not pushed
 	Store       Store
 }
 
@@ -62,6 +69,10 @@ type Options struct {
 	// Projects are every project, for the image graph; nil: the Store's,
 	// if it is a pipeline.ProjectStore.
 	Projects []pipeline.Project
+	// ArtifactDir, when set, also gets each build's artifacts (junit.xml,
+	// sbom.cdx.json) as files, in ArtifactDir/<build id>/, for CI systems
+	// that read them from disk.
+	ArtifactDir string
 }
 
 // DefaultLogLimit is how much of each stage's log is kept when
@@ -108,7 +119,8 @@ type job struct {
 	hasRepo bool
 	imageID string
 	digest  string
-	from    []pipeline.ImageRef // FROM images Hoist may build
+	from    []pipeline.ImageRef    // FROM images Hoist may build
+	results []pipeline.CheckResult // lint and test results so far
 	// unchanged is the skip reason when these inputs were delivered before.
 	unchanged string
 }
@@ -156,8 +168,10 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	stages := []namedStage{
 		{pipeline.StageCheckout, r.checkout},
 		{pipeline.StagePrebuild, r.prebuild},
+		{pipeline.StageLint, r.lint},
 		{pipeline.StageBuild, r.buildImage},
 		{pipeline.StageTest, r.test},
+		{pipeline.StageScan, r.scan},
 		{pipeline.StageDeliver, r.deliver},
 	}
 	for i, s := range stages {

@@ -2,14 +2,12 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -166,28 +164,6 @@ func (r *Runner) pullParents(ctx context.Context, j *job, log io.Writer) error {
 		if err := r.deps.Engine.PullAs(ctx, src, parent.String(), log); err != nil {
 			return fmt.Errorf("pulling parent %s: %w", parent, err)
 		}
-	}
-	return nil
-}
-
-func (r *Runner) test(ctx context.Context, j *job, log io.Writer) error {
-	results, err := r.deps.Tester.Test(ctx, pipeline.TestSpec{
-		Image: r.ref(j, "test"), Dir: j.paths.gitPath, Config: j.repo, HasRepo: j.hasRepo,
-		Project: j.project, Commit: j.build.Commit,
-	}, log)
-	if err != nil {
-		return fmt.Errorf("running tests: %w", err)
-	}
-	fmt.Fprintf(log, "\nsummary:\n")
-	var failed []string
-	for _, res := range results {
-		fmt.Fprintf(log, "  %-5s %-14s %s\n", res.Status, res.ID, res.Detail)
-		if res.Blocking && res.Status == pipeline.CheckFail {
-			failed = append(failed, fmt.Sprintf("%s: %s", res.ID, res.Detail))
-		}
-	}
-	if len(failed) > 0 {
-		return errors.New(strings.Join(failed, "; "))
 	}
 	return nil
 }

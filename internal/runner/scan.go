@@ -1,0 +1,165 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// SBOMType is the artifact type of the CycloneDX SBOM Hoist attaches to
+// each image it builds.
+const SBOMType = "application/vnd.cyclonedx+json"
+
+// scan inventories the tested image (packages, capabilities, updates, an
+// external CVE scanner), stores the scan and the SBOM with the build and
+// attaches the SBOM to the image in the registry as an OCI referrer. A
+// scanner that errors is recorded as such and does not stop delivery;
+// failing to read the image or to store the SBOM does.
+func (r *Runner) scan(ctx context.Context, j *job, log io.Writer) error {
+	if r.deps.Scanner == nil {
+		return skipReason("no scanner configured")
+	}
+	started := now()
+	report, err := r.deps.Scanner.Scan(ctx, pipeline.ScanSpec{
+		Image: r.ref(j, "test"), Digest: j.digest, Project: j.project, Local: true,
+	}, log)
+	if err != nil {
+		return fmt.Errorf("scanning %s: %w", r.ref(j, "test"), err)
+	}
+	s := pipeline.Scan{
+		Project: j.project.Key(), Image: r.ref(j, j.project.Tag), Digest: j.digest, BuildID: j.build.ID,
+		Cause: fmt.Sprintf("build #%d", j.build.Number), Started: started, Finished: now(), Report: report,
+	}
+	if err := r.storeScan(ctx, &s, log); err != nil {
+		return err
+	}
+	if len(report.SBOM) == 0 {
+		fmt.Fprintln(log, "no SBOM was produced")
+		return nil
+	}
+	if err := r.putArtifact(ctx, j, "sbom.cdx.json", SBOMType, report.SBOM); err != nil {
+		return fmt.Errorf("storing the SBOM: %w", err)
+	}
+	if r.deps.Referrers == nil {
+		fmt.Fprintln(log, "SBOM stored with the build (no registry referrers configured)")
+		return nil
+	}
+	subject := r.opts.RegistryHost + "/" + j.project.Image().Repository() + "@" + j.digest
+	d, err := r.deps.Referrers.Attach(ctx, subject, SBOMType, SBOMType, report.SBOM, map[string]string{
+		"io.hoist.build":   fmt.Sprintf("%s#%d", j.project.Key(), j.build.Number),
+		"io.hoist.project": j.project.Key(),
+	})
+	if err != nil {
+		return fmt.Errorf("attaching the SBOM to %s: %w", subject, err)
+	}
+	fmt.Fprintf(log, "attached the SBOM (%d bytes) to %s as %s\n", len(report.SBOM), subject, d)
+	return nil
+}
+
+// storeScan stores s and logs what changed since the project's previous
+// scan.
+func (r *Runner) storeScan(ctx context.Context, s *pipeline.Scan, log io.Writer) error {
+	prev, err := r.deps.Store.Scans(ctx, s.Project, 1)
+	if err != nil {
+		return fmt.Errorf("reading the previous scan: %w", err)
+	}
+	if err := r.deps.Store.PutScan(context.WithoutCancel(ctx), s); err != nil {
+		return fmt.Errorf("storing the scan: %w", err)
+	}
+	for _, res := range s.Report.Results {
+		if res.Status == pipeline.ScanError {
+			fmt.Fprintf(log, "warning: scanner %s failed: %s\n", res.Scanner, res.Detail)
+		}
+	}
+	if len(prev) == 1 {
+		d := pipeline.DiffScans(prev[0].Report, s.Report)
+		fmt.Fprintf(log, "since the previous scan (%s, %s): %s\n", prev[0].Cause, prev[0].Finished.Format("2006-01-02 15:04"), d.Summary())
+		writeDiff(log, d)
+	}
+	return nil
+}
+
+// writeDiff writes the lines of a scan diff.
+func writeDiff(w io.Writer, d pipeline.ScanDiff) {
+	for _, p := range d.Added {
+		fmt.Fprintf(w, "  + %s %s %s\n", p.Type, p.Name, p.Version)
+	}
+	for _, p := range d.Removed {
+		fmt.Fprintf(w, "  - %s %s %s\n", p.Type, p.Name, p.Version)
+	}
+	for _, c := range d.Changed {
+		fmt.Fprintf(w, "  ~ %s %s %s → %s\n", c.Type, c.Name, c.From, c.To)
+	}
+	for _, u := range d.Updates {
+		fmt.Fprintf(w, "  update %s %s → %s\n", u.Name, u.Installed, u.Available)
+	}
+	for _, f := range d.Findings {
+		fmt.Fprintf(w, "  new finding [%s] %s %s %s\n", f.Severity, f.ID, f.Message, f.Location)
+	}
+	for _, f := range d.Resolved {
+		fmt.Fprintf(w, "  resolved [%s] %s %s %s\n", f.Severity, f.ID, f.Message, f.Location)
+	}
+	for _, c := range d.Scanners {
+		from := string(c.From)
+		if from == "" {
+			from = "none"
+		}
+		fmt.Fprintf(w, "  scanner %s: %s → %s %s\n", c.Scanner, from, c.To, c.Detail)
+	}
+}
+
+// Rescan scans the image Hoist last delivered for project again, without
+// rebuilding it, stores the scan with cause and writes what changed since
+// the previous scan to log. It returns pipeline.ErrNotFound when nothing
+// was delivered for project.
+func (r *Runner) Rescan(ctx context.Context, project, cause string, log io.Writer) (pipeline.Scan, error) {
+	if r.deps.Scanner == nil {
+		return pipeline.Scan{}, errors.New("no scanner configured")
+	}
+	images, err := r.deps.Store.Images(ctx)
+	if err != nil {
+		return pipeline.Scan{}, fmt.Errorf("reading delivered images: %w", err)
+	}
+	var img pipeline.DeliveredImage
+	for _, i := range images {
+		if i.Project == project {
+			img = i
+			break
+		}
+	}
+	if img.Digest == "" {
+		return pipeline.Scan{}, fmt.Errorf("%s: nothing delivered to scan: %w", project, pipeline.ErrNotFound)
+	}
+	ref := img.Image
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	ref += "@" + img.Digest
+	s := pipeline.Scan{Project: project, Image: img.Image, Digest: img.Digest, Cause: cause, Started: now()}
+	fmt.Fprintf(log, "re-scanning %s (%s, delivered by build %d)\n", img.Image, img.Digest, img.BuildID)
+	// The updates scanner runs the image's package manager: make the image
+	// local when an engine is at hand; the other scanners read the registry.
+	local := false
+	if r.deps.Engine != nil {
+		// One local tag per repository, reused by every re-scan.
+		alias := strings.TrimSuffix(ref, "@"+img.Digest) + ":hoist-rescan"
+		if err := r.deps.Engine.PullAs(ctx, ref, alias, io.Discard); err != nil {
+			fmt.Fprintf(log, "could not pull %s, so package-manager updates are not checked: %v\n", ref, err)
+		} else {
+			local = true
+		}
+	}
+	s.Report, err = r.deps.Scanner.Scan(ctx, pipeline.ScanSpec{Image: ref, Digest: img.Digest, Local: local}, log)
+	if err != nil {
+		return s, fmt.Errorf("scanning %s: %w", ref, err)
+	}
+	s.Finished = now()
+	if err := r.storeScan(ctx, &s, log); err != nil {
+		return s, err
+	}
+	return s, nil
+}
