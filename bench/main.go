@@ -1,7 +1,7 @@
 // Command bench measures Hoist against what a user would do by hand with the
 // docker CLI, side by side in one run, and prints medians and their ratios.
 //
-//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|g] [-sweep 234] [-plan-entries 10000] [-v]
+//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|g] [-sweep 234] [-plan-entries 10000] [-v]
 //
 // (a) end to end: `bin/hoist run` of one example app against bench/baseline.sh,
 // which does the same steps with git and the docker CLI; both deliver to the
@@ -10,6 +10,11 @@
 // (b) promotion: Hoist's registry-side tag (internal/registry Client.Tag) of
 // a 500 MB and a 1 MB image, whose ratio should be about 1, against docker
 // pull + tag + push to the same repository and to another registry.
+//
+// (c) scanning a delivered image: `bin/hoist scan` of a -big-mb image with
+// dpkg, pip, npm and Go content (time, and peak memory against the image's
+// size and a -small-mb one's) against bench/scan-baseline.sh, which does
+// the same inventory by hand with docker pull + save and tar.
 //
 // (g) the image graph: a no-op sweep of 234 projects on local git repos
 // with nothing changed (no engine call allowed), and hoist plan over a
@@ -54,16 +59,16 @@ func main() {
 	var c config
 	flag.IntVar(&c.rounds, "rounds", 3, "timed rounds of each benchmark")
 	flag.StringVar(&c.example, "example", "busybox", "example app for (a): busybox or hello")
-	flag.IntVar(&c.bigMB, "big-mb", 500, "size of the big image in (b), MiB")
-	flag.IntVar(&c.smallMB, "small-mb", 1, "size of the small image in (b), MiB")
+	flag.IntVar(&c.bigMB, "big-mb", 500, "size of the big image in (b) and (c), MiB")
+	flag.IntVar(&c.smallMB, "small-mb", 1, "size of the small image in (b) and (c), MiB")
 	flag.IntVar(&c.tagsPerRound, "tags", 5, "registry-side tags timed per round and size in (b1)(b2)")
-	flag.StringVar(&c.only, "only", "", "run only benchmark a, b or g")
+	flag.StringVar(&c.only, "only", "", "run only benchmark a, b, c or g")
 	flag.IntVar(&c.sweep, "sweep", 234, "projects in the no-op sweep (g1)")
 	flag.IntVar(&c.planN, "plan-entries", 10000, "entries of the synthetic index for hoist plan (g2)")
 	flag.BoolVar(&c.verbose, "v", false, "show the output of every command")
 	flag.Parse()
 	if c.rounds < 1 || c.bigMB < 1 || c.smallMB < 1 || c.tagsPerRound < 1 || flag.NArg() > 0 ||
-		(c.only != "" && c.only != "a" && c.only != "b" && c.only != "g") || c.sweep < 1 || c.planN < 1 || whyExample[c.example] == "" {
+		(c.only != "" && c.only != "a" && c.only != "b" && c.only != "c" && c.only != "g") || c.sweep < 1 || c.planN < 1 || whyExample[c.example] == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -131,6 +136,11 @@ func run(ctx context.Context, c config) (err error) {
 	if c.only == "" || c.only == "b" {
 		if err := benchPromotion(ctx, e, rep, reg.addr, c.bigMB, c.smallMB, c.rounds, c.tagsPerRound); err != nil {
 			return fmt.Errorf("(b): %w", err)
+		}
+	}
+	if c.only == "" || c.only == "c" {
+		if err := benchScan(ctx, e, rep, reg.addr, c.bigMB, c.smallMB, c.rounds); err != nil {
+			return fmt.Errorf("(c): %w", err)
 		}
 	}
 	return nil
