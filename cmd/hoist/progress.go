@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -78,7 +79,7 @@ func (p *progress) Summary(results []sched.Result, e *env) {
 	defer p.mu.Unlock()
 	fmt.Fprintln(p.w)
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tRESULT\tFAILED STAGE\tIMAGE")
+	fmt.Fprintln(tw, "PROJECT\tRESULT\tFAILED STAGE\tCHECKS\tIMAGE")
 	var notes []string
 	ok := 0
 	for _, r := range results {
@@ -93,7 +94,7 @@ func (p *progress) Summary(results []sched.Result, e *env) {
 		if b.Digest != "" {
 			image = b.Image + "@" + b.Digest
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Project.Key(), status, stage, image)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Project.Key(), status, stage, checkCounts(e.store, b.ID), image)
 		switch {
 		case r.Err != nil:
 			notes = append(notes, fmt.Sprintf("%s: %v", r.Project.Key(), r.Err))
@@ -109,6 +110,9 @@ func (p *progress) Summary(results []sched.Result, e *env) {
 	fmt.Fprintf(p.w, "\n%d of %d delivered to %s\n", ok, len(results), e.registryHost)
 	if len(notes) > 0 {
 		fmt.Fprintf(p.w, "\n%s\n", strings.Join(notes, "\n"))
+	}
+	if len(results) > 0 {
+		fmt.Fprintf(p.w, "\nChecks and their reasons: %s logs --data %s --stage test NS/NAME; JUnit reports and SBOMs: %s\n", self(), e.data, artifactDir(e.data)+"/<build id>/")
 	}
 	if e.server != nil && ok > 0 {
 		fmt.Fprintf(p.w, "\nThe images are in the embedded registry, stored in %s/registry.\nServe it again with: %s registry --data %s   (then: docker pull %s/NS/NAME:TAG)\n", e.data, self(), e.data, e.registryHost)
@@ -128,4 +132,27 @@ func round(d time.Duration) time.Duration {
 		return d.Round(100 * time.Millisecond)
 	}
 	return d.Round(time.Millisecond)
+}
+
+// checkCounts summarises a build's check results: "9 pass, 1 warn", "-"
+// when none ran.
+func checkCounts(st pipeline.CheckStore, buildID int64) string {
+	if buildID == 0 {
+		return "-"
+	}
+	results, err := st.CheckResults(context.Background(), buildID)
+	if err != nil || len(results) == 0 {
+		return "-"
+	}
+	counts := map[pipeline.CheckStatus]int{}
+	for _, r := range results {
+		counts[r.Status]++
+	}
+	var parts []string
+	for _, s := range []pipeline.CheckStatus{pipeline.CheckFail, pipeline.CheckWarn, pipeline.CheckPass, pipeline.CheckNA} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -58,8 +57,3 @@ func (s *stageFlags) deps(env *env) runner.Deps {
 
 // artifactDir is where builds' artifacts are written as files.
 func artifactDir(data string) string { return filepath.Join(data, "artifacts") }
-
-// artifactHint says where a build's artifacts are on disk.
-func artifactHint(data string, id int64) string {
-	return fmt.Sprintf("%s/%d/", artifactDir(data), id)
-}
