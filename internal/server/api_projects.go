@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -183,6 +184,9 @@ func findProject(r *http.Request, store interface {
 		return pipeline.Project{}, err
 	}
 	p, err := store.Project(r.Context(), key)
+	if errors.Is(err, pipeline.ErrNotFound) {
+		return pipeline.Project{}, fmt.Errorf("no project %s: %w", key, pipeline.ErrNotFound)
+	}
 	if err != nil {
 		return pipeline.Project{}, fmt.Errorf("project %s: %w", key, err)
 	}
