@@ -2,7 +2,6 @@ package checks_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -21,41 +20,29 @@ import (
 	"time"
 
 	"github.com/hoistci/hoist/internal/checks"
-	"github.com/hoistci/hoist/internal/engine"
+	"github.com/hoistci/hoist/internal/checks/checktest"
 	"github.com/hoistci/hoist/internal/pipeline"
-	"github.com/hoistci/hoist/internal/registry"
 	"github.com/hoistci/hoist/internal/script"
 	"github.com/hoistci/hoist/internal/testenv"
 )
 
 // fixture is a Suite over the real engine and an embedded registry.
 type fixture struct {
-	s    *checks.Suite
-	e    *engine.Engine
-	host string
+	s *checks.Suite
+	*checktest.Env
 }
 
 func setup(t *testing.T, opts checks.Options) *fixture {
 	t.Helper()
-	e, err := engine.New(t.Context(), engine.Options{Host: testenv.DockerHost(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := registry.Serve(ctx, registry.ServerConfig{Addr: "127.0.0.1:0", RootDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Close() })
+	v := checktest.New(t)
 	if opts.StayUp == 0 {
 		opts.StayUp = time.Second
 	}
 	if opts.PortTimeout == 0 {
 		opts.PortTimeout = 3 * time.Second
 	}
-	s := checks.New(checks.Deps{Engine: e, Containers: e, Layers: registry.New(registry.Options{}), Scripts: &script.Runner{}}, opts)
-	return &fixture{s: s, e: e, host: srv.Addr()}
+	s := checks.New(checks.Deps{Engine: v.Engine, Containers: v.Engine, Layers: v.Registry, Scripts: &script.Runner{}}, opts)
+	return &fixture{s: s, Env: v}
 }
 
 // image builds a Dockerfile (busybox in rootfs/ when busybox is set, files
@@ -63,10 +50,6 @@ func setup(t *testing.T, opts checks.Options) *fixture {
 // way the build stage pushes it, and returns its reference.
 func (f *fixture) image(t *testing.T, busybox bool, files map[string]string, lines ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	if busybox {
-		testenv.BusyboxRootfs(t, dir)
-	}
 	// A label of its own first: no image of another test descends from this
 	// one, so RemoveContainersOf (Docker's "ancestor" filter) on it cannot
 	// remove another test's containers, nor theirs ours.
@@ -75,31 +58,14 @@ func (f *fixture) image(t *testing.T, busybox bool, files map[string]string, lin
 		df += "COPY rootfs/ /\n"
 	}
 	df += strings.Join(lines, "\n") + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ctxFiles := map[string]string{}
 	for name, content := range files {
-		mode := os.FileMode(0o644)
 		if strings.HasSuffix(name, ".sh") || strings.HasPrefix(name, "bin/") {
-			mode = 0o755
+			name += "+x"
 		}
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), mode); err != nil {
-			t.Fatal(err)
-		}
+		ctxFiles[name] = content
 	}
-	ref := fmt.Sprintf("%s/checks/t%x:test", f.host, mrand.Uint64())
-	var log bytes.Buffer
-	if _, err := f.e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Dockerfile: "Dockerfile", Tags: []string{ref}}, &log); err != nil {
-		t.Fatalf("building: %v\n%s", err, log.String())
-	}
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
-	if _, err := f.e.Push(t.Context(), ref, &log); err != nil {
-		t.Fatalf("pushing: %v\n%s", err, log.String())
-	}
+	ref, _ := f.Push(t, checktest.Image{Dockerfile: df, Busybox: busybox, Files: ctxFiles, Repo: "checks", Tag: "test"})
 	return ref
 }
 
@@ -546,7 +512,7 @@ func TestNoRegistry(t *testing.T) {
 	f := setup(t, checks.Options{})
 	ref := f.image(t, true, nil, `CMD ["true"]`)
 	// A local tag the registry does not have.
-	local := fmt.Sprintf("%s/checks/missing%x:test", f.host, mrand.Uint64())
+	local := fmt.Sprintf("%s/checks/missing%x:test", f.Host, mrand.Uint64())
 	if err := exec.Command("docker", "tag", ref, local).Run(); err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoistci/hoist/internal/checks/checktest"
 	"github.com/hoistci/hoist/internal/checks/imagefs"
-	"github.com/hoistci/hoist/internal/engine"
 	"github.com/hoistci/hoist/internal/pipeline"
-	"github.com/hoistci/hoist/internal/registry"
 	"github.com/hoistci/hoist/internal/testenv"
 )
 
@@ -61,8 +60,7 @@ type fixture struct {
 
 // env is the engine, an embedded registry and the fixture images, built once.
 type env struct {
-	e      *engine.Engine
-	host   string
+	*checktest.Env
 	images map[string]fixture
 }
 
@@ -95,25 +93,17 @@ func TestMain(m *testing.M) {
 }
 
 func build(t *testing.T, host string) (*env, error) {
-	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Options{Host: host})
-	if err != nil {
-		return nil, err
-	}
-	cleanups = append(cleanups, func() { e.Close() })
-	rctx, cancel := context.WithCancel(ctx)
 	root, err := os.MkdirTemp("", "cst-test-")
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	srv, err := registry.Serve(rctx, registry.ServerConfig{Addr: "127.0.0.1:0", RootDir: filepath.Join(root, "registry")})
+	ce, stop, err := checktest.Start(context.Background(), host, filepath.Join(root, "registry"))
 	if err != nil {
-		cancel()
+		os.RemoveAll(root)
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { cancel(); srv.Close(); os.RemoveAll(root) })
-	v := &env{e: e, host: srv.Addr(), images: map[string]fixture{}}
+	cleanups = append(cleanups, func() { stop(); os.RemoveAll(root) })
+	v := &env{Env: ce, images: map[string]fixture{}}
 	for name, spec := range map[string]struct {
 		dockerfile string
 		files      map[string]string
@@ -121,9 +111,8 @@ func build(t *testing.T, host string) (*env, error) {
 		"main": {mainDockerfile, mainFiles},
 		"bare": {"FROM scratch\nCOPY rootfs/ /\n", nil},
 	} {
-		dir := filepath.Join(root, name)
-		testenv.BusyboxRootfs(t, dir) // in a folder of the package's, not the test's
-		f, err := v.push(ctx, dir, spec.dockerfile, spec.files)
+		// In a folder of the package's, not the test's: the images outlive it.
+		f, err := v.push(t, filepath.Join(root, name), checktest.Image{Dockerfile: spec.dockerfile, Busybox: true, Files: spec.files, Repo: "cst"})
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", name, err)
 		}
@@ -132,48 +121,25 @@ func build(t *testing.T, host string) (*env, error) {
 	return v, nil
 }
 
-// push builds dockerfile with the busybox in dir and files, pushes it to the registry
-// and reads it back.
-func (v *env) push(ctx context.Context, dir, dockerfile string, files map[string]string) (fixture, error) {
-	files = maps(files, map[string]string{"Dockerfile": dockerfile})
-	for n, c := range files {
-		p := filepath.Join(dir, n)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fixture{}, err
-		}
-		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
-			return fixture{}, err
-		}
-	}
-	ref := fmt.Sprintf("%s/cst/t%x:1", v.host, rand.Uint64())
-	var log bytes.Buffer
-	if _, err := v.e.Build(ctx, pipeline.BuildSpec{ContextDir: dir, Dockerfile: "Dockerfile", Tags: []string{ref}}, &log); err != nil {
-		return fixture{}, fmt.Errorf("building: %v\n%s", err, log.String())
-	}
-	cleanups = append(cleanups, func() { exec.Command("docker", "rmi", "-f", ref).Run() })
-	if _, err := v.e.Push(ctx, ref, &log); err != nil {
-		return fixture{}, fmt.Errorf("pushing: %v\n%s", err, log.String())
-	}
-	fsys, err := imagefs.Read(ctx, registry.New(registry.Options{}), ref, imagefs.Options{})
+// push builds img in dir, pushes it to the registry and reads it back; the
+// local image is removed when TestMain ends.
+func (v *env) push(t *testing.T, dir string, img checktest.Image) (fixture, error) {
+	ctx := context.Background()
+	checktest.WriteContext(t, dir, img)
+	ref, _, err := v.BuildPush(ctx, dir, img)
 	if err != nil {
 		return fixture{}, err
 	}
-	cfg, err := v.e.InspectImage(ctx, ref)
+	cleanups = append(cleanups, func() { v.Remove(ref) })
+	fsys, err := imagefs.Read(ctx, v.Registry, ref, imagefs.Options{})
+	if err != nil {
+		return fixture{}, err
+	}
+	cfg, err := v.Engine.InspectImage(ctx, ref)
 	if err != nil {
 		return fixture{}, err
 	}
 	return fixture{ref: ref, fsys: fsys, cfg: cfg}, nil
-}
-
-func maps(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, x := range a {
-		out[k] = x
-	}
-	for k, x := range b {
-		out[k] = x
-	}
-	return out
 }
 
 // golden is a testdata/NAME.golden.json: the image a file runs against and
@@ -186,7 +152,7 @@ type golden struct {
 // runner returns a Runner whose containers carry a label of their own, and
 // a check that nothing it made is left.
 func runner(t *testing.T, v *env) (*Runner, func()) {
-	r := New(v.e)
+	r := New(v.Engine)
 	mark := fmt.Sprintf("cst-test-%x", rand.Uint64())
 	r.labels = map[string]string{"io.hoist.check": mark}
 	return r, func() {

@@ -5,13 +5,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,61 +17,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/hoistci/hoist/internal/checks/checktest"
 	"github.com/hoistci/hoist/internal/checks/imagefs"
-	"github.com/hoistci/hoist/internal/engine"
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/registry"
-	"github.com/hoistci/hoist/internal/testenv"
 )
-
-// env is an engine and an embedded registry.
-type env struct {
-	e    *engine.Engine
-	host string
-}
-
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	e, err := engine.New(t.Context(), engine.Options{Host: testenv.DockerHost(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := registry.Serve(ctx, registry.ServerConfig{Addr: "127.0.0.1:0", RootDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Close() })
-	return &env{e: e, host: srv.Addr()}
-}
-
-// push builds a Dockerfile (with files beside it, and busybox in rootfs/
-// when busybox is set) and pushes it to the registry; it returns the
-// registry reference.
-func (v *env) push(t *testing.T, dockerfile string, busybox bool, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if busybox {
-		testenv.BusyboxRootfs(t, dir)
-	}
-	files["Dockerfile"] = dockerfile
-	for n, c := range files {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ref := fmt.Sprintf("%s/imagefs/t%x:1", v.host, rand.Uint64())
-	var log bytes.Buffer
-	if _, err := v.e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Dockerfile: "Dockerfile", Tags: []string{ref}}, &log); err != nil {
-		t.Fatalf("building: %v\n%s", err, log.String())
-	}
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
-	if _, err := v.e.Push(t.Context(), ref, &log); err != nil {
-		t.Fatalf("pushing: %v\n%s", err, log.String())
-	}
-	return ref
-}
 
 type visited struct {
 	path    string
@@ -85,14 +30,14 @@ type visited struct {
 }
 
 func TestRead(t *testing.T) {
-	v := newEnv(t)
-	ref := v.push(t, `FROM scratch
+	v := checktest.New(t)
+	ref, _ := v.Push(t, checktest.Image{Repo: "imagefs", Busybox: true, Dockerfile: `FROM scratch
 COPY rootfs/ /
 RUN mkdir -p /data/opq /data/gone && echo secret > /data/gone/key && echo a > /data/opq/a && echo keep > /data/keep.txt
 RUN rm /data/gone/key && rm -rf /data/opq && mkdir /data/opq && echo b > /data/opq/b
 RUN ln -s /data/keep.txt /data/abs && ln -s keep.txt /data/rel && ln -s ../opq/./../keep.txt /data/opq/up && ln -s loop2 /data/loop1 && ln -s loop1 /data/loop2 && ln -s /data /data/opq/dirlink && ln -s nowhere /data/dangling
 RUN echo hard > /data/h1 && ln /data/h1 /data/h2 && echo owned > /data/owned && chown 1234:5678 /data/owned && chmod 4750 /data/owned
-`, true, map[string]string{})
+`})
 
 	var seen []visited
 	removed := map[string]int{}
@@ -229,8 +174,8 @@ RUN echo hard > /data/h1 && ln /data/h1 /data/h2 && echo owned > /data/owned && 
 }
 
 func TestScratch(t *testing.T) {
-	v := newEnv(t)
-	ref := v.push(t, "FROM scratch\nCOPY hello /app/hello\nCMD [\"/app/hello\"]\n", false, map[string]string{"hello": "not really a program\n"})
+	v := checktest.New(t)
+	ref, _ := v.Push(t, checktest.Image{Repo: "imagefs", Dockerfile: "FROM scratch\nCOPY hello /app/hello\nCMD [\"/app/hello\"]\n", Files: map[string]string{"hello": "not really a program\n"}})
 	f, err := imagefs.Read(t.Context(), registry.New(registry.Options{}), ref, imagefs.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +199,7 @@ func TestScratch(t *testing.T) {
 // folders, a whiteout of a whole directory, a hard link into a lower layer,
 // a directory replaced by a file.
 func TestCraftedLayers(t *testing.T) {
-	v := newEnv(t)
+	v := checktest.New(t)
 	type ent struct {
 		name, link, content string
 		typ                 byte
@@ -295,7 +240,7 @@ func TestCraftedLayers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ref := v.host + "/imagefs/crafted:1"
+	ref := v.Host + "/imagefs/crafted:1"
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,7 @@ package scan
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io/fs"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,35 +11,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hoistci/hoist/internal/engine"
+	"github.com/hoistci/hoist/internal/checks/checktest"
 	"github.com/hoistci/hoist/internal/pipeline"
-	"github.com/hoistci/hoist/internal/registry"
-	"github.com/hoistci/hoist/internal/testenv"
 )
 
 // env is a real engine, an embedded registry and a Scanner reading from it.
-type env struct {
-	e    *engine.Engine
-	host string
-	reg  *registry.Client
-}
+type env struct{ *checktest.Env }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	e, err := engine.New(t.Context(), engine.Options{Host: testenv.DockerHost(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := registry.Serve(ctx, registry.ServerConfig{Addr: "127.0.0.1:0", RootDir: t.TempDir()})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); srv.Close() })
-	return &env{e: e, host: srv.Addr(), reg: registry.New(registry.Options{})}
-}
+func newEnv(t *testing.T) *env { return &env{checktest.New(t)} }
 
 // fixture is an image to build: a Dockerfile and the files of its context.
 type fixture struct {
@@ -57,77 +33,18 @@ type fixture struct {
 // digest; the local image stays until the test ends.
 func (v *env) push(t *testing.T, f fixture) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	if f.busybox {
-		testenv.BusyboxRootfs(t, dir)
-	}
+	dirs := map[string]string{}
 	for _, tree := range f.trees {
-		copyTree(t, filepath.Join("testdata", tree), filepath.Join(dir, tree))
+		dirs[tree] = filepath.Join("testdata", tree)
 	}
-	write := func(name string, data []byte, mode os.FileMode) {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, content := range f.files {
-		mode := os.FileMode(0o644)
-		if n, ok := strings.CutSuffix(name, "+x"); ok {
-			name, mode = n, 0o755
-		}
-		write(name, []byte(content), mode)
-	}
-	for name, src := range f.copies {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(name, data, 0o755)
-	}
-	write("Dockerfile", []byte(f.dockerfile), 0o644)
-	ref := fmt.Sprintf("%s/scan/t%x:1", v.host, rand.Uint64())
-	var log bytes.Buffer
-	if _, err := v.e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Dockerfile: "Dockerfile", Tags: []string{ref}}, &log); err != nil {
-		t.Fatalf("building: %v\n%s", err, log.String())
-	}
-	t.Cleanup(func() { v.e.RemoveImage(context.Background(), ref) })
-	digest, err := v.e.Push(t.Context(), ref, &log)
-	if err != nil {
-		t.Fatalf("pushing: %v\n%s", err, log.String())
-	}
-	return ref, digest
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(out, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(out, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return v.Push(t, checktest.Image{Dockerfile: f.dockerfile, Busybox: f.busybox, Files: f.files, Dirs: dirs, Copies: f.copies, Repo: "scan"})
 }
 
 // scan runs a Scanner with opts on ref.
 func (v *env) scan(t *testing.T, ref, digest string, local bool, opts Options) (pipeline.ScanReport, string) {
 	t.Helper()
 	var log bytes.Buffer
-	rep, err := New(v.reg, v.e, opts).Scan(t.Context(), pipeline.ScanSpec{Image: ref, Digest: digest, Local: local}, &log)
+	rep, err := New(v.Registry, v.Engine, opts).Scan(t.Context(), pipeline.ScanSpec{Image: ref, Digest: digest, Local: local}, &log)
 	if err != nil {
 		t.Fatalf("scan: %v\n%s", err, log.String())
 	}
@@ -430,8 +347,8 @@ EOF
 
 func TestScanMissingImage(t *testing.T) {
 	v := newEnv(t)
-	_, err := New(v.reg, v.e, Options{}).Scan(t.Context(), pipeline.ScanSpec{Image: v.host + "/scan/nothing:1"}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), v.host+"/scan/nothing:1") {
+	_, err := New(v.Registry, v.Engine, Options{}).Scan(t.Context(), pipeline.ScanSpec{Image: v.Host + "/scan/nothing:1"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), v.Host+"/scan/nothing:1") {
 		t.Errorf("got %v", err)
 	}
 }
