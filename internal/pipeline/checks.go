@@ -288,6 +288,9 @@ type ScanStore interface {
 	Scans(ctx context.Context, project string, limit int) ([]Scan, error)
 	// ScanOf returns the scan with id, or ErrNotFound.
 	ScanOf(ctx context.Context, id int64) (Scan, error)
+	// ScanOfBuild returns the scan that ran in build buildID, SBOM
+	// included, or ErrNotFound.
+	ScanOfBuild(ctx context.Context, buildID int64) (Scan, error)
 }
 
 // CheckStore keeps the check results of builds.

@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -184,27 +185,16 @@ func (s *Server) resultsData(ctx context.Context, b pipeline.Build) (*resultsVie
 	return v, nil
 }
 
-// scansSearched is how many of a project's newest scans are searched for
-// a build's scan.
-const scansSearched = 20
-
-// scanOfBuild finds the scan that ran in build b, among its project's
-// newest scans.
+// scanOfBuild finds the scan that ran in build b.
 func (s *Server) scanOfBuild(ctx context.Context, b pipeline.Build) (pipeline.Scan, bool, error) {
-	scans, err := s.deps.Store.Scans(ctx, b.Project, scansSearched)
+	sc, err := s.deps.Store.ScanOfBuild(ctx, b.ID)
+	if errors.Is(err, pipeline.ErrNotFound) {
+		return pipeline.Scan{}, false, nil
+	}
 	if err != nil {
-		return pipeline.Scan{}, false, fmt.Errorf("listing scans of %s: %w", b.Project, err)
+		return pipeline.Scan{}, false, err
 	}
-	for _, sc := range scans {
-		if sc.BuildID == b.ID {
-			sc, err := s.deps.Store.ScanOf(ctx, sc.ID) // with its SBOM, which lists leave out
-			if err != nil {
-				return pipeline.Scan{}, false, fmt.Errorf("reading scan %d of build %d: %w", sc.ID, b.ID, err)
-			}
-			return sc, true, nil
-		}
-	}
-	return pipeline.Scan{}, false, nil
+	return sc, true, nil
 }
 
 // webBuildResults serves /p/{ns}/{name}/builds/{n}/results: the results

@@ -105,3 +105,17 @@ func (s *Store) ScanOf(ctx context.Context, id int64) (pipeline.Scan, error) {
 	}
 	return sc, nil
 }
+
+// ScanOfBuild returns the newest scan that ran in build buildID, SBOM
+// included, or pipeline.ErrNotFound.
+func (s *Store) ScanOfBuild(ctx context.Context, buildID int64) (pipeline.Scan, error) {
+	sc, err := scanRow(s.db.QueryRowContext(ctx, `SELECT `+scanColumns+`, sbom FROM scans
+		WHERE build_id = ? AND build_id != 0 ORDER BY id DESC LIMIT 1`, buildID), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = pipeline.ErrNotFound
+	}
+	if err != nil {
+		return pipeline.Scan{}, fmt.Errorf("reading the scan of build %d: %w", buildID, err)
+	}
+	return sc, nil
+}

@@ -247,6 +247,18 @@ func testScanRoundTrip(t *testing.T, s pipeline.Store) {
 	if rescan.ID == stored.ID {
 		t.Errorf("two scans got the same ID %d", rescan.ID)
 	}
+	// The build's scan is found by its build, SBOM included; a re-scan
+	// (build 0) belongs to no build.
+	byBuild, err := s.ScanOfBuild(ctx(t), b.ID)
+	must(t, "ScanOfBuild", err)
+	if byBuild.ID != stored.ID || len(byBuild.Report.SBOM) != 3<<20 {
+		t.Errorf("ScanOfBuild(%d) = scan %d with a %d-byte SBOM, want scan %d with its SBOM", b.ID, byBuild.ID, len(byBuild.Report.SBOM), stored.ID)
+	}
+	_, err = s.ScanOfBuild(ctx(t), 0)
+	mustNotFound(t, "ScanOfBuild of a re-scan's build 0", err)
+	_, err = s.ScanOfBuild(ctx(t), b.ID+1000)
+	mustNotFound(t, "ScanOfBuild of a build with no scan", err)
+
 	got, err = s.ScanOf(ctx(t), rescan.ID)
 	must(t, "ScanOf", err)
 	if d := diff(rescan, got); d != "" {
