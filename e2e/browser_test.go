@@ -293,6 +293,8 @@ func TestBrowser(t *testing.T) {
 		b.waitBuild("failed", 3*time.Minute)
 		mustContain(t, "the error summary", b.text(".summary.failed"), "Failed in test", "secrets")
 		mustContain(t, "the failing checks", b.text(".summary.failed .failing-checks"), "1 blocking check failed", "secrets", "/root/.aws/credentials")
+		// The results part fetches itself again when the build ends.
+		b.waitJS("the checks to show the test stage's results", `(document.getElementById("checks") || {}).textContent.includes("no-hard-coded-passwords")`, 15*time.Second)
 		mustContain(t, "the checks section", b.text("#checks"), "starts", "no-hard-coded-passwords", "secrets")
 		if n := eval[int](b, `document.querySelectorAll("#checks .has-blocking").length`); n != 1 {
 			t.Errorf("%d check groups are marked as blocking, want the predefined checks' one", n)
