@@ -54,13 +54,11 @@ func startBrowserServer(t *testing.T, workers int) *browserServer {
 	t.Helper()
 	testenv.DockerHost(t)
 	examples := copyExamples(t)
-	root := t.TempDir()
+	repos := map[string]string{}
 	for name, files := range browserRepos {
-		if err := os.Symlink(testenv.GitRepo(t, files), filepath.Join(root, name)); err != nil {
-			t.Fatal(err)
-		}
+		repos[name] = testenv.GitRepo(t, files)
 	}
-	s := &browserServer{gitBase: testenv.GitHTTPServer(t, root), data: filepath.Join(t.TempDir(), "data")}
+	s := &browserServer{gitBase: serveRepos(t, repos), data: filepath.Join(t.TempDir(), "data")}
 	addr := freeAddr(t)
 	s.base = "http://" + addr
 	s.srv = startServe(t, "serve", "--index", filepath.Join(examples, "examples/index.d"), "--addr", addr,

@@ -18,7 +18,6 @@ import (
 func TestCascadeServe(t *testing.T) {
 	testenv.DockerHost(t)
 	examples := copyExamples(t)
-	root := t.TempDir()
 	parentFile := func(v string) map[string]string {
 		return map[string]string{"Dockerfile": busyboxFrom + "RUN echo " + v + " > /parent\nCMD [\"true\"]\n"}
 	}
@@ -28,12 +27,7 @@ func TestCascadeServe(t *testing.T) {
 		"grandchild.git": testenv.GitRepo(t, map[string]string{"Dockerfile": "FROM demo/child:latest\nRUN cat /child > /grandchild\n"}),
 		"other.git":      testenv.GitRepo(t, map[string]string{"Dockerfile": busyboxFrom + "CMD [\"true\"]\n"}),
 	}
-	for name, dir := range repos {
-		if err := os.Symlink(dir, filepath.Join(root, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git := testenv.GitHTTPServer(t, root)
+	git := serveRepos(t, repos)
 	busybox := `  - id: 9
     app-id: examples
     job-id: busybox

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -22,7 +21,6 @@ func TestCascade(t *testing.T) {
 	if r := hoist(t, nil, "run", "--index", filepath.Join(examples, "examples/index.d"), "--only", "examples/busybox", "--data", data, "--registry-addr", addr); r.code != 0 {
 		t.Fatalf("delivering busybox:\n%s", r)
 	}
-	root := t.TempDir()
 	parentFile := func(v string) map[string]string {
 		return map[string]string{"Dockerfile": busyboxFrom + "RUN echo " + v + " > /parent\nCMD [\"true\"]\n"}
 	}
@@ -32,12 +30,7 @@ func TestCascade(t *testing.T) {
 		"grandchild.git": testenv.GitRepo(t, map[string]string{"Dockerfile": "FROM \\\n  demo/child:latest\nRUN cat /child > /grandchild\n"}),
 		"other.git":      testenv.GitRepo(t, map[string]string{"Dockerfile": busyboxFrom + "RUN echo other > /other\nCMD [\"true\"]\n"}),
 	}
-	for name, dir := range repos {
-		if err := os.Symlink(dir, filepath.Join(root, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	base := testenv.GitHTTPServer(t, root)
+	base := serveRepos(t, repos)
 	idx := writeIndex(t, "demo",
 		entry(1, "demo", "parent", base+"/parent.git", ""),
 		entry(2, "demo", "child", base+"/child.git", "    depends-on: demo/parent\n"),

@@ -77,13 +77,7 @@ CMD ["true"]
 	unparsable := testenv.GitRepo(t, map[string]string{
 		"Dockerfile": busyboxFrom + "RUN true\nFORM scratch\n",
 	})
-	root := t.TempDir()
-	for name, dir := range map[string]string{"full.git": full, "leaky.git": leaky, "sut.git": sutFails, "bad.git": unparsable} {
-		if err := os.Symlink(dir, filepath.Join(root, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	base := testenv.GitHTTPServer(t, root)
+	base := serveRepos(t, map[string]string{"full.git": full, "leaky.git": leaky, "sut.git": sutFails, "bad.git": unparsable})
 	idx := writeIndex(t, "demo",
 		entry(1, "demo", "full", base+"/full.git", ""),
 		entry(2, "demo", "leaky", base+"/leaky.git", ""),

@@ -63,19 +63,13 @@ func TestFailures(t *testing.T) {
 		t.Fatalf("delivering busybox:\n%s", r)
 	}
 
-	root := t.TempDir()
 	broken := testenv.GitRepo(t, map[string]string{"Dockerfile": busyboxFrom + "RUN echo about to fail && false\nCMD [\"true\"]\n"})
 	flaky := testenv.GitRepo(t, map[string]string{
 		"Dockerfile": busyboxFrom + "CMD [\"sh\", \"-c\", \"echo ok\"]\n",
 		"cccp.yml":   "job-id: flaky\ntest-skip: false\ntest-script: test.sh\n",
 		"test.sh":    "#!/bin/sh\necho \"testing $IMAGE\"\ndocker run --rm \"$IMAGE\" sh -c 'test -e /version2 && echo version2 && exit 4; echo fine'\n",
 	})
-	for name, dir := range map[string]string{"broken.git": broken, "flaky.git": flaky} {
-		if err := os.Symlink(dir, filepath.Join(root, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	base := testenv.GitHTTPServer(t, root)
+	base := serveRepos(t, map[string]string{"broken.git": broken, "flaky.git": flaky})
 	idx := writeIndex(t, "demo",
 		entry(1, "demo", "broken", base+"/broken.git", ""),
 		entry(2, "demo", "flaky", base+"/flaky.git", ""),

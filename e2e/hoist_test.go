@@ -176,3 +176,17 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 		}
 	}
 }
+
+// serveRepos serves git repositories over HTTP, as git http-backend does
+// for users: repos maps a name ("app.git") to a repository's folder. It
+// returns the base URL; the repository is at base + "/" + name.
+func serveRepos(t *testing.T, repos map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, dir := range repos {
+		if err := os.Symlink(dir, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return testenv.GitHTTPServer(t, root)
+}

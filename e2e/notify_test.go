@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,15 +44,9 @@ func TestNotifications(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	root := t.TempDir()
 	broken := testenv.GitRepo(t, map[string]string{"Dockerfile": busyboxFrom + "RUN echo about to fail && false\nCMD [\"true\"]\n"})
 	good := testenv.GitRepo(t, map[string]string{"Dockerfile": busyboxFrom + "CMD [\"sh\", \"-c\", \"echo ok\"]\n"})
-	for name, dir := range map[string]string{"broken.git": broken, "good.git": good} {
-		if err := os.Symlink(dir, filepath.Join(root, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	base := testenv.GitHTTPServer(t, root)
+	base := serveRepos(t, map[string]string{"broken.git": broken, "good.git": good})
 	run := func(brokenURL string, extra ...string) result {
 		idx := writeIndex(t, "demo",
 			entry(1, "demo", "broken", brokenURL, ""),
