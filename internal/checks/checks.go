@@ -203,7 +203,7 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 		start := time.Now()
 		o := c.run(ctx, r)
 		if ctx.Err() != nil {
-			return applyPolicies(results, pol), ctx.Err()
+			return results, ctx.Err()
 		}
 		applied := applyPolicies([]pipeline.CheckResult{{
 			ID: c.id, Group: pipeline.GroupCheck, Description: c.description,
@@ -221,18 +221,21 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 		}
 		fmt.Fprintf(log, "--- %s %s%s: %s\n", strings.ToUpper(string(res.Status)), c.id, how, o.detail)
 	}
+	// The predefined checks' results have their policies already; the
+	// user tests' get theirs here.
+	var user []pipeline.CheckResult
 	if !excluded(pol, UserScriptID, pipeline.GroupTestScript) {
 		start := time.Now()
 		res := s.userScript(ctx, spec, log)
 		res.Group, res.Duration = pipeline.GroupTestScript, time.Since(start)
-		results = append(results, res)
+		user = append(user, res)
 	}
 	if cstFailed != nil {
-		results = append(results, *cstFailed)
+		user = append(user, *cstFailed)
 	}
-	results = append(results, r.structureTests(ctx, cstFiles)...)
-	results = append(results, r.autotest(ctx)...)
-	return applyPolicies(results, pol), ctx.Err()
+	user = append(user, r.structureTests(ctx, cstFiles)...)
+	user = append(user, r.autotest(ctx)...)
+	return append(results, applyPolicies(user, pol)...), ctx.Err()
 }
 
 // needsFS reports whether a check that reads the image's files will run.
@@ -276,17 +279,6 @@ func (r *run) readFS(ctx context.Context) {
 // read: a failure, since the check could not vouch for the image.
 func (r *run) noFS() outcome {
 	return outcome{status: pipeline.CheckFail, detail: fmt.Sprintf("could not read the image's files from the registry: %v", r.fsErr)}
-}
-
-// Failed returns the blocking results that failed.
-func Failed(results []pipeline.CheckResult) []pipeline.CheckResult {
-	var failed []pipeline.CheckResult
-	for _, r := range results {
-		if r.Failed() {
-			failed = append(failed, r)
-		}
-	}
-	return failed
 }
 
 // maxOutput bounds the output a result keeps.
