@@ -252,6 +252,14 @@ func (e *env) output(ctx context.Context, name string, args ...string) (string, 
 // timed runs a command, with its output kept (and shown with -v), and
 // returns how long it took. The error carries the end of its output.
 func (e *env) timed(ctx context.Context, cmd *exec.Cmd) (time.Duration, error) {
+	s, _, err := e.measure(ctx, cmd)
+	return s.d, err
+}
+
+// measure runs a command, with its output kept (and shown with -v), and
+// returns how long it took, its peak RSS and its output. The error
+// carries the end of its output.
+func (e *env) measure(ctx context.Context, cmd *exec.Cmd) (sample, string, error) {
 	var buf bytes.Buffer
 	var w io.Writer = &buf
 	if e.verbose {
@@ -261,14 +269,25 @@ func (e *env) timed(ctx context.Context, cmd *exec.Cmd) (time.Duration, error) {
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	err := cmd.Run()
-	d := time.Since(start)
+	s := sample{d: time.Since(start)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			s.rssKiB = ru.Maxrss // KiB on Linux; includes the children it waited for
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return d, ctx.Err()
+			return s, buf.String(), ctx.Err()
 		}
-		return d, fmt.Errorf("%s failed: %w; the end of its output:\n%s", strings.Join(cmd.Args, " "), err, tail(buf.String(), 25))
+		return s, buf.String(), fmt.Errorf("%s failed: %w; the end of its output:\n%s", strings.Join(cmd.Args, " "), err, tail(buf.String(), 25))
 	}
-	return d, nil
+	return s, buf.String(), nil
+}
+
+// sample is one measured run of a command.
+type sample struct {
+	d      time.Duration
+	rssKiB int64 // peak RSS of the process and the children it waited for
 }
 
 // run is timed for a command given by name and arguments.

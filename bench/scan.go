@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -25,12 +22,6 @@ const (
 	scanNPM           = 8 // 2 of them scoped
 	scanGoBinaries    = 1
 )
-
-// scanSample is one timed run of either side.
-type scanSample struct {
-	d      time.Duration
-	rssKiB int64 // peak RSS of the process and the children it waited for
-}
 
 // benchScan is (c): `hoist scan` of a delivered image, against the same
 // inventory by hand with docker pull + save + tar (bench/scan-baseline.sh).
@@ -77,28 +68,28 @@ func benchScan(ctx context.Context, e *env, rep *report, reg string, bigMB, smal
 		return err
 	}
 
-	runHoist := func(ref, project string) (scanSample, error) {
+	runHoist := func(ref, project string) (sample, error) {
 		if err := e.dropLocal(ctx, ref); err != nil { // hoist scan pulls it too
-			return scanSample{}, err
+			return sample{}, err
 		}
 		cmd := exec.CommandContext(ctx, hoistBin, "scan", "--data", data, "--registry", reg, project)
 		cmd.Env = withoutEnv(os.Environ(), "HOIST_SERVER") // no server: this data folder
-		s, out, err := e.timedOutput(ctx, cmd)
+		s, out, err := e.measure(ctx, cmd)
 		if err != nil {
 			return s, err
 		}
 		return s, checkHoistScan(out)
 	}
 	script := filepath.Join(e.root, "bench", "scan-baseline.sh")
-	runBaseline := func(label string) (scanSample, error) {
+	runBaseline := func(label string) (sample, error) {
 		if err := e.dropLocal(ctx, bigRef); err != nil {
-			return scanSample{}, err
+			return sample{}, err
 		}
 		dir := filepath.Join(work, "baseline-"+label)
 		defer os.RemoveAll(dir)
 		cmd := exec.CommandContext(ctx, "/bin/sh", script)
 		cmd.Env = append(os.Environ(), "REF="+bigRef, "WORK="+dir)
-		s, out, err := e.timedOutput(ctx, cmd)
+		s, out, err := e.measure(ctx, cmd)
 		if err != nil {
 			return s, err
 		}
@@ -114,7 +105,7 @@ func benchScan(ctx context.Context, e *env, rep *report, reg string, bigMB, smal
 	if _, err := runBaseline("warm"); err != nil {
 		return err
 	}
-	var hs, bs []scanSample
+	var hs, bs []sample
 	for i := range rounds {
 		first, second := "hoist", "baseline"
 		if i%2 == 1 {
@@ -140,7 +131,7 @@ func benchScan(ctx context.Context, e *env, rep *report, reg string, bigMB, smal
 	if err := e.dropLocal(ctx, bigRef); err != nil {
 		return err
 	}
-	var ss []scanSample
+	var ss []sample
 	for i := range rounds {
 		s, err := runHoist(smallRef, "bench/scan-small:v1")
 		if err != nil {
@@ -388,32 +379,6 @@ func checkBaselineScan(out string) error {
 	return nil
 }
 
-// timedOutput is timed that also returns the output and the peak RSS.
-func (e *env) timedOutput(ctx context.Context, cmd *exec.Cmd) (scanSample, string, error) {
-	var buf bytes.Buffer
-	var w io.Writer = &buf
-	if e.verbose {
-		w = io.MultiWriter(&buf, os.Stderr)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	s := scanSample{d: time.Since(start)}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			s.rssKiB = ru.Maxrss // KiB on Linux; includes the children it waited for
-		}
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return s, buf.String(), ctx.Err()
-		}
-		return s, buf.String(), fmt.Errorf("%s failed: %w; the end of its output:\n%s", strings.Join(cmd.Args, " "), err, tail(buf.String(), 25))
-	}
-	return s, buf.String(), nil
-}
-
 func withoutEnv(env []string, name string) []string {
 	var out []string
 	for _, kv := range env {
@@ -424,7 +389,7 @@ func withoutEnv(env []string, name string) []string {
 	return out
 }
 
-func durations(ss []scanSample) []time.Duration {
+func durations(ss []sample) []time.Duration {
 	out := make([]time.Duration, len(ss))
 	for i, s := range ss {
 		out[i] = s.d
@@ -433,7 +398,7 @@ func durations(ss []scanSample) []time.Duration {
 }
 
 // medianKiB is the median peak RSS, in KiB.
-func medianKiB(ss []scanSample) int64 {
+func medianKiB(ss []sample) int64 {
 	ds := make([]time.Duration, len(ss))
 	for i, s := range ss {
 		ds[i] = time.Duration(s.rssKiB) // median works on any int64
@@ -441,7 +406,7 @@ func medianKiB(ss []scanSample) int64 {
 	return int64(median(ds))
 }
 
-func rssSamples(ss []scanSample) string {
+func rssSamples(ss []sample) string {
 	s := make([]string, len(ss))
 	for i, x := range ss {
 		s[i] = mib(x.rssKiB << 10)
