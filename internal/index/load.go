@@ -8,11 +8,14 @@ import (
 	"strings"
 )
 
-// templateFile is upstream's example entry, never an index file.
-const templateFile = "index_template.yaml"
+// templateMark marks upstream's example files (index_template.yml until
+// 2018, index_template.yaml since): upstream's readers skipped every file
+// whose name contains it, and so does Hoist.
+const templateMark = "index_template"
 
 // Load reads and checks an index. Each path is an index.d folder (every
-// *.yaml and *.yml file in it, sorted, but index_template.yaml), a folder
+// *.yaml and *.yml file in it, sorted, but templates such as
+// index_template.yaml or index_template.yml), a folder
 // that holds index.d/, an index.yml file, or any single index file. After
 // checking each file it checks the whole set: images built twice, depends-on
 // cycles and depends-on naming an image no entry builds.
@@ -77,7 +80,7 @@ func isDir(p string) bool {
 }
 
 // indexFiles lists the *.yaml and *.yml files of dir, sorted, leaving out
-// hidden files and the template.
+// hidden files and templates (a name containing "index_template").
 func indexFiles(dir string) ([]string, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
@@ -87,7 +90,7 @@ func indexFiles(dir string) ([]string, error) {
 	for _, de := range des {
 		name := de.Name()
 		ext := filepath.Ext(name)
-		if (ext != ".yaml" && ext != ".yml") || name == templateFile || strings.HasPrefix(name, ".") {
+		if (ext != ".yaml" && ext != ".yml") || strings.Contains(name, templateMark) || strings.HasPrefix(name, ".") {
 			continue
 		}
 		if p := filepath.Join(dir, name); !isDir(p) {
