@@ -8,9 +8,10 @@ import (
 )
 
 // checkSet applies the rules that span entries, marking the entries that
-// break them: an image built by two entries, an entry depending on its own
-// image, and depends-on cycles. With whole set (the complete index), it also
-// warns about depends-on naming an image no entry builds.
+// break them: an image built by two entries and depends-on cycles. An entry
+// depending on its own image is only warned about, and that reference
+// dropped. With whole set (the complete index), it also warns about
+// depends-on naming an image no entry builds.
 func checkSet(entries []*entry, whole bool) []Diagnostic {
 	var diags []Diagnostic
 	report := func(e *entry, s Severity, at pos, format string, args ...any) {
@@ -54,13 +55,32 @@ func checkDuplicates(entries []*entry, report reportFunc) map[string]*entry {
 	return byKey
 }
 
-// checkSelf reports entries whose depends-on names their own image.
+// checkSelf warns about entries whose depends-on names their own image and
+// drops that reference. Upstream handed it to its build trigger, where a job
+// triggering itself did nothing; the real index's centos/centos:7 (2019–2023)
+// has it. Longer cycles stay errors (checkCycles).
 func checkSelf(entries []*entry, report reportFunc) {
 	for _, e := range entries {
+		if !e.keyOK {
+			continue
+		}
+		self := e.p.Key()
+		var kept []dep
 		for _, d := range e.deps {
-			if e.keyOK && d.ref.String() == e.p.Key() {
-				report(e, Error, d.at, "depends-on names this entry's own image %s; an image cannot be built from itself", e.p.Key())
+			if d.ref.String() != self {
+				kept = append(kept, d)
+				continue
 			}
+			report(e, Warning, d.at, "depends-on names this entry's own image %s, which is ignored: an image cannot be its own parent; remove this reference",
+				self)
+		}
+		if len(kept) == len(e.deps) {
+			continue
+		}
+		e.deps = kept
+		e.p.DependsOn = nil
+		for _, d := range kept {
+			e.p.DependsOn = append(e.p.DependsOn, d.ref)
 		}
 	}
 }
