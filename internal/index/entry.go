@@ -291,11 +291,31 @@ func (ep *entryParser) tag() (string, bool) {
 		return pipeline.DefaultTag, !isBadType(ep.fields[keyDesiredTag].node)
 	}
 	if !pipeline.ValidTag(s) {
-		ep.errorf(at, "desired-tag %q is not a valid tag; %s", s, tagRule)
+		ep.errorf(at, "desired-tag %q is not a valid tag: %s, which Docker and registries refuse in a tag, so this entry is not built; %s",
+			s, tagWhy(s), tagRule)
 		return "", false
 	}
 	return s, true
 }
+
+// tagWhy says what Docker refuses in s, which is not a valid tag.
+func tagWhy(s string) string {
+	switch {
+	case len(s) > 128:
+		return fmt.Sprintf("it has %d characters, more than 128", len(s))
+	case strings.HasPrefix(s, ".") || strings.HasPrefix(s, "-"):
+		return fmt.Sprintf("it starts with %q", s[:1])
+	}
+	for _, r := range s {
+		if !strings.ContainsRune(tagChars, r) {
+			return fmt.Sprintf("it contains %q", string(r))
+		}
+	}
+	return "it is empty"
+}
+
+// tagChars are the characters of a tag.
+const tagChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 
 // gitURL reads git-url, making a relative local path absolute.
 func (ep *entryParser) gitURL() {
