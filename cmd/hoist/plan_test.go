@@ -59,3 +59,40 @@ func TestPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanRealIndex plans over the last real cccp index (2023), whose base
+// image centos/centos:7 names itself in depends-on: it rebuilds first, then
+// its children, then theirs.
+func TestPlanRealIndex(t *testing.T) {
+	const idx = "../../internal/index/testdata/history/2023-01-10-aa5fad5"
+	code, out, errs := hoist("plan", "--index", idx, "--changed", "centos/centos:7")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "centos.yaml:264:17: warning: depends-on names this entry's own image centos/centos:7") {
+		t.Errorf("no warning about the self-reference:\n%s", errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "117 to rebuild") ||
+		!strings.Contains(lines[1], "1. centos/centos:7 — changed (--changed)") {
+		t.Fatalf("want 117 steps, centos/centos:7 first:\n%s", out)
+	}
+	at := map[string]int{}
+	for i, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) > 1 {
+			at[f[1]] = i
+		}
+	}
+	for _, pair := range [][2]string{
+		{"centos/centos:7", "centos/httpd:latest"},
+		{"centos/centos:7", "centos/kubernetes-master:latest"},
+		{"centos/kubernetes-master:latest", "centos/kubernetes-apiserver:latest"},
+	} {
+		parent, okP := at[pair[0]]
+		child, okC := at[pair[1]]
+		if !okP || !okC || parent >= child {
+			t.Errorf("%s (step %d, listed %v) must come before %s (step %d, listed %v):\n%s",
+				pair[0], parent+1, okP, pair[1], child+1, okC, out)
+		}
+	}
+}
