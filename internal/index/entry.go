@@ -72,8 +72,31 @@ func parseEntry(t *tree, r *reporter, ctx fileCtx, n ast.Node, index int) *entry
 	ep := &entryParser{t: t, r: r, ctx: ctx, fields: map[string]field{},
 		e: &entry{at: at, p: pipeline.Project{Origin: pipeline.Origin{File: r.file, Line: at.line}}}}
 	ep.collect(ps)
+	if ep.blank() {
+		r.warnf(at, "entry %d is blank (app-id, job-id, git-url, git-path and target-file are empty), like the template entry of the old index.yml, and is skipped, as upstream's reader skipped entries without git-url", index)
+		return nil
+	}
 	ep.decode()
 	return ep.e
+}
+
+// blank reports whether the keys that say what to build are all written
+// with empty values: the "id: default" placeholder at the top of index.yml
+// in 2016. An entry that leaves them out is not blank but incomplete.
+func (ep *entryParser) blank() bool {
+	for _, k := range []string{keyAppID, keyJobID, keyGitURL, keyGitPath, keyTargetFile} {
+		f, ok := ep.fields[k]
+		if !ok {
+			return false
+		}
+		if isNull(f.node) {
+			continue
+		}
+		if s, isScalar := scalarText(f.node); !isScalar || s != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (ep *entryParser) errorf(at pos, format string, args ...any) {
