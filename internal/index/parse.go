@@ -158,8 +158,12 @@ func yamlHint(msg string) string {
 func projectsList(t *tree, body ast.Node, r *reporter) []ast.Node {
 	ps, ok := t.pairs(t.resolve(body), 0)
 	if !ok {
-		r.errorf(posOf(body), "an index file must be a mapping with the key %q and a list of entries under it, got %s",
-			topKey, kindOf(t.resolve(body)))
+		hint := ""
+		if _, isList := t.resolve(body).(*ast.SequenceNode); isList {
+			hint = fmt.Sprintf("; write %q on a line before the list", topKey+":")
+		}
+		r.errorf(posOf(body), "an index file must be a mapping with the key %q and a list of entries under it, got %s%s",
+			topKey, kindOf(t.resolve(body)), hint)
 		return nil
 	}
 	value, keyAt, found := findTopKey(ps, r)
