@@ -107,8 +107,8 @@ func (ep *entryParser) dependsOn() {
 		}
 		return
 	}
-	if s, _ := scalarText(f.node); s == "" && !isBadType(f.node) {
-		return // an empty string is no dependency
+	if s, _ := scalarText(f.node); (s == "" || s == "null") && !isBadType(f.node) {
+		return // an empty string is no dependency, nor is "null", as upstream read it
 	}
 	ep.dep(f.node, false)
 }
