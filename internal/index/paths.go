@@ -65,7 +65,8 @@ func slashed(p string) string {
 }
 
 // prebuild reads prebuild-script and prebuild-context, both relative to
-// the repository root; one without the other is an error.
+// the repository root. A script needs its context; a context alone is
+// ignored, as upstream ignored it.
 func (ep *entryParser) prebuild() {
 	script, scriptAt, hasScript := ep.str(keyPrebuildScript)
 	dir, dirAt, hasDir := ep.str(keyPrebuildContext)
@@ -73,12 +74,12 @@ func (ep *entryParser) prebuild() {
 	case hasScript && !hasDir:
 		ep.errorf(scriptAt, "prebuild-script needs prebuild-context, the folder to run it in (relative to the repository root); add \"prebuild-context: /\" for the root")
 	case hasDir && !hasScript:
-		ep.errorf(dirAt, "prebuild-context is set but prebuild-script is not; add \"prebuild-script: <script, relative to the repository root>\" or remove prebuild-context")
+		ep.r.warnf(dirAt, "prebuild-context is ignored without prebuild-script (upstream ignored it too); add \"prebuild-script: <script, relative to the repository root>\" or remove prebuild-context")
 	}
 	if hasScript {
 		ep.e.p.PrebuildScript = ep.rootPath(keyPrebuildScript, script, scriptAt, true)
 	}
-	if hasDir {
+	if hasDir && hasScript {
 		ep.e.p.PrebuildContext = ep.rootPath(keyPrebuildContext, dir, dirAt, false)
 	}
 }
