@@ -193,7 +193,8 @@ func findTopKey(ps []pair, r *reporter) (value ast.Node, keyAt pos, found bool) 
 		switch {
 		case p.key == topKey && found:
 			if !p.merged {
-				r.errorf(p.keyPos, "key %q is set twice (first on line %d); merge the two lists", topKey, keyAt.line)
+				r.errorf(p.keyPos, "key %q is set twice (first on line %d), and upstream read only the last list, dropping the entries of the first without a word; merge the two lists",
+					topKey, keyAt.line)
 			}
 		case p.key == topKey:
 			value, keyAt, found = p.value, p.keyPos, true
