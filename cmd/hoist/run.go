@@ -77,7 +77,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	order, _ := pipeline.Order(withFromParents(projects, from))
+	order, cycles := pipeline.Order(withFromParents(projects, from))
+	cycleLines, left := describeCycles(pipeline.NewGraph(projects, from), projects, order, cycles)
+	for _, l := range cycleLines {
+		fmt.Fprintln(stderr, "hoist: "+l)
+	}
 
 	prog := newProgress(stdout, *verbose || isTerminal(stdout))
 	r := runner.New(sf.deps(env), runner.Options{
@@ -92,11 +96,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
 	notices := nf.service(env.store, defaultServeAddr, warnLogger(stderr))
-	results := sched.Batch(ctx, notifyingRunner{r, notices}, order, *workers, "manual: hoist run")
+	nr := notifyingRunner{r, notices}
+	results := sched.Batch(ctx, nr, order, *workers, "manual: hoist run")
+	for _, u := range left {
+		b, err := nr.Skip(ctx, u.project, "manual: hoist run", u.reason)
+		results = append(results, sched.Result{Project: u.project, Build: b, Err: err})
+	}
 	flushNotifications(notices, warnLogger(stderr))
 	prog.Summary(results, env)
 	if res.HasErrors() {
 		fmt.Fprintln(stderr, "the index has errors: the entries with errors were not built (see above)")
+		return exitError(1)
+	}
+	if len(cycles) > 0 {
+		fmt.Fprintf(stderr, "the image graph has a cycle: %d projects on it or built on it were not built (see above)\n", len(left))
 		return exitError(1)
 	}
 	for _, r := range results {
