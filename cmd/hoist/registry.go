@@ -16,6 +16,10 @@ func cmdRegistry(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: hoist registry [--data DIR] [--registry-addr HOST:PORT]")
+		return exitError(2)
+	}
 	srv, err := registry.Serve(ctx, registry.ServerConfig{Addr: *addr, RootDir: filepath.Join(*data, "registry")})
 	if err != nil {
 		return err
