@@ -29,6 +29,9 @@ type Store interface {
 	pipeline.CheckStore
 	pipeline.ArtifactStore
 	pipeline.ScanStore
+	// Projects lists every project, for the image graph when
+	// Options.Projects is nil.
+	Projects(ctx context.Context) ([]pipeline.Project, error)
 }
 
 // Deps are the adapters a runner drives.
@@ -66,8 +69,7 @@ type Options struct {
 	Logger          *slog.Logger  // nil: discard
 	// Force builds even when a build with the same inputs was delivered.
 	Force bool
-	// Projects are every project, for the image graph; nil: the Store's,
-	// if it is a pipeline.ProjectStore.
+	// Projects are every project, for the image graph; nil: the Store's.
 	Projects []pipeline.Project
 	// ArtifactDir, when set, also gets each build's artifacts (junit.xml,
 	// sbom.cdx.json) as files, in ArtifactDir/<build id>/, for CI systems

@@ -21,6 +21,16 @@ type Queue interface {
 	// work of a running build is stopped and its containers removed.
 	// ErrNotFound for no such build; ErrFinished when it has already ended.
 	Cancel(ctx context.Context, id int64, by string) error
+	// TriggerForced is Trigger for a build that runs even when a build with
+	// the same inputs was delivered.
+	TriggerForced(ctx context.Context, key, cause string) (b pipeline.Build, joined bool, err error)
+}
+
+// Store is what the server reads and writes: the store, and the record of
+// the tracked index's reconciles.
+type Store interface {
+	pipeline.Store
+	pipeline.ReconcileStore
 }
 
 // ErrFinished is returned by Queue.Cancel for a build that already ended.
@@ -28,7 +38,7 @@ var ErrFinished = pipeline.ErrFinished
 
 // Deps are what the server needs.
 type Deps struct {
-	Store   pipeline.Store
+	Store   Store
 	Queue   Queue
 	Metrics http.Handler                    // serves /metrics; nil: 404
 	Ready   func(ctx context.Context) error // for /readyz; nil: always ready
