@@ -43,6 +43,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
 		keep          = fs.Bool("keep-workspace", false, "keep checkouts after each build, for debugging")
 		prebuildLimit = fs.Duration("prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
+		checkoutLimit = fs.Duration("checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
 		force         = fs.Bool("force", false, "build even projects whose inputs were delivered before")
 	)
 	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
@@ -92,6 +93,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		WorkDir:         filepath.Join(*data, "work"),
 		KeepWorkspace:   *keep,
 		PrebuildTimeout: *prebuildLimit,
+		CheckoutTimeout: *checkoutLimit,
 		Observer:        prog,
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)

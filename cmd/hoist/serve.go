@@ -45,6 +45,7 @@ type serveFlags struct {
 	secure        bool
 	logLimit      sizeFlag
 	prebuild      time.Duration
+	checkout      time.Duration
 	stages        stageFlags
 }
 
@@ -61,6 +62,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
+	fs.DurationVar(&f.checkout, "checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
 	f.stages.register(fs)
 	f.reg.register(fs)
 	f.notify.register(fs)
@@ -179,6 +181,7 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		WorkDir:         filepath.Join(f.data, "work"),
 		KeepWorkspace:   f.keep,
 		PrebuildTimeout: f.prebuild,
+		CheckoutTimeout: f.checkout,
 		LogLimit:        int64(f.logLimit),
 		Observer:        m,
 		Logger:          log,

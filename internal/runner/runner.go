@@ -63,6 +63,7 @@ type Options struct {
 	RegistryHost    string        // where images are pushed, e.g. "127.0.0.1:5000"
 	WorkDir         string        // where checkouts are made; each build gets a folder
 	PrebuildTimeout time.Duration // default 30 min
+	CheckoutTimeout time.Duration // default DefaultCheckoutTimeout
 	KeepWorkspace   bool          // keep checkouts after the build, for debugging
 	LogLimit        int64         // bytes kept of each stage's log; default DefaultLogLimit
 	Observer        Observer      // nil: nobody
@@ -76,6 +77,10 @@ type Options struct {
 	// that read them from disk.
 	ArtifactDir string
 }
+
+// DefaultCheckoutTimeout bounds the checkout when Options.CheckoutTimeout
+// is not set: 10 minutes.
+const DefaultCheckoutTimeout = 10 * time.Minute
 
 // DefaultLogLimit is how much of each stage's log is kept when
 // Options.LogLimit is not set: 50 MB.
@@ -93,6 +98,9 @@ type Runner struct {
 func New(deps Deps, opts Options) *Runner {
 	if opts.PrebuildTimeout == 0 {
 		opts.PrebuildTimeout = 30 * time.Minute
+	}
+	if opts.CheckoutTimeout <= 0 {
+		opts.CheckoutTimeout = DefaultCheckoutTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -28,7 +29,7 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 		return fmt.Errorf("creating the workspace: %w", err)
 	}
 	_ = os.RemoveAll(j.dir) // a leftover of an interrupted run with the same id
-	commit, err := r.deps.Source.Checkout(ctx, p.GitURL, p.GitBranch, j.dir, log)
+	commit, err := r.fetch(ctx, p, j.dir, log)
 	if err != nil {
 		return err
 	}
@@ -48,6 +49,22 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 		}
 	}
 	return r.identify(ctx, j, log)
+}
+
+// errCheckoutTimedOut is the cause of a checkout's context at its deadline.
+var errCheckoutTimedOut = errors.New("checkout timed out")
+
+// fetch checks p out into dir within the checkout timeout; git and its
+// helpers are killed when it passes.
+func (r *Runner) fetch(ctx context.Context, p pipeline.Project, dir string, log io.Writer) (string, error) {
+	cctx, cancel := context.WithTimeoutCause(ctx, r.opts.CheckoutTimeout, errCheckoutTimedOut)
+	defer cancel()
+	commit, err := r.deps.Source.Checkout(cctx, p.GitURL, p.GitBranch, dir, log)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(cctx), errCheckoutTimedOut) {
+		return "", fmt.Errorf("checkout timed out after %s: git had not finished fetching %s; check that the server answers, or raise --checkout-timeout",
+			r.opts.CheckoutTimeout, redact(p.GitURL))
+	}
+	return commit, err
 }
 
 // resolvePaths finds the target file and build context in the checkout and
