@@ -33,8 +33,12 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if queued := j.build.Commit; queued != "" && !pipeline.SameCommit(queued, commit) {
+		fmt.Fprintf(log, "%s is at %s now, not at %s as when this build was queued: building %s\n", p.GitBranch, short(commit), short(queued), short(commit))
+	}
 	j.build.Commit = commit
 	fmt.Fprintf(log, "checked out %s at %s (%s)\n", redact(p.GitURL), p.GitBranch, commit)
+	r.recordCommit(ctx, j)
 	if j.paths, err = resolvePaths(j.dir, p); err != nil {
 		return err
 	}
@@ -49,6 +53,23 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 		}
 	}
 	return r.identify(ctx, j, log)
+}
+
+// recordCommit stores the commit the checkout got on the running build at
+// once, so that the API and the page show it, and triggers see which
+// commit is being built, while the build runs.
+func (r *Runner) recordCommit(ctx context.Context, j *job) {
+	if err := r.deps.Store.UpdateBuild(context.WithoutCancel(ctx), j.build); err != nil {
+		r.opts.Logger.Warn("recording the commit of a running build", "build", j.build.ID, "err", err)
+	}
+}
+
+// short is a commit SHA shortened to 7 digits, as git shows it.
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
 }
 
 // errCheckoutTimedOut is the cause of a checkout's context at its deadline.
