@@ -51,9 +51,10 @@ const (
 type CommitQueue interface {
 	// EnqueueCommit queues a build of project for commit (a full SHA) with
 	// cause, in one transaction, and says what it did:
-	//   - the project has a queued or running build recorded for commit, or
-	//     its newest build is for commit and did not fail to start
-	//     (StartFailed): EnqueueDuplicate, and that build is returned;
+	//   - the project has a build recorded for commit that is queued,
+	//     running, or ended without failing to start (StartFailed), newest
+	//     or not: EnqueueDuplicate, and that build is returned (so a
+	//     replayed delivery of an older push builds nothing);
 	//   - the project has a queued build (for another commit or none): it
 	//     joins it, recording commit on it: EnqueueJoined;
 	//   - otherwise a new queued build with Commit = commit: EnqueueQueued.

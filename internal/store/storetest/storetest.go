@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Queue/FailRunning", testFailRunning},
 		{"Queue/EnqueueCommitDedupe", testEnqueueCommitDedupe},
 		{"Queue/EnqueueCommitAfterStartFailure", testEnqueueCommitAfterStartFailure},
+		{"Queue/EnqueueCommitReplay", testEnqueueCommitReplay},
 		{"Graph/FromImages", testFromImages},
 		{"Graph/Identity", testIdentity},
 		{"Queue/ClaimIDSkipQueued", testClaimIDSkipQueued},
