@@ -85,13 +85,22 @@ func SameCommit(a, b string) bool {
 	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
 }
 
-// PushCause is the cause of a build triggered by a push (a webhook or a
-// poll): "git push abc1234 to main".
+// PushCause is the cause of a build triggered by a push (a webhook):
+// "git push abc1234 to main".
 func PushCause(commit, branch string) string {
 	if len(commit) > 7 {
 		commit = commit[:7]
 	}
 	return fmt.Sprintf("git push %s to %s", commit, branch)
+}
+
+// PollCause is the cause of a build queued because a poll found a new
+// commit on a branch: "poll found abc1234 on main".
+func PollCause(commit, branch string) string {
+	if len(commit) > 7 {
+		commit = commit[:7]
+	}
+	return fmt.Sprintf("poll found %s on %s", commit, branch)
 }
 
 // ScheduleCause is the cause of a scheduled build: "schedule weekly" for the
