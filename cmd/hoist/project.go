@@ -33,7 +33,7 @@ func cmdProject(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	server := serverFlag(fs)
 	var req projectRequest
 	var deps listFlag
-	fs.StringVar(&req.Branch, "branch", "", "branch, tag or commit to build (default master)")
+	fs.StringVar(&req.Branch, "branch", "", "branch, tag or commit to build (default: the repository's default branch)")
 	fs.StringVar(&req.Path, "path", "", "folder of the Dockerfile in the repository (default /)")
 	fs.StringVar(&req.Dockerfile, "dockerfile", "", "the Dockerfile, relative to --path (default Dockerfile)")
 	fs.StringVar(&req.Context, "context", "", "build context, relative to --path (default ./)")

@@ -18,6 +18,7 @@ import (
 	"github.com/hoistci/hoist/internal/runner"
 	"github.com/hoistci/hoist/internal/sched"
 	"github.com/hoistci/hoist/internal/server"
+	"github.com/hoistci/hoist/internal/source"
 )
 
 // The parts hoist serve wires together fit each other.
@@ -126,7 +127,7 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes, Rescanner: rescanner{r}},
+	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes, Rescanner: rescanner{r}, Branches: source.New()},
 		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure, Webhooks: f.triggers.secrets})
 	track, err := startTracking(ctx, f, env.store, d, log)
 	if err != nil {

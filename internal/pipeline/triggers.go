@@ -15,6 +15,16 @@ type HeadReader interface {
 	Head(ctx context.Context, url, branch string) (sha string, err error)
 }
 
+// DefaultBranchReader reads which branch a remote repository checks out by
+// default, as `git clone` without --branch would.
+type DefaultBranchReader interface {
+	// DefaultBranch returns the name of the branch the repository at url
+	// has as HEAD ("main"), without cloning it. It never prompts for
+	// credentials; an unreadable repository is an error saying why. Safe
+	// for concurrent use.
+	DefaultBranch(ctx context.Context, url string) (string, error)
+}
+
 // Push is a commit arriving on a branch of a repository, from a webhook or
 // a poll.
 type Push struct {

@@ -47,6 +47,9 @@ type Deps struct {
 	// Rescanner re-scans a project's delivered image on demand ("Scan
 	// now"); nil: asking answers 501.
 	Rescanner Rescanner
+	// Branches reads a repository's default branch, for a project
+	// registered without one; nil: cccp's default, master.
+	Branches pipeline.DefaultBranchReader
 }
 
 // Options configure the server.
