@@ -28,7 +28,7 @@ func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec
 			Env:        spec.Env,
 			User:       spec.User,
 			WorkingDir: spec.WorkingDir,
-			Labels:     spec.Labels,
+			Labels:     pipeline.WithLabels(ctx, spec.Labels),
 		},
 		HostConfig: &container.HostConfig{
 			Privileged: spec.Privileged,
@@ -43,11 +43,10 @@ func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec
 	} else if len(spec.Aliases) > 0 {
 		return "", fmt.Errorf("starting container from %s: aliases %v need a network", spec.Image, spec.Aliases)
 	}
-	created, err := e.cli.ContainerCreate(ctx, opts)
+	id, err := e.createContainer(ctx, opts)
 	if err != nil {
 		return "", fmt.Errorf("creating container from %s: %w", spec.Image, err)
 	}
-	id := created.ID
 	e.log.Debug("created container", "id", id, "image", spec.Image, "network", spec.Network)
 	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		e.remove(id)
@@ -144,12 +143,20 @@ func (e *Engine) RemoveImage(ctx context.Context, id string) error {
 	return nil
 }
 
-// CreateNetwork creates a bridge network of its own with labels and
-// returns its ID.
+// CreateNetwork creates a bridge network of its own with labels (and
+// ctx's owner labels) and returns its ID. A network made while ctx ended is
+// removed again, never left unrecorded.
 func (e *Engine) CreateNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
-	res, err := e.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})
+	opts := client.NetworkCreateOptions{Driver: "bridge", Labels: pipeline.WithLabels(ctx, labels)}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	res, err := e.cli.NetworkCreate(cctx, name, opts)
 	if err != nil {
 		return "", fmt.Errorf("creating network %s: %w", name, err)
+	}
+	if ctx.Err() != nil {
+		_, _ = e.cli.NetworkRemove(cctx, res.ID, client.NetworkRemoveOptions{})
+		return "", fmt.Errorf("creating network %s: %w", name, context.Cause(ctx))
 	}
 	return res.ID, nil
 }

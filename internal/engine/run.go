@@ -34,19 +34,18 @@ func ulimits() []*container.Ulimit {
 // waits until it exits or has stayed up for spec.StayUp (then stops it), and
 // removes it whatever happens.
 func (e *Engine) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer) (pipeline.RunResult, error) {
-	created, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+	id, err := e.createContainer(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image:  spec.Image,
 			Cmd:    spec.Cmd,
 			Env:    spec.Env,
-			Labels: spec.Labels,
+			Labels: pipeline.WithLabels(ctx, spec.Labels),
 		},
 		HostConfig: &container.HostConfig{Resources: container.Resources{Ulimits: ulimits()}},
 	})
 	if err != nil {
 		return pipeline.RunResult{}, fmt.Errorf("creating container from %s: %w", spec.Image, err)
 	}
-	id := created.ID
 	e.log.Debug("created container", "id", id, "image", spec.Image)
 	defer e.remove(id)
 	finish, err := e.attach(ctx, id, orDiscard(log))
@@ -112,6 +111,25 @@ func (e *Engine) await(ctx context.Context, id string, stayUp time.Duration) (pi
 		}
 		return pipeline.RunResult{Exited: false}, nil
 	}
+}
+
+// createContainer creates a container and returns its ID, never losing one:
+// the engine may make a container even when the client gives up on the
+// call, so the call is not cut short by ctx (it is bounded by
+// cleanupTimeout), and a container made while ctx ended is removed again
+// and ctx's cause returned.
+func (e *Engine) createContainer(ctx context.Context, opts client.ContainerCreateOptions) (string, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	created, err := e.cli.ContainerCreate(cctx, opts)
+	if err != nil {
+		return "", err
+	}
+	if ctx.Err() != nil {
+		e.remove(created.ID)
+		return "", context.Cause(ctx)
+	}
+	return created.ID, nil
 }
 
 // remove force-removes a container with a context of its own.
