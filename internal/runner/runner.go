@@ -46,7 +46,11 @@ type Deps struct {
 	Linter      pipeline.Linter     // nil: the lint stage is skipped
 	Scanner     pipeline.Scanner    // nil: the scan stage is skipped
 	Referrers   pipeline.Referrers  // nil: SBOMs are stored, not pushed
-	Store       Store
+	// Reaper removes, when a build ends, every container, network and
+	// throw-away image its stages made (found by the build's owner
+	// labels), whatever stopped it; nil: each stage's own cleanup only.
+	Reaper pipeline.Reaper
+	Store  Store
 }
 
 // Observer hears about a build as it runs. Calls for one build come from one
@@ -76,6 +80,12 @@ type Options struct {
 	// sbom.cdx.json) as files, in ArtifactDir/<build id>/, for CI systems
 	// that read them from disk.
 	ArtifactDir string
+	// Instance names this Hoist (one data folder): what a build makes in
+	// the engine is labelled with it and the build's id, and the processes
+	// its scripts start are marked with both (pipeline.WithOwner), so that
+	// a restarted server finds and removes what a crash left behind. ""
+	// marks nothing.
+	Instance string
 }
 
 // DefaultCheckoutTimeout bounds the checkout when Options.CheckoutTimeout
@@ -174,6 +184,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	if j.build.Started.IsZero() {
 		j.build.Started = now()
 	}
+	ctx = pipeline.WithOwner(ctx, r.owner(b.ID))
 	defer r.cleanup(j)
 	stages := []namedStage{
 		{pipeline.StageCheckout, r.checkout},
@@ -212,6 +223,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	if j.build.Status == pipeline.StatusRunning {
 		j.build.Status = pipeline.StatusSucceeded
 	}
+	r.reap(ctx, j)
 	j.build.Finished = now()
 	if err := r.deps.Store.UpdateBuild(context.WithoutCancel(ctx), j.build); err != nil {
 		return j.build, fmt.Errorf("recording the end of build %d: %w", j.build.ID, err)
@@ -292,6 +304,31 @@ func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, 
 func (r *Runner) putStage(j *job, st pipeline.Stage) {
 	if err := r.deps.Store.PutStage(context.Background(), st); err != nil {
 		r.opts.Logger.Error("recording stage", "build", j.build.ID, "stage", st.Name, "err", err)
+	}
+}
+
+// owner is who what a build (0: no build) makes belongs to.
+func (r *Runner) owner(build int64) pipeline.Owner {
+	return pipeline.Owner{Instance: r.opts.Instance, Build: build}
+}
+
+// reap removes what the build's stages made in the engine and left there,
+// found by the build's labels: the stages clean up after themselves, this
+// catches what a cancel or a failure made them miss.
+func (r *Runner) reap(ctx context.Context, j *job) {
+	labels := r.owner(j.build.ID).Labels()
+	if r.deps.Reaper == nil || labels[pipeline.LabelBuild] == "" {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	n, err := r.deps.Reaper.Reap(cctx, labels)
+	if err != nil {
+		r.opts.Logger.Warn("removing what the build left in the engine", "build", j.build.ID, "err", err)
+	}
+	if n != (pipeline.Reaped{}) {
+		r.opts.Logger.Info("removed what the build left in the engine", "build", j.build.ID,
+			"containers", n.Containers, "networks", n.Networks, "images", n.Images)
 	}
 }
 

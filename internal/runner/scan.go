@@ -120,6 +120,7 @@ func (r *Runner) Rescan(ctx context.Context, project, cause string, log io.Write
 	if r.deps.Scanner == nil {
 		return pipeline.Scan{}, errors.New("no scanner configured")
 	}
+	ctx = pipeline.WithOwner(ctx, r.owner(0))
 	images, err := r.deps.Store.Images(ctx)
 	if err != nil {
 		return pipeline.Scan{}, fmt.Errorf("reading delivered images: %w", err)
