@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // maxTail is how much of a command's output is kept to explain a failure.
@@ -36,7 +38,9 @@ func (c *call) command(dir string, args ...string) *exec.Cmd {
 	full := append([]string{"-c", "credential.interactive=never"}, args...)
 	cmd := exec.CommandContext(c.ctx, bin, full...)
 	cmd.Dir = dir
-	cmd.Env = c.git.lowSpeed(environ())
+	// Marked with the build, so that a restarted server kills a git a
+	// crash left hanging on a server that does not answer.
+	cmd.Env = append(c.git.lowSpeed(environ()), pipeline.OwnerOf(c.ctx).Env()...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = 5 * time.Second
