@@ -24,6 +24,7 @@ type env struct {
 	server       *registry.Server // nil with an external registry
 	registryHost string
 	data         string
+	instance     string // see instanceID
 }
 
 // openStore opens the SQLite database under data.
@@ -40,6 +41,9 @@ func openStore(ctx context.Context, data string) (*sqlite.Store, error) {
 func openEnv(ctx context.Context, data string, reg registryFlags, stderr io.Writer) (*env, error) {
 	e := &env{data: data}
 	var err error
+	if e.instance, err = instanceID(data); err != nil {
+		return nil, err
+	}
 	if e.engine, err = engine.New(ctx, engine.Options{}); err != nil {
 		return nil, err
 	}

@@ -95,6 +95,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		PrebuildTimeout: *prebuildLimit,
 		CheckoutTimeout: *checkoutLimit,
 		Observer:        prog,
+		Instance:        env.instance,
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
 	notices := nf.service(env.store, defaultServeAddr, warnLogger(stderr))

@@ -112,6 +112,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// runs from now on makes its own.
 		_ = os.RemoveAll(filepath.Join(f.data, "work"))
 	}
+	reapLeftovers(ctx, env, log)
 	return serve(ctx, f, env, ln, log, stdout)
 }
 
@@ -186,6 +187,7 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		LogLimit:        int64(f.logLimit),
 		Observer:        m,
 		Logger:          log,
+		Instance:        env.instance,
 	})
 }
 
