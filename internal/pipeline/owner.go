@@ -98,3 +98,12 @@ type Reaper interface {
 	// must not be empty.
 	Reap(ctx context.Context, labels map[string]string) (Reaped, error)
 }
+
+// ProcessReaper kills host processes by their owner marks. A
+// ScriptRunner may have this capability too.
+type ProcessReaper interface {
+	// KillOwned kills every process whose environment carries o's marks
+	// (pipeline.EnvInstance, and EnvBuild when o has a build) and returns
+	// how many.
+	KillOwned(o Owner) (int, error)
+}

@@ -312,12 +312,22 @@ func (r *Runner) owner(build int64) pipeline.Owner {
 	return pipeline.Owner{Instance: r.opts.Instance, Build: build}
 }
 
-// reap removes what the build's stages made in the engine and left there,
-// found by the build's labels: the stages clean up after themselves, this
-// catches what a cancel or a failure made them miss.
+// reap kills the processes the build's stages left running (found by
+// their marks, when Scripts can) and removes what they made in the engine
+// and left there (found by the build's labels): the stages clean up after
+// themselves, this catches what a cancel or a failure made them miss.
 func (r *Runner) reap(ctx context.Context, j *job) {
-	labels := r.owner(j.build.ID).Labels()
-	if r.deps.Reaper == nil || labels[pipeline.LabelBuild] == "" {
+	o := r.owner(j.build.ID)
+	labels := o.Labels()
+	if labels[pipeline.LabelBuild] == "" {
+		return
+	}
+	if pr, ok := r.deps.Scripts.(pipeline.ProcessReaper); ok {
+		if n, err := pr.KillOwned(o); n > 0 || err != nil {
+			r.opts.Logger.Info("killed processes the build left running", "build", j.build.ID, "processes", n, "err", err)
+		}
+	}
+	if r.deps.Reaper == nil {
 		return
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

@@ -22,6 +22,12 @@ func Reap(instance string) (int, error) {
 	return killMarked(pipeline.Owner{Instance: instance})
 }
 
+var _ pipeline.ProcessReaper = (*Runner)(nil)
+
+// KillOwned kills every process marked with o: what o's scripts, and the
+// other commands Hoist marks (git, a CVE scanner), left running.
+func (r *Runner) KillOwned(o pipeline.Owner) (int, error) { return killMarked(o) }
+
 // killMarked kills the processes whose environment carries o's marks: o's
 // instance, and o's build when o has one.
 func killMarked(o pipeline.Owner) (int, error) {
