@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -286,4 +288,77 @@ func marked(o pipeline.Owner) []int {
 		}
 	}
 	return pids
+}
+
+// TestServeCancelsDeliver cancels a build whose delivery hangs: the
+// registry (behind a proxy) never answers the manifest PUT that tags :rc.
+func TestServeCancelsDeliver(t *testing.T) {
+	testenv.DockerHost(t)
+	rootfs, err := os.ReadFile("../examples/busybox/prebuild.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := testenv.DockerRegistry(t)
+	var hanging atomic.Int32
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: ext})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/rc") {
+			hanging.Add(1)
+			<-r.Context().Done() // until the client gives up
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+
+	app := testenv.GitRepo(t, map[string]string{
+		"prebuild.sh": string(rootfs),
+		"Dockerfile":  "FROM scratch\nADD rootfs.tar /\nCMD [\"sleep\", \"1000\"]\n",
+	})
+	idx := writeIndex(t, "cancel", entry(1, "cancel", "deliver", app, "    prebuild-script: prebuild.sh\n    prebuild-context: ./\n"))
+	data := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	srv := startServe(t, "serve", "--index", idx, "--addr", addr, "--data", data, "--registry", ln.Addr().String())
+	defer srv.stop(t)
+	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--data", data, "alice"); r.code != 0 {
+		t.Fatalf("user add:\n%s", r)
+	}
+	r := hoist(t, nil, "token", "create", "--data", data, "alice")
+	if r.code != 0 {
+		t.Fatalf("token create:\n%s", r)
+	}
+	st := openStore(t, data)
+	key := "cancel/deliver:latest"
+	var b pipeline.Build
+	waitForLong(t, key+" to hang in deliver", 10*time.Minute, func() bool {
+		builds, err := st.Builds(context.Background(), key, 1)
+		if err != nil || len(builds) == 0 {
+			return false
+		}
+		if builds[0].Status.Done() {
+			t.Fatalf("%s ended %s before the cancel: %s", key, builds[0].Status, builds[0].Reason)
+		}
+		b = builds[0]
+		return hanging.Load() > 0
+	})
+	start := time.Now()
+	cancelBuild(t, "http://"+addr, strings.TrimSpace(r.stdout), b.ID)
+	waitForLong(t, key+" to be recorded cancelled", 2*time.Minute, func() bool {
+		got, err := st.Build(context.Background(), b.ID)
+		return err == nil && got.Status.Done()
+	})
+	took := time.Since(start)
+	got, stages := lastBuild(t, st, key)
+	t.Logf("%s: recorded %s %s after the cancel", key, got.Status, took.Round(time.Millisecond))
+	if took > cancelLimit {
+		t.Errorf("%s was recorded cancelled %s after the cancel; want within 5 s (+ margin %s)", key, took, cancelLimit-5*time.Second)
+	}
+	if got.Status != pipeline.StatusCancelled || stages[pipeline.StageDeliver].Status != pipeline.StatusCancelled {
+		t.Errorf("%s: build %s (%s), deliver %s; want both cancelled", key, got.Status, got.Reason, stages[pipeline.StageDeliver].Status)
+	}
 }
