@@ -116,6 +116,7 @@ func TestReapByOwner(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = e.RemoveContainer(context.Background(), cid) }) // before its network's
 		keep = cid
 	}
 	ins, err := e.cli.ContainerInspect(t.Context(), keep, client.ContainerInspectOptions{})
