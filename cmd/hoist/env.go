@@ -44,7 +44,7 @@ func openEnv(ctx context.Context, data string, reg registryFlags, stderr io.Writ
 	if e.instance, err = instanceID(data); err != nil {
 		return nil, err
 	}
-	if e.engine, err = engine.New(ctx, engine.Options{}); err != nil {
+	if e.engine, err = engine.New(ctx, engine.Options{Insecure: reg.insecure}); err != nil {
 		return nil, err
 	}
 	if e.store, err = openStore(ctx, data); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -153,9 +154,15 @@ func (e *Engine) RemoveContainersOf(ctx context.Context, image string) (int, err
 	if err != nil {
 		return 0, fmt.Errorf("inspecting %s: %w", image, err)
 	}
+	ancestor := image
+	if e.podman {
+		// Podman's filter matches only full names ("docker.io/library/x:t"
+		// for "x:t"), or the bare image ID.
+		ancestor = strings.TrimPrefix(insp.ID, "sha256:")
+	}
 	list, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
-		Filters: make(client.Filters).Add("ancestor", image),
+		Filters: make(client.Filters).Add("ancestor", ancestor),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("listing containers of %s: %w", image, err)
