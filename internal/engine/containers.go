@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -34,6 +35,10 @@ func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec
 			Privileged: spec.Privileged,
 			Resources:  container.Resources{Ulimits: ulimits()},
 		},
+	}
+	if e.podman && spec.Entrypoint != nil && len(spec.Entrypoint) == 0 {
+		// Podman reads an empty entrypoint as "the image's"; [""] clears it.
+		opts.Config.Entrypoint = []string{""}
 	}
 	if spec.Network != "" {
 		opts.HostConfig.NetworkMode = container.NetworkMode(spec.Network)
@@ -116,9 +121,20 @@ func (e *Engine) ContainerIP(ctx context.Context, id string) (string, error) {
 // CommitContainer makes an image of the container's filesystem, keeping
 // the container's configuration and labels, and returns its ID.
 func (e *Engine) CommitContainer(ctx context.Context, id string) (string, error) {
-	res, err := e.cli.ContainerCommit(ctx, id, client.ContainerCommitOptions{})
+	var opts client.ContainerCommitOptions
+	if e.podman {
+		// Podman's commit fails ("Decode(): EOF") without a body; an empty
+		// configuration keeps the container's.
+		opts.Config = &container.Config{}
+	}
+	res, err := e.cli.ContainerCommit(ctx, id, opts)
 	if err != nil {
 		return "", fmt.Errorf("committing container %s: %w", short(id), err)
+	}
+	if !strings.Contains(res.ID, ":") {
+		// Podman's bare hex is read as a repository name once the image
+		// is gone; the algorithm makes it an ID everywhere.
+		return "sha256:" + res.ID, nil
 	}
 	return res.ID, nil
 }

@@ -98,7 +98,9 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (pipeline.ImageCo
 	}
 	out := pipeline.ImageConfig{ID: img.ID, Size: img.Size}
 	if c := img.Config; c != nil {
-		out.Entrypoint = c.Entrypoint
+		if len(c.Entrypoint) > 0 { // Podman says [] for none, Docker nil
+			out.Entrypoint = c.Entrypoint
+		}
 		out.Cmd = c.Cmd
 		out.User = c.User
 		out.WorkingDir = c.WorkingDir

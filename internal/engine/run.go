@@ -51,6 +51,11 @@ func (e *Engine) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer) 
 	defer e.remove(id)
 	finish, err := e.attach(ctx, id, orDiscard(log))
 	if err != nil {
+		// Podman starts a created container on attach and answers 409
+		// when that fails; starting it says why.
+		if _, serr := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); serr != nil {
+			return pipeline.RunResult{}, fmt.Errorf("starting container from %s: %w", spec.Image, serr)
+		}
 		return pipeline.RunResult{}, err
 	}
 	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
