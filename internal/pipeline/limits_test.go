@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -101,5 +102,52 @@ func TestCheckYAMLLimitsRealFiles(t *testing.T) {
 	}
 	if n < 20 {
 		t.Errorf("only %d YAML files found", n)
+	}
+}
+
+func TestReadCheckoutFile(t *testing.T) {
+	root := t.TempDir()
+	write := func(name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(root, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ok.yml", []byte("a: 1\n"))
+	write("big.yml", make([]byte, 2000))
+	secret := filepath.Join(t.TempDir(), "shadow")
+	if err := os.WriteFile(secret, []byte("root:x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(root, "out.yml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo.yml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(root, "dev.yml")); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := pipeline.ReadCheckoutFile(root, "ok.yml", 1000); err != nil || string(data) != "a: 1\n" {
+		t.Errorf("ok.yml: %q, %v", data, err)
+	}
+	for name, want := range map[string]string{
+		"out.yml":     "out.yml leads outside the checkout (to " + secret + ")",
+		"fifo.yml":    "fifo.yml is not a regular file (a FIFO)",
+		"big.yml":     "big.yml: the file is 2000 bytes, over the limit of 1000 bytes",
+		"dev.yml":     "dev.yml leads outside the checkout (to /dev/zero)",
+		"missing.yml": "reading missing.yml: no such file or directory",
+	} {
+		_, err := pipeline.ReadCheckoutFile(root, name, 1000)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", name, err, want)
+		}
+	}
+	if _, err := pipeline.ReadCheckoutFile(root, "missing.yml", 1000); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing: %v is not ErrNotExist", err)
+	}
+	// A device inside the checkout is refused too.
+	if _, err := pipeline.ReadRegularFile("/dev/zero", "zero", 1000); err == nil || !strings.Contains(err.Error(), "not a regular file (a device)") {
+		t.Errorf("/dev/zero: %v", err)
 	}
 }
