@@ -1,11 +1,14 @@
 package index
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // templateMark marks upstream's example files (index_template.yml until
@@ -24,6 +27,23 @@ const templateMark = "index_template"
 // the files is a Diagnostic. Result.Projects holds every entry without an
 // error, so one bad entry does not stop the others.
 func Load(paths ...string) (*Result, error) {
+	return Options{}.Load(paths...)
+}
+
+// Options say how Load reads an index.
+type Options struct {
+	// MaxFileSize bounds each index file, in bytes; 0 is
+	// pipeline.DefaultMaxBytes (1 MiB). A larger file is an error
+	// Diagnostic, and is not read.
+	MaxFileSize int64
+}
+
+// Load is Load with these options.
+func (o Options) Load(paths ...string) (*Result, error) {
+	lim := pipeline.DefaultLimits()
+	if o.MaxFileSize > 0 {
+		lim.MaxBytes = o.MaxFileSize
+	}
 	res := &Result{}
 	var files []string
 	for _, p := range paths {
@@ -36,11 +56,18 @@ func Load(paths ...string) (*Result, error) {
 	}
 	var entries []*entry
 	for _, f := range dedupe(files) {
-		data, err := os.ReadFile(f)
-		if err != nil {
+		data, err := pipeline.ReadRegularFile(f, f, lim.MaxBytes)
+		var le *pipeline.LimitError
+		switch {
+		case errors.As(err, &le):
+			res.Diagnostics = append(res.Diagnostics, Diagnostic{File: f, Severity: Error,
+				Message: le.Message + " or raise --max-index-file-size"})
+			res.Files++
+			continue
+		case err != nil:
 			return nil, fmt.Errorf("reading index file: %w", err)
 		}
-		es, diags := parseFile(f, data)
+		es, diags := parseFile(f, data, lim)
 		entries = append(entries, es...)
 		res.Diagnostics = append(res.Diagnostics, diags...)
 		res.Files++
