@@ -42,7 +42,7 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 	if j.paths, err = resolvePaths(j.dir, p); err != nil {
 		return err
 	}
-	j.repo, j.hasRepo, err = r.deps.RepoConfigs.ReadRepoConfig(j.paths.gitPath)
+	j.repo, j.hasRepo, err = r.deps.RepoConfigs.ReadRepoConfig(j.dir, j.paths.gitPath)
 	if err != nil {
 		return err
 	}
