@@ -48,6 +48,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	)
 	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&only, "only", "build only NS/NAME or NS/NAME:TAG (repeatable)")
+	opts := indexOptions(fs)
 	reg.register(fs)
 	nf.register(fs)
 	sf.register(fs)
@@ -61,7 +62,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := nf.check(stderr); err != nil {
 		return err
 	}
-	res, err := loadIndex(indexes, stderr)
+	res, err := loadIndex(indexes, *opts, stderr)
 	if err != nil {
 		return err
 	}
