@@ -79,3 +79,25 @@ func TestLogsAndImagesOnEmptyData(t *testing.T) {
 		t.Errorf("logs: exit %d %s", code, errs)
 	}
 }
+
+// A hostile index file is one error naming its place and the limit; the
+// size limit is --max-index-file-size.
+func TestValidateLimits(t *testing.T) {
+	dir := t.TempDir()
+	deep := filepath.Join(dir, "deep.yaml")
+	if err := os.WriteFile(deep, []byte("Projects: "+strings.Repeat("[", 20000)+strings.Repeat("]", 20000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := hoist("index", "validate", deep)
+	if code != 1 || !strings.Contains(errs, deep+":1:74: lists and mappings nest more than 64 levels deep here, over the limit of 64") {
+		t.Errorf("deep: exit %d\n%s", code, errs)
+	}
+	code, _, errs = hoist("index", "validate", "--max-index-file-size", "30KB", "../../../shared/fixtures/container-index/index.d")
+	if code != 1 || !strings.Contains(errs, "centos.yaml: the file is 33901 bytes, over the limit of 30720 bytes (30 KiB); make it smaller or raise --max-index-file-size") {
+		t.Errorf("30KB: exit %d\n%s", code, errs)
+	}
+	code, _, errs = hoist("index", "validate", "--max-index-file-size", "1x", deep)
+	if code != 2 || !strings.Contains(errs, `invalid value "1x" for flag -max-index-file-size`) {
+		t.Errorf("1x: exit %d\n%s", code, errs)
+	}
+}

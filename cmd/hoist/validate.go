@@ -11,7 +11,7 @@ import (
 
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("index validate", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: hoist index validate [--max-index-file-size SIZE] PATH...") }
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: hoist index validate PATH... (flags: --max-index-file-size SIZE)") }
 	opts := indexOptions(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
