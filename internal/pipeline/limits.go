@@ -252,6 +252,9 @@ func (s *yamlScan) scanRest() error {
 			}
 			s.i++
 			if c != ':' {
+				for s.i < len(s.data) && s.data[s.i] == ' ' {
+					s.i++
+				}
 				if err := s.open(s.i - s.lineStart); err != nil {
 					return err
 				}

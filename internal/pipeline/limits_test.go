@@ -25,7 +25,7 @@ func TestCheckYAMLLimitsRefuses(t *testing.T) {
 	}{
 		{"flow brackets", "checks: " + strings.Repeat("[", 30000) + strings.Repeat("]", 30000), "depth", 1, 9 + 63},
 		{"flow braces", "a:\n  b: " + strings.Repeat("{a: ", 100), "depth", 2, 6 + 4*62},
-		{"block dashes", "Projects:\n  " + strings.Repeat("- ", 20000) + "x\n", "depth", 2, 4 + 2*62},
+		{"block dashes", "Projects:\n  " + strings.Repeat("- ", 20000) + "x\n", "depth", 2, 5 + 2*62},
 		{"block indentation", deepBlock(70), "depth", 65, 65},
 		{"size", "a: " + strings.Repeat("b", 1<<20), "size", 0, 0},
 		{"nodes", "a:\n" + strings.Repeat("- x\n", 30000), "nodes", 15001, 1},
