@@ -3,7 +3,6 @@ package checks
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -40,7 +39,7 @@ func (r *run) structureTests(ctx context.Context, files []string) []pipeline.Che
 	for _, name := range files {
 		file := r.repoPath(filepath.Join(r.spec.Dir, filepath.FromSlash(name)))
 		fmt.Fprintf(r.log, "--- structure tests %s\n", file)
-		data, err := os.ReadFile(filepath.Join(r.spec.Dir, filepath.FromSlash(name)))
+		data, err := pipeline.ReadCheckoutFile(r.spec.Dir, name, pipeline.DefaultMaxBytes)
 		if err != nil {
 			results = append(results, cst.ParseError(file, err))
 			continue
