@@ -11,7 +11,9 @@ import (
 
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("index validate", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: hoist index validate PATH... (flags: --max-index-file-size SIZE)") }
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hoist index validate PATH... (flags: --max-index-file-size SIZE)")
+	}
 	opts := indexOptions(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
