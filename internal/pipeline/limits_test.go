@@ -151,3 +151,21 @@ func TestReadCheckoutFile(t *testing.T) {
 		t.Errorf("/dev/zero: %v", err)
 	}
 }
+
+func TestCheckJSONLimits(t *testing.T) {
+	ok := `{"a": "[[[[[[[[[[\"[[[[", "b": [1, -2.5e10, true, null], "c": {"d": []}}`
+	if err := pipeline.CheckJSONLimits("b", []byte(ok), pipeline.Limits{MaxDepth: 3}); err != nil {
+		t.Errorf("ok: %v", err)
+	}
+	for _, c := range []struct{ data, want string }{
+		{"{\n \"a\": [[[1]]]}", "b:2:9: lists and mappings nest more than 3 levels deep"},
+		{`[` + strings.Repeat(`"x",`, 40) + `1]`, "b:1:158: the file holds more than 40"},
+		{`[1, 1` + strings.Repeat("0", 100) + `]`, "b:1:5: a number of 101 characters, over the limit of 100"},
+		{strings.Repeat(" ", 2000), "b: the file is 2000 bytes, over the limit of 1000 bytes"},
+	} {
+		err := pipeline.CheckJSONLimits("b", []byte(c.data), pipeline.Limits{MaxBytes: 1000, MaxDepth: 3, MaxNodes: 40})
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%.40s: %v, want %q", c.data, err, c.want)
+		}
+	}
+}
