@@ -29,8 +29,13 @@ func FuzzParseFile(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	for _, h := range hostile {
+		f.Add([]byte(h.data))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		projects, diags := ParseFile("index.yml", data)
+		var projects []pipeline.Project
+		var diags []Diagnostic
+		checkAlloc(t, func() { projects, diags = ParseFile("index.yml", data) })
 		for _, d := range diags {
 			if d.File != "index.yml" || d.Line < 0 || d.Col < 0 || (d.Line > 0 && d.Col == 0) || d.Message == "" {
 				t.Errorf("bad diagnostic %#v", d)
@@ -39,8 +44,20 @@ func FuzzParseFile(f *testing.F) {
 		for _, p := range projects {
 			checkProject(t, p)
 		}
-		_, _ = ParseRepoConfig("cccp.yml", data)
+		checkAlloc(t, func() { _, _ = ParseRepoConfig("cccp.yml", data) })
 	})
+}
+
+// maxAlloc is what one fuzz input may allocate: hoist index validate of
+// the worst file within pipeline's limits peaks under 80 MB.
+const maxAlloc = 100 << 20
+
+// checkAlloc fails t when f allocates more than maxAlloc.
+func checkAlloc(t *testing.T, f func()) {
+	t.Helper()
+	if n := allocated(f); n > maxAlloc {
+		t.Fatalf("one input allocated %d MB, over %d MB", n>>20, maxAlloc>>20)
+	}
 }
 
 // checkProject fails t when p breaks what Project promises.

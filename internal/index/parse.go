@@ -95,11 +95,11 @@ func newFileCtx(name string) fileCtx {
 func parseDocument(data []byte, lim pipeline.Limits, r *reporter) (body ast.Node, ok bool) {
 	if err := pipeline.CheckYAMLLimits(r.file, data, lim); err != nil {
 		var le *pipeline.LimitError
-		if errors.As(err, &le) {
+		if errors.As(err, &le) && le.Line > 0 {
 			r.errorf(pos{le.Line, le.Col}, "%s", le.Message)
 			return nil, false
 		}
-		r.errorf(pos{}, "%v", err)
+		r.errorf(pos{1, 1}, "%s", strings.TrimPrefix(err.Error(), r.file+": "))
 		return nil, false
 	}
 	f, err := parseYAML(data)

@@ -248,8 +248,14 @@ func FuzzRepoConfig(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	for _, h := range hostile {
+		f.Add([]byte(h.data))
+	}
+	f.Add([]byte("size-budget: \"" + strings.Repeat("9", 10000) + "\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseRepoConfig("cccp.yml", data)
+		var cfg pipeline.RepoConfig
+		var err error
+		checkAlloc(t, func() { cfg, err = ParseRepoConfig("cccp.yml", data) })
 		if err != nil {
 			joined, ok := err.(interface{ Unwrap() []error })
 			if !ok {
