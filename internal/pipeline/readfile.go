@@ -24,7 +24,7 @@ func ReadRegularFile(path, name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s); Hoist reads only regular files", name, modeName(fi.Mode()))
+		return nil, fmt.Errorf("%s is not a regular file (%s); Hoist reads only regular files", name, FileKind(fi.Mode()))
 	}
 	if fi.Size() > max {
 		return nil, SizeError(name, fi.Size(), max)
@@ -56,8 +56,8 @@ func ReadCheckoutFile(root, rel string, max int64) ([]byte, error) {
 	return data, err
 }
 
-// modeName names the kind of a file that is not regular.
-func modeName(m fs.FileMode) string {
+// FileKind names the kind of a file that is not regular: "a FIFO".
+func FileKind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a folder"

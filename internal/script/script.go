@@ -108,7 +108,8 @@ func displayName(path, dir string) string {
 
 // argv returns the command line that runs the script at path.
 func (r *Runner) argv(path, name string) ([]string, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: not found", name)
@@ -124,6 +125,9 @@ func (r *Runner) argv(path, name string) ([]string, error) {
 	}
 	if info.IsDir() {
 		return nil, fmt.Errorf("%s: is a folder, not a script", name)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: is %s, not a script; Hoist runs only regular files", name, pipeline.FileKind(info.Mode()))
 	}
 	head := make([]byte, 4)
 	n, _ := io.ReadFull(f, head)
