@@ -25,11 +25,11 @@ func (r *Runner) lint(ctx context.Context, j *job, log io.Writer) error {
 	if j.repo.Checks.Excluded(pipeline.GroupLint) {
 		return skipReason("lint is excluded in " + j.repo.File)
 	}
-	data, err := os.ReadFile(j.paths.targetFile)
+	file := r.repoPath(j, j.paths.targetFile)
+	data, err := pipeline.ReadRegularFile(j.paths.targetFile, file, pipeline.DefaultMaxBytes)
 	if err != nil {
 		return fmt.Errorf("reading the target file: %w", err)
 	}
-	file := r.repoPath(j, j.paths.targetFile)
 	findings, err := r.deps.Linter.Lint(ctx, file, data, nil)
 	if err != nil && len(findings) == 0 {
 		r.record(ctx, j, log, []pipeline.CheckResult{{
