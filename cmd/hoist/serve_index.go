@@ -52,7 +52,7 @@ func (f *indexFlags) indexReader(indexes []string, data string) (pipeline.IndexR
 		git = git || isGitIndex(ix, f.branch)
 	}
 	if !git {
-		return &reconcile.FolderIndex{Paths: indexes, Loader: f.loader()}, nil
+		return &reconcile.FolderIndex{Paths: indexes, Loader: f.loader("")}, nil
 	}
 	if len(indexes) > 1 {
 		return nil, fmt.Errorf("--index %s is a git repository: give only one --index with it", strings.Join(indexes, ", "))
@@ -71,15 +71,17 @@ func (f *indexFlags) indexReader(indexes []string, data string) (pipeline.IndexR
 		return nil, fmt.Errorf("--data %s: %w", data, err)
 	}
 	return &reconcile.GitIndex{URL: url, Branch: f.branch, Path: f.path, Dir: dir,
-		Source: source.New(), Loader: f.loader()}, nil
+		Source: source.New(), Loader: f.loader(filepath.Join(dir, "checkout"))}, nil
 }
 
-// loader reads the index with the --max-index-file-size.
-func (f *indexFlags) loader() index.Loader {
-	if f.opts == nil {
-		return index.Loader{}
+// loader reads the index with the --max-index-file-size; a git index's
+// files must stay inside its checkout at root.
+func (f *indexFlags) loader(root string) index.Loader {
+	l := index.Loader{Root: root}
+	if f.opts != nil {
+		l.MaxFileSize = f.opts.MaxFileSize
 	}
-	return index.Loader{MaxFileSize: f.opts.MaxFileSize}
+	return l
 }
 
 // startTracking makes the tracker of the --index and reconciles once, so

@@ -169,3 +169,31 @@ func TestSizeBudgetLength(t *testing.T) {
 		}
 	}
 }
+
+// With a Root (an index read from git), an index file that leads outside
+// the checkout is an error and is not read; one linked inside is read.
+func TestLoadRoot(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret.yaml")
+	must(t, os.WriteFile(secret, []byte("Projects: [\n"), 0o600))
+	root := t.TempDir()
+	dir := filepath.Join(root, "index.d")
+	must(t, os.Mkdir(dir, 0o755))
+	must(t, os.Symlink(secret, filepath.Join(dir, "evil.yaml")))
+	writeFiles(t, root, map[string]string{"real.yaml": "Projects: []\n"})
+	must(t, os.Symlink("../real.yaml", filepath.Join(dir, "ok.yaml")))
+	res, err := Options{Root: root}.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "evil.yaml") + ": the file is not read: index.d/evil.yaml leads outside the checkout (to " + secret + "); symlinks must stay inside the repository"
+	if errs := res.Errors(); len(errs) != 1 || errs[0].String() != want {
+		t.Errorf("errors %v, want %q", errs, want)
+	}
+	if res.Files != 2 {
+		t.Errorf("%d files", res.Files)
+	}
+	// Without a Root (a folder the operator gives), links are followed.
+	if res, err := Load(root); err != nil || len(res.Errors()) != 1 || !strings.Contains(res.Errors()[0].String(), "evil.yaml:1:11: invalid YAML") {
+		t.Errorf("without a root: %v, %v", res, err)
+	}
+}

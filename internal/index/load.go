@@ -36,6 +36,10 @@ type Options struct {
 	// pipeline.DefaultMaxBytes (1 MiB). A larger file is an error
 	// Diagnostic, and is not read.
 	MaxFileSize int64
+	// Root, when set, is a checkout every index file must lie in once
+	// symlinks are resolved (an index read from a git repository); a file
+	// that leads outside it is an error Diagnostic, and is not read.
+	Root string
 }
 
 // Load is Load with these options.
@@ -56,7 +60,13 @@ func (o Options) Load(paths ...string) (*Result, error) {
 	}
 	var entries []*entry
 	for _, f := range dedupe(files) {
-		data, err := pipeline.ReadRegularFile(f, f, lim.MaxBytes)
+		path, err := o.confine(f)
+		if err != nil {
+			res.Diagnostics = append(res.Diagnostics, Diagnostic{File: f, Severity: Error, Message: err.Error()})
+			res.Files++
+			continue
+		}
+		data, err := pipeline.ReadRegularFile(path, f, lim.MaxBytes)
 		var le *pipeline.LimitError
 		switch {
 		case errors.As(err, &le):
@@ -76,6 +86,31 @@ func (o Options) Load(paths ...string) (*Result, error) {
 	sortDiagnostics(res.Diagnostics)
 	res.Projects = projects(entries)
 	return res, nil
+}
+
+// confine returns the path to read f at: f itself without a Root, else f
+// resolved inside Root, or an error when it leads outside.
+func (o Options) confine(f string) (string, error) {
+	if o.Root == "" {
+		return f, nil
+	}
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		return "", err
+	}
+	root, err := filepath.Abs(o.Root)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil {
+		return "", err
+	}
+	p, err := pipeline.SafeJoin(root, filepath.ToSlash(rel))
+	if err != nil {
+		return "", fmt.Errorf("the file is not read: %w", err)
+	}
+	return p, nil
 }
 
 // expand returns the index files path stands for.
