@@ -2,6 +2,7 @@ package index
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -195,5 +196,27 @@ func TestLoadRoot(t *testing.T) {
 	// Without a Root (a folder the operator gives), links are followed.
 	if res, err := Load(root); err != nil || len(res.Errors()) != 1 || !strings.Contains(res.Errors()[0].String(), "evil.yaml:1:11: invalid YAML") {
 		t.Errorf("without a root: %v, %v", res, err)
+	}
+}
+
+// Merge keys of merge keys, each bringing in a mapping nine times, are
+// refused once they expand too far, instead of being followed 9^16 times.
+func TestMergeBomb(t *testing.T) {
+	s := "a0: &a0 {x: 1, y: 2, z: 3, w: 4}\n"
+	for i := 1; i < 16; i++ {
+		s += fmt.Sprintf("a%d: &a%d {<<: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", i-1), 9), ","))
+	}
+	want := "merge keys (<<) expand to more than 20000 mappings and keys in all, over the limit"
+	_, err := ParseRepoConfig("cccp.yml", []byte(s+"checks: {<<: *a15}\n"))
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("cccp.yml: %v", err)
+	}
+	_, diags := ParseFile("index.yml", []byte(s+"Projects:\n- <<: *a15\n  id: 1\n"))
+	found := false
+	for _, d := range diags {
+		found = found || (strings.Contains(d.Message, want) && d.Line > 1)
+	}
+	if !found {
+		t.Errorf("index: %v", diags)
 	}
 }

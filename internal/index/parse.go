@@ -70,6 +70,7 @@ func parseFile(name string, data []byte, lim pipeline.Limits) ([]*entry, []Diagn
 		}
 	}
 	checkIDs(entries, r)
+	t.overMerged(r)
 	return entries, r.diags
 }
 

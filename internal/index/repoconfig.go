@@ -87,6 +87,7 @@ func ParseRepoConfig(name string, data []byte) (pipeline.RepoConfig, error) {
 		t := newTree(body)
 		if ps, ok := t.pairs(t.resolve(body), 0); ok {
 			readRepoConfig(t, r, ps, &cfg)
+			t.overMerged(r)
 		} else {
 			r.errorf(posOf(body), "%s must be a mapping of keys (%s), got %s",
 				filepath.Base(name), strings.Join(repoConfigKeys, ", "), kindOf(t.resolve(body)))
