@@ -49,7 +49,7 @@ func FuzzParseFile(f *testing.F) {
 }
 
 // maxAlloc is what one fuzz input may allocate: hoist index validate of
-// the worst file within pipeline's limits peaks under 80 MB.
+// the worst file within pipeline's limits peaks near 70 MB.
 const maxAlloc = 100 << 20
 
 // checkAlloc fails t when f allocates more than maxAlloc.

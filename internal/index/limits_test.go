@@ -26,7 +26,7 @@ var hostile = map[string]struct{ data, want string }{
 	"brackets":   {"Projects: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000), "1:74: lists and mappings nest more than 64 levels deep here, over the limit of 64"},
 	"dashes":     {"Projects:\n  " + strings.Repeat("- ", 20000) + "x\n", "2:129: lists and mappings nest more than 64 levels deep"},
 	"checks":     {"checks: " + strings.Repeat("[", 30000) + strings.Repeat("]", 30000), "1:72: lists and mappings nest more than 64 levels deep"},
-	"many items": {"Projects:\n" + strings.Repeat("- x\n", 100000), "15001:1: the file holds more than 30000 keys, items and values, over the limit of 30000"},
+	"many items": {"Projects:\n" + strings.Repeat("- x\n", 100000), "10001:1: the file holds more than 20000 keys, items and values, over the limit of 20000"},
 	"size":       {"Projects: []\n#" + strings.Repeat("x", 1<<20), "index.yml:1:1: the file is 1048590 bytes, over the limit of 1048576 bytes (1 MiB)"},
 }
 

@@ -20,11 +20,11 @@ type Limits struct {
 
 // The default limits: a real index file (the largest of CentOS's has
 // 34 kB, about 3,000 values, nested 4 deep) is far below each, and
-// hoist index validate of the worst file within them peaks under 80 MB.
+// hoist index validate of the worst file within them peaks near 70 MB.
 const (
 	DefaultMaxBytes   = 1 << 20
 	DefaultMaxDepth   = 64
-	DefaultMaxNodes   = 30_000
+	DefaultMaxNodes   = 20_000
 	DefaultMaxAliases = 1_000
 	DefaultMaxNumber  = 100
 )

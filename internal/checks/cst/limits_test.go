@@ -16,7 +16,7 @@ func TestParseHostile(t *testing.T) {
 		"dashes": {head + "x\n    args:\n      " + strings.Repeat("- ", 30000) + "x\n",
 			"lists and mappings nest more than 64 levels deep", "a.cst.yaml:6:"},
 		"values": {head + "x\n    args:\n" + strings.Repeat("      - x\n", 40000),
-			"over the limit of 30000", "a.cst.yaml:14999:7"},
+			"over the limit of 20000", "a.cst.yaml:9999:7"},
 		"exit code": {head + "x\n    exitCode: " + strings.Repeat("7", 5000) + "\n",
 			"a.cst.yaml:5:15: a number of 5000 characters, over the limit of 100", "a.cst.yaml:5:15"},
 	} {
