@@ -291,7 +291,8 @@ func (s *yamlScan) scanRest() error {
 		if s.i == before {
 			s.i++
 		}
-		atStart = false
+		// After an anchor or a tag, the node itself starts.
+		atStart = atStart && (c == '&' || c == '!')
 	}
 	return nil
 }

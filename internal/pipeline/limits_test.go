@@ -33,6 +33,8 @@ func TestCheckYAMLLimitsRefuses(t *testing.T) {
 		{"aliases", billion, "aliases", 1002, 10},
 		{"number", "size-budget: " + strings.Repeat("9", 5000), "number", 1, 14},
 		{"negative number", "a: [-" + strings.Repeat("1", 101) + "]", "number", 1, 5},
+		{"after a block scalar with a tag", "a: !!str |\n  '\nb: " + strings.Repeat("[", 100), "depth", 3, 4 + 63},
+		{"after a block scalar with an anchor", "a: &x >-\n  \"\nb: " + strings.Repeat("[", 100), "depth", 3, 4 + 63},
 		{"number after CRLF", "a: 1\r\nb: 2\r\nc: ." + strings.Repeat("5", 200), "number", 3, 4},
 	}
 	for _, c := range cases {
