@@ -115,6 +115,7 @@ type yamlScan struct {
 	lineStart int   // offset of the current line
 	indents   []int // columns of the open block collections
 	flow      int   // open [ and {
+	plainOpen bool  // the last token was a plain scalar, which the next line may continue
 	nodes     int
 	aliases   int
 }
@@ -166,9 +167,11 @@ func (s *yamlScan) scanLine() error {
 		s.newline()
 		return nil
 	case c == '#':
+		s.plainOpen = false
 		s.skipToEOL()
 		return nil
 	case s.flow == 0 && ind == 0 && (s.hasPrefix("---") || s.hasPrefix("...") || c == '%'):
+		s.plainOpen = false
 		s.indents = s.indents[:0]
 		if c == '%' || s.hasPrefix("...") {
 			s.skipToEOL()
@@ -184,7 +187,12 @@ func (s *yamlScan) scanLine() error {
 			return err
 		}
 	}
-	return s.scanRest()
+	// A line that may continue a plain scalar starts inside it: a quote or
+	// a "|" there is text, not the start of a scalar that could hide the
+	// rest of the file from the count.
+	cont := s.plainOpen
+	s.plainOpen = false
+	return s.scanRest(!cont)
 }
 
 // open pushes a block collection at column col.
@@ -230,18 +238,21 @@ func (s *yamlScan) blank(i int) bool {
 	return i >= len(s.data) || s.data[i] == ' ' || s.data[i] == '\t' || s.data[i] == '\n' || s.data[i] == '\r'
 }
 
-// scanRest reads the rest of a line from s.i, where a node may start.
-func (s *yamlScan) scanRest() error {
-	atStart := true // a node may start here
+// scanRest reads the rest of a line from s.i; atStart: a node may start
+// there.
+func (s *yamlScan) scanRest(atStart bool) error {
 	for s.i < len(s.data) {
 		c := s.data[s.i]
-		switch {
-		case c == '\n' || c == '\r':
+		if c == '\n' || c == '\r' {
 			s.newline()
 			return nil
-		case c == ' ' || c == '\t':
+		}
+		if c == ' ' || c == '\t' {
 			s.i++
 			continue
+		}
+		s.plainOpen = false
+		switch {
 		case c == '#' && (s.i == s.lineStart || s.blank(s.i-1)):
 			s.skipToEOL()
 			return nil
@@ -321,6 +332,7 @@ func (s *yamlScan) value(atStart bool) error {
 	}
 	start := s.i
 	s.plain()
+	s.plainOpen = true
 	if atStart {
 		if err := s.node(); err != nil {
 			return err

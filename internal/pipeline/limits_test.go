@@ -35,6 +35,7 @@ func TestCheckYAMLLimitsRefuses(t *testing.T) {
 		{"negative number", "a: [-" + strings.Repeat("1", 101) + "]", "number", 1, 5},
 		{"after a block scalar with a tag", "a: !!str |\n  '\nb: " + strings.Repeat("[", 100), "depth", 3, 4 + 63},
 		{"after a block scalar with an anchor", "a: &x >-\n  \"\nb: " + strings.Repeat("[", 100), "depth", 3, 4 + 63},
+		{"quote continuing a plain scalar", "! 0\n \": " + strings.Repeat("[", 100), "depth", 2, 5 + 62},
 		{"number after CRLF", "a: 1\r\nb: 2\r\nc: ." + strings.Repeat("5", 200), "number", 3, 4},
 	}
 	for _, c := range cases {
