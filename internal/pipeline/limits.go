@@ -141,7 +141,13 @@ func (s *yamlScan) run() error {
 	return nil
 }
 
-// newline moves past the line break at s.i (\n, \r\n or \r).
+// lineBreak reports whether a line break (\n or \r\n) starts at i. A lone
+// \r is not one, for goccy: it is read as a space.
+func (s *yamlScan) lineBreak(i int) bool {
+	return i < len(s.data) && (s.data[i] == '\n' || (s.data[i] == '\r' && i+1 < len(s.data) && s.data[i+1] == '\n'))
+}
+
+// newline moves past the line break at s.i (\n or \r\n).
 func (s *yamlScan) newline() {
 	if s.data[s.i] == '\r' && s.i+1 < len(s.data) && s.data[s.i+1] == '\n' {
 		s.i++
@@ -163,7 +169,7 @@ func (s *yamlScan) scanLine() error {
 		return nil
 	}
 	switch c := s.data[s.i]; {
-	case c == '\n' || c == '\r':
+	case s.lineBreak(s.i):
 		s.newline()
 		return nil
 	case c == '#':
@@ -243,11 +249,11 @@ func (s *yamlScan) blank(i int) bool {
 func (s *yamlScan) scanRest(atStart bool) error {
 	for s.i < len(s.data) {
 		c := s.data[s.i]
-		if c == '\n' || c == '\r' {
+		if s.lineBreak(s.i) {
 			s.newline()
 			return nil
 		}
-		if c == ' ' || c == '\t' {
+		if c == ' ' || c == '\t' || c == '\r' {
 			s.i++
 			continue
 		}
@@ -365,7 +371,7 @@ func (s *yamlScan) plain() {
 	for s.i < len(s.data) {
 		c := s.data[s.i]
 		switch {
-		case c == '\n' || c == '\r':
+		case s.lineBreak(s.i):
 			return
 		case c == ':' && (s.blank(s.i+1) || (s.flow > 0 && s.i+1 < len(s.data) && strings.ContainsRune(",[]{}", rune(s.data[s.i+1])))):
 			return
@@ -418,7 +424,7 @@ func (s *yamlScan) blockScalar() error {
 		for j < len(s.data) && s.data[j] == ' ' {
 			j++
 		}
-		if j < len(s.data) && s.data[j] != '\n' && s.data[j] != '\r' && j-s.i <= ind {
+		if j < len(s.data) && !s.lineBreak(j) && j-s.i <= ind {
 			return nil
 		}
 		s.i = j
