@@ -116,6 +116,10 @@ type yamlScan struct {
 	indents   []int // columns of the open block collections
 	flow      int   // open [ and {
 	plainOpen bool  // the last token was a plain scalar, which the next line may continue
+	// pend is what the last token left open for a value: a node property
+	// ('p'), a key (':') or an item ('-') at column pendCol; 0 when none.
+	pend    byte
+	pendCol int
 	nodes     int
 	aliases   int
 }
@@ -177,7 +181,7 @@ func (s *yamlScan) scanLine() error {
 		s.skipToEOL()
 		return nil
 	case s.flow == 0 && ind == 0 && (s.hasPrefix("---") || s.hasPrefix("...") || c == '%'):
-		s.plainOpen = false
+		s.plainOpen, s.pend = false, 0
 		s.indents = s.indents[:0]
 		if c == '%' || s.hasPrefix("...") {
 			s.skipToEOL()
@@ -186,7 +190,7 @@ func (s *yamlScan) scanLine() error {
 		s.i += 3
 	}
 	if s.flow == 0 {
-		for len(s.indents) > 0 && s.indents[len(s.indents)-1] >= ind {
+		for !s.nests(ind) && len(s.indents) > 0 && s.indents[len(s.indents)-1] >= ind {
 			s.indents = s.indents[:len(s.indents)-1]
 		}
 		if err := s.open(ind); err != nil {
@@ -197,8 +201,18 @@ func (s *yamlScan) scanLine() error {
 	// a "|" there is text, not the start of a scalar that could hide the
 	// rest of the file from the count.
 	cont := s.plainOpen
-	s.plainOpen = false
+	s.plainOpen, s.pend = false, 0
 	return s.scanRest(!cont)
+}
+
+// nests reports whether a line indented ind that starts at s.i is the
+// value of what the line before left open, even where its indentation
+// says it is not: goccy reads it so after a node property at the end of a
+// line, and reads "- " lines as the value of a key at or right of them or
+// of an item right of them. Counting it nested counts no less than goccy.
+func (s *yamlScan) nests(ind int) bool {
+	dash := s.data[s.i] == '-' && s.blank(s.i+1)
+	return s.pend == 'p' || (s.pend == ':' && dash && ind <= s.pendCol) || (s.pend == '-' && dash && ind < s.pendCol)
 }
 
 // open pushes a block collection at column col.
@@ -258,14 +272,23 @@ func (s *yamlScan) scanRest(atStart bool) error {
 			continue
 		}
 		s.plainOpen = false
-		switch {
-		case c == '#' && (s.i == s.lineStart || s.blank(s.i-1)):
-			s.skipToEOL()
+		if c == '#' && (s.i == s.lineStart || s.blank(s.i-1)) {
+			s.skipToEOL() // what the line left open stays open
 			return nil
+		}
+		s.pend = 0
+		switch {
 		case s.flow == 0 && (c == '-' || c == '?' || c == ':') && s.blank(s.i+1):
 			// "- " and "? " open a nested block collection on this line.
 			if err := s.node(); err != nil {
 				return err
+			}
+			s.pend, s.pendCol = '-', s.i-s.lineStart
+			if c == ':' {
+				s.pend = ':'
+				if n := len(s.indents); n > 0 {
+					s.pendCol = s.indents[n-1]
+				}
 			}
 			s.i++
 			if c != ':' {
@@ -320,6 +343,7 @@ func (s *yamlScan) value(atStart bool) error {
 	switch {
 	case atStart && (c == '&' || c == '!'):
 		s.skipWord()
+		s.pend = 'p'
 		return nil
 	case atStart && c == '*':
 		s.aliases++

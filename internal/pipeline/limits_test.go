@@ -36,6 +36,8 @@ func TestCheckYAMLLimitsRefuses(t *testing.T) {
 		{"after a block scalar with a tag", "a: !!str |\n  '\nb: " + strings.Repeat("[", 100), "depth", 3, 4 + 63},
 		{"after a block scalar with an anchor", "a: &x >-\n  \"\nb: " + strings.Repeat("[", 100), "depth", 3, 4 + 63},
 		{"quote continuing a plain scalar", "! 0\n \": " + strings.Repeat("[", 100), "depth", 2, 5 + 62},
+		{"tags at line ends", strings.Repeat("- !t\n", 20000), "depth", 33, 1},
+		{"items of keys", strings.Repeat("- a:\n", 20000), "depth", 33, 1},
 		{"number after CRLF", "a: 1\r\nb: 2\r\nc: ." + strings.Repeat("5", 200), "number", 3, 4},
 	}
 	for _, c := range cases {
@@ -73,6 +75,7 @@ func TestCheckYAMLLimitsAccepts(t *testing.T) {
 		"long quoted number":         "a: \"" + strings.Repeat("9", 500) + "\"\n",
 		"long text":                  "a: v" + strings.Repeat("9", 500) + "\n",
 		"64 deep":                    "a: " + strings.Repeat("[", 63) + strings.Repeat("]", 63),
+		"empty items and keys":       strings.Repeat("- \n", 200) + strings.Repeat("a:\n", 200) + "b:\n- x\n" + strings.Repeat("c: &x\n", 30),
 	}
 	for name, data := range cases {
 		if err := pipeline.CheckYAMLLimits("f.yml", []byte(data), pipeline.Limits{}); err != nil {
