@@ -120,8 +120,8 @@ type yamlScan struct {
 	// ('p'), a key (':') or an item ('-') at column pendCol; 0 when none.
 	pend    byte
 	pendCol int
-	nodes     int
-	aliases   int
+	nodes   int
+	aliases int
 }
 
 func (s *yamlScan) fail(at int, limit string, max int64, format string, args ...any) error {
@@ -363,10 +363,12 @@ func (s *yamlScan) value(atStart bool) error {
 	start := s.i
 	s.plain()
 	s.plainOpen = true
+	// Counted even where it may continue a scalar: goccy may read it as a
+	// key of its own.
+	if err := s.node(); err != nil {
+		return err
+	}
 	if atStart {
-		if err := s.node(); err != nil {
-			return err
-		}
 		if n := s.i - start; looksNumeric(s.data[start:s.i]) && n > s.lim.MaxNumber {
 			return s.fail(start, "number", int64(s.lim.MaxNumber),
 				"a number of %d characters, over the limit of %d; write a shorter one (quote the value if it is text)", n, s.lim.MaxNumber)
