@@ -211,7 +211,7 @@ func (s *yamlScan) scanLine() error {
 // line, and reads "- " lines as the value of a key at or right of them or
 // of an item right of them. Counting it nested counts no less than goccy.
 func (s *yamlScan) nests(ind int) bool {
-	dash := s.data[s.i] == '-' && s.blank(s.i+1)
+	dash := s.i < len(s.data) && s.data[s.i] == '-' && s.blank(s.i+1)
 	return s.pend == 'p' || (s.pend == ':' && dash && ind <= s.pendCol) || (s.pend == '-' && dash && ind < s.pendCol)
 }
 

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,6 +78,9 @@ func TestCheckYAMLLimitsAccepts(t *testing.T) {
 		"long text":                  "a: v" + strings.Repeat("9", 500) + "\n",
 		"64 deep":                    "a: " + strings.Repeat("[", 63) + strings.Repeat("]", 63),
 		"empty items and keys":       strings.Repeat("- \n", 200) + strings.Repeat("a:\n", 200) + "b:\n- x\n" + strings.Repeat("c: &x\n", 30),
+	}
+	for _, s := range []string{"", "---", "--- ", "...", "%", "-", "- ", "a:", "&", "!", "*", "'", "\"", "\"\\", "|", "[", "]", "#", "\r", "\r\n", "- !"} {
+		cases[fmt.Sprintf("%q", s)] = s
 	}
 	for name, data := range cases {
 		if err := pipeline.CheckYAMLLimits("f.yml", []byte(data), pipeline.Limits{}); err != nil {
