@@ -190,8 +190,8 @@ func (s *yamlScan) scanLine() error {
 		s.i += 3
 	}
 	if s.flow == 0 {
-		for !s.nests(ind) && len(s.indents) > 0 && s.indents[len(s.indents)-1] >= ind {
-			s.indents = s.indents[:len(s.indents)-1]
+		if !s.nests(ind) {
+			s.closeTo(ind)
 		}
 		if err := s.open(ind); err != nil {
 			return err
@@ -213,6 +213,19 @@ func (s *yamlScan) scanLine() error {
 func (s *yamlScan) nests(ind int) bool {
 	dash := s.i < len(s.data) && s.data[s.i] == '-' && s.blank(s.i+1)
 	return s.pend == 'p' || (s.pend == ':' && dash && ind <= s.pendCol) || (s.pend == '-' && dash && ind < s.pendCol)
+}
+
+// closeTo closes the collections a line indented ind ends: those right of
+// it, and the one at its column, which the line continues. It stops there
+// even if collections further out sit right of it (a line nested by
+// nests), as goccy does.
+func (s *yamlScan) closeTo(ind int) {
+	for n := len(s.indents); n > 0 && s.indents[n-1] > ind; n = len(s.indents) {
+		s.indents = s.indents[:n-1]
+	}
+	if n := len(s.indents); n > 0 && s.indents[n-1] == ind {
+		s.indents = s.indents[:n-1]
+	}
 }
 
 // open pushes a block collection at column col.
