@@ -157,9 +157,10 @@ func measureAST(n ast.Node, level int) (depth, nodes int) {
 		kids = []ast.Node{v.Value}
 	}
 	nodes = 1
+	deepest := depth
 	for _, k := range kids {
 		d, c := measureAST(k, depth)
-		depth, nodes = max(depth, d), nodes+c
+		deepest, nodes = max(deepest, d), nodes+c
 	}
-	return depth, nodes
+	return deepest, nodes
 }

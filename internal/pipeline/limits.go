@@ -116,10 +116,9 @@ type yamlScan struct {
 	indents   []int // columns of the open block collections
 	flow      int   // open [ and {
 	plainOpen bool  // the last token was a plain scalar, which the next line may continue
-	// pend is what the last token left open for a value: a node property
-	// ('p'), a key (':') or an item ('-') at column pendCol; 0 when none.
+	// pend is 'p' when the last token was a node property, which the next
+	// line may be the value of; 0 when not.
 	pend    byte
-	pendCol int
 	nodes   int
 	aliases int
 }
@@ -190,7 +189,7 @@ func (s *yamlScan) scanLine() error {
 		s.i += 3
 	}
 	if s.flow == 0 {
-		if !s.nests(ind) {
+		if !s.nests() {
 			s.closeTo(ind)
 		}
 		if err := s.open(ind); err != nil {
@@ -205,14 +204,11 @@ func (s *yamlScan) scanLine() error {
 	return s.scanRest(!cont)
 }
 
-// nests reports whether a line indented ind that starts at s.i is the
-// value of what the line before left open, even where its indentation
-// says it is not: goccy reads it so after a node property at the end of a
-// line, and reads "- " lines as the value of a key at or right of them or
-// of an item right of them. Counting it nested counts no less than goccy.
-func (s *yamlScan) nests(ind int) bool {
-	dash := s.i < len(s.data) && s.data[s.i] == '-' && s.blank(s.i+1)
-	return s.pend == 'p' || (s.pend == ':' && dash && ind <= s.pendCol) || (s.pend == '-' && dash && ind < s.pendCol)
+// nests reports whether the line that starts at s.i is the value of what
+// the line before left open, whatever its indentation: goccy reads a line
+// after a node property (a tag or an anchor) at the end of a line so.
+func (s *yamlScan) nests() bool {
+	return s.pend == 'p'
 }
 
 // closeTo closes the collections a line indented ind ends: those right of
@@ -295,13 +291,6 @@ func (s *yamlScan) scanRest(atStart bool) error {
 			// "- " and "? " open a nested block collection on this line.
 			if err := s.node(); err != nil {
 				return err
-			}
-			s.pend, s.pendCol = '-', s.i-s.lineStart
-			if c == ':' {
-				s.pend = ':'
-				if n := len(s.indents); n > 0 {
-					s.pendCol = s.indents[n-1]
-				}
 			}
 			s.i++
 			if c != ':' {
