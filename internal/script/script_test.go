@@ -179,25 +179,6 @@ func TestRunScriptMissing(t *testing.T) {
 	}
 }
 
-// A script that is a FIFO or a device is refused, not opened and waited on.
-func TestRunScriptNotRegular(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.sh"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ path, want string }{
-		{filepath.Join(dir, "fifo.sh"), "fifo.sh: is a FIFO, not a script"},
-		{"/dev/zero", "/dev/zero: is a device, not a script"},
-	} {
-		spec := pipeline.ScriptSpec{Script: c.path, Dir: dir}
-		err := (&script.Runner{}).RunScript(t.Context(), spec, nil)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error = %v, want %q", c.path, err, c.want)
-		}
-	}
-}
-
 // TestRunScriptTimeout runs a script that starts a child ignoring SIGTERM
 // and holding the output pipe: the call must return soon after the grace
 // period, and the child must be dead.
