@@ -65,9 +65,10 @@ type Options struct {
 
 // Server serves the API and the UI. Create it with New.
 type Server struct {
-	deps Deps
-	opts Options
-	mux  *http.ServeMux
+	deps   Deps
+	opts   Options
+	mux    *http.ServeMux
+	logins loginLimits // failed sign-ins, in memory
 }
 
 // New returns a Server with every route registered.
@@ -78,7 +79,7 @@ func New(deps Deps, opts Options) *Server {
 	if opts.LogPoll == 0 {
 		opts.LogPoll = 300
 	}
-	s := &Server{deps: deps, opts: opts, mux: http.NewServeMux()}
+	s := &Server{deps: deps, opts: opts, mux: http.NewServeMux(), logins: newLoginLimits()}
 	s.routes()
 	return s
 }
