@@ -212,7 +212,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 			continue
 		}
 		j.build.FailedStage = s.name
-		j.build.Status, j.build.Reason = pipeline.StatusFailed, firstLine(err.Error())
+		j.build.Status, j.build.Reason = pipeline.StatusFailed, pipeline.RedactText(firstLine(err.Error()))
 		skip := "an earlier stage failed"
 		if ctx.Err() != nil {
 			j.build.Status, j.build.Reason, skip = pipeline.StatusCancelled, cancelReason(ctx), "the build was cancelled"
@@ -290,8 +290,8 @@ func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, 
 		lw.note(fmt.Sprintf("\n%s cancelled: %s\n", name, st.Error))
 		_ = lw.Close()
 	case err != nil:
-		st.Status, st.Error = pipeline.StatusFailed, err.Error()
-		lw.note(fmt.Sprintf("\n%s failed: %v\n", name, err))
+		st.Status, st.Error = pipeline.StatusFailed, pipeline.RedactText(err.Error())
+		lw.note(fmt.Sprintf("\n%s failed: %s\n", name, st.Error))
 		_ = lw.Close()
 	default:
 		st.Status = pipeline.StatusSucceeded

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,7 +36,7 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 		fmt.Fprintf(log, "%s is at %s now, not at %s as when this build was queued: building %s\n", p.GitBranch, short(commit), short(queued), short(commit))
 	}
 	j.build.Commit = commit
-	fmt.Fprintf(log, "checked out %s at %s (%s)\n", redact(p.GitURL), p.GitBranch, commit)
+	fmt.Fprintf(log, "checked out %s at %s (%s)\n", pipeline.RedactURL(p.GitURL), p.GitBranch, commit)
 	r.recordCommit(ctx, j)
 	if j.paths, err = resolvePaths(j.dir, p); err != nil {
 		return err
@@ -83,7 +82,7 @@ func (r *Runner) fetch(ctx context.Context, p pipeline.Project, dir string, log 
 	commit, err := r.deps.Source.Checkout(cctx, p.GitURL, p.GitBranch, dir, log)
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(cctx), errCheckoutTimedOut) {
 		return "", fmt.Errorf("checkout timed out after %s: git had not finished fetching %s; check that the server answers, or raise --checkout-timeout",
-			r.opts.CheckoutTimeout, redact(p.GitURL))
+			r.opts.CheckoutTimeout, pipeline.RedactURL(p.GitURL))
 	}
 	return commit, err
 }
@@ -214,21 +213,9 @@ func (r *Runner) ref(j *job, tag string) string {
 // labels are the OCI annotations every image gets.
 func labels(j *job) map[string]string {
 	return map[string]string{
-		"org.opencontainers.image.source":   redact(j.project.GitURL),
+		"org.opencontainers.image.source":   pipeline.RedactURL(j.project.GitURL),
 		"org.opencontainers.image.revision": j.build.Commit,
 		"org.opencontainers.image.created":  time.Now().UTC().Format(time.RFC3339),
 		"io.hoist.project":                  j.project.Key(),
 	}
-}
-
-// redact hides a password in a URL.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
