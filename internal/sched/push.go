@@ -69,7 +69,7 @@ func (ps *Pushes) Push(ctx context.Context, p pipeline.Push) ([]pipeline.PushedB
 	}
 	projects, err := ps.store.Projects(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("finding the projects of %s: %w", p.Repo, err)
+		return nil, fmt.Errorf("finding the projects of %s: %w", pipeline.RedactURL(p.Repo), err)
 	}
 	var out []pipeline.PushedBuild
 	cause := pipeline.PushCause(p.Commit, branch)
@@ -98,7 +98,7 @@ func (ps *Pushes) Push(ctx context.Context, p pipeline.Push) ([]pipeline.PushedB
 		if outcome == pipeline.EnqueueDuplicate {
 			level = slog.LevelDebug // every poll finds the commits it found before
 		}
-		ps.log.Log(ctx, level, "push", "via", p.Via, "repo", p.Repo, "branch", branch, "commit", p.Commit,
+		ps.log.Log(ctx, level, "push", "via", p.Via, "repo", pipeline.RedactURL(p.Repo), "branch", branch, "commit", p.Commit,
 			"project", pr.Key(), "build", b.Number, "outcome", outcome)
 		out = append(out, pipeline.PushedBuild{Project: pr.Key(), Build: b, Outcome: outcome})
 	}
