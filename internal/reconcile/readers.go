@@ -110,7 +110,7 @@ func (g *GitIndex) ReadIndex(ctx context.Context) (pipeline.IndexSnapshot, error
 	cancel()
 	if err != nil {
 		_ = os.RemoveAll(next)
-		return pipeline.IndexSnapshot{}, fmt.Errorf("fetching the index %s (branch %s): %w", g.URL, g.Branch, err)
+		return pipeline.IndexSnapshot{}, fmt.Errorf("fetching the index %s (branch %s): %w", pipeline.RedactURL(g.URL), g.Branch, err)
 	}
 	checkout := filepath.Join(g.Dir, "checkout")
 	if err := os.RemoveAll(checkout); err != nil {
