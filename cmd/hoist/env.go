@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -27,13 +28,30 @@ type env struct {
 	instance     string // see instanceID
 }
 
-// openStore opens the SQLite database under data.
+// openStore opens the SQLite database under data, which is made private
+// first.
 func openStore(ctx context.Context, data string) (*sqlite.Store, error) {
+	if err := privateDir(data); err != nil {
+		return nil, err
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(data, "hoist.db"))
 	if err != nil {
 		return nil, fmt.Errorf("opening the database in %s: %w", data, err)
 	}
 	return st, nil
+}
+
+// privateDir creates the data folder, or tightens an existing one, to 0700:
+// it holds the database, the registry's storage, artifacts, checkouts and
+// the registry's credentials.
+func privateDir(data string) error {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return fmt.Errorf("creating the data folder: %w", err)
+	}
+	if err := os.Chmod(data, 0o700); err != nil {
+		return fmt.Errorf("making the data folder %s private: %w", data, err)
+	}
+	return nil
 }
 
 // openEnv opens the store, connects to the engine, and starts the embedded

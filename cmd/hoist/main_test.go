@@ -101,3 +101,18 @@ func TestValidateLimits(t *testing.T) {
 		t.Errorf("1x: exit %d\n%s", code, errs)
 	}
 }
+
+func TestDataFolderIsPrivate(t *testing.T) {
+	data := t.TempDir()
+	if err := os.Chmod(data, 0o755); err != nil { // as an older Hoist made it
+		t.Fatal(err)
+	}
+	if code, _, errs := hoist("images", "--data", data); code != 0 {
+		t.Fatalf("images: exit %d %s", code, errs)
+	}
+	for path, want := range map[string]os.FileMode{data: 0o700, filepath.Join(data, "hoist.db"): 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: %v %v, want %v", path, fi.Mode(), err, want)
+		}
+	}
+}

@@ -41,7 +41,8 @@ type ServerConfig struct {
 	// Addr is the address to listen on, "127.0.0.1:5000"; port 0 picks a
 	// free one.
 	Addr string
-	// RootDir holds the registry's storage; it is created if missing.
+	// RootDir holds the registry's storage; it is created if missing, and
+	// made private (0700).
 	RootDir string
 	// Logger receives the registry's own log lines when it is enabled at
 	// debug level; otherwise they are dropped. Nil drops them.
@@ -88,7 +89,10 @@ func Serve(ctx context.Context, cfg ServerConfig) (*Server, error) {
 }
 
 func start(ctx context.Context, cfg ServerConfig, ln net.Listener) (*Server, error) {
-	if err := os.MkdirAll(cfg.RootDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.RootDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.RootDir, 0o700); err != nil { // an older Hoist made it 0755
 		return nil, err
 	}
 	secret, err := loadSecret(filepath.Join(cfg.RootDir, secretFile))

@@ -142,10 +142,10 @@ func (r *Runner) putArtifact(ctx context.Context, j *job, name, contentType stri
 		return err
 	}
 	dir := filepath.Join(r.opts.ArtifactDir, strconv.FormatInt(j.build.ID, 10))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	return os.WriteFile(filepath.Join(dir, name), data, 0o600)
 }
 
 // repoPath is abs as a path inside the repository, for messages.
