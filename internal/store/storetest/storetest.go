@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"User/Exists", testUserExists},
 		{"Credential/PutGetExpireDelete", testCredentials},
 		{"Credential/UnknownUser", testCredentialUnknownUser},
+		{"User/TokensDelete", testTokensDeleteUser},
 		{"Queue/EnqueueJoins", testEnqueueJoins},
 		{"Queue/Numbering", testEnqueueNumbering},
 		{"Queue/ClaimOrder", testClaimOrder},
