@@ -33,7 +33,10 @@ Usage:
   hoist serve --index PATH [flags]
                                  the web UI, the API and the build workers
   hoist user add NAME            add a user who may write (password on stdin)
+  hoist user delete NAME         delete a user, their tokens and sessions
   hoist token create USER        print a new API token for USER, once
+  hoist token list [USER]        list API tokens (ID, user, name, dates)
+  hoist token revoke ID          revoke an API token
 
 Talking to a server (--server URL or $HOIST_SERVER, token in $HOIST_TOKEN):
   hoist project add NS/NAME REPO_URL [flags]
