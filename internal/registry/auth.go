@@ -33,11 +33,12 @@ const (
 	AccessPrivate
 )
 
-// The registry's credentials: one user, a random password kept in RootDir
-// (0600), made on first use.
+// PasswordFile is the file in RootDir holding the password of the
+// registry's one user (0600), made on first use.
+const PasswordFile = "hoist.password"
+
 const (
 	credentialsUser = "hoist"
-	credentialsFile = "hoist.password"
 	// tokenPath is where clients trade credentials (or nothing) for a
 	// bearer token, as Docker Hub's auth server does; outside /v2/.
 	tokenPath = "/hoist/token"

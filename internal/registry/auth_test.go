@@ -100,9 +100,10 @@ func TestRegistryTakesWritesFromHoistOnly(t *testing.T) {
 		}
 	}
 	// The password is kept private and survives a restart.
-	fi, err := os.Stat(filepath.Join(root, credentialsFile))
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("%s: %v %v, want 0600", credentialsFile, fi.Mode(), err)
+	if fi, err := os.Stat(filepath.Join(root, PasswordFile)); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, want 0600", PasswordFile, fi.Mode())
 	}
 	_, pw := s.Credentials()
 	s.Close()

@@ -117,7 +117,7 @@ func start(ctx context.Context, cfg ServerConfig, ln net.Listener) (*Server, err
 	}
 	g := &gate{next: withReferrers(app), access: cfg.Access, now: time.Now}
 	if cfg.Access != AccessOpen {
-		if g.pass, err = loadPassword(filepath.Join(cfg.RootDir, credentialsFile)); err != nil {
+		if g.pass, err = loadPassword(filepath.Join(cfg.RootDir, PasswordFile)); err != nil {
 			return nil, err
 		}
 		g.user = credentialsUser

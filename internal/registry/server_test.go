@@ -137,7 +137,9 @@ func TestServeStorageIsPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if fi, err := os.Stat(root); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("registry storage %v, %v; want 0700", fi.Mode(), err)
+	if fi, err := os.Stat(root); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o700 {
+		t.Errorf("registry storage %v, want 0700", fi.Mode())
 	}
 }
