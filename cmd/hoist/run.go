@@ -19,9 +19,10 @@ import (
 // registryFlags choose where images go: an external registry, or the
 // embedded one.
 type registryFlags struct {
-	external string
-	addr     string
-	insecure listFlag
+	external    string
+	addr        string
+	insecure    listFlag
+	privateRead bool // the embedded registry's reads need Hoist's credentials (serve --public-read=false)
 }
 
 // register adds the registry flags to fs.

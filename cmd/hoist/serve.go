@@ -57,7 +57,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve the web UI and the API on")
 	fs.StringVar(&f.data, "data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once")
-	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs; writes always need a user")
+	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs, and pull from the embedded registry; writes always need a user")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "mark cookies Secure (serve behind HTTPS)")
 	fs.Var(&f.logLimit, "log-limit", "how much of each stage's log to keep (e.g. 50MB, 512KB)")
 	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
@@ -102,6 +102,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serving on %s: %w", f.addr, err)
 	}
 	defer ln.Close()
+	f.reg.privateRead = !f.publicRead
 	env, err := openEnv(ctx, f.data, f.reg, stderr)
 	if err != nil {
 		return err
