@@ -47,8 +47,10 @@ func TestEmbeddedRegistryTakesWritesFromHoistOnly(t *testing.T) {
 	}
 	for path, want := range map[string]os.FileMode{data: 0o700, filepath.Join(data, "hoist.db"): 0o600,
 		filepath.Join(data, "registry"): 0o700, filepath.Join(data, "registry", "hoist.password"): 0o600} {
-		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
-			t.Errorf("%s: %v %v, want %v", path, fi.Mode(), err, want)
+		if fi, err := os.Stat(path); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, want %v", path, fi.Mode(), want)
 		}
 	}
 
