@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hoistci/hoist/internal/registry"
 )
 
 func hoist(args ...string) (code int, stdout, stderr string) {
@@ -115,6 +117,17 @@ func TestDataFolderIsPrivate(t *testing.T) {
 			t.Error(err)
 		} else if fi.Mode().Perm() != want {
 			t.Errorf("%s: %v, want %v", path, fi.Mode(), want)
+		}
+	}
+}
+
+func TestWarnExposed(t *testing.T) {
+	for addr, warn := range map[string]bool{"127.0.0.1:5000": false, "[::1]:5000": false, "localhost:5000": false,
+		"0.0.0.0:5000": true, "[::]:5000": true, "192.168.1.2:5000": true} {
+		var b bytes.Buffer
+		warnExposed(&b, addr, registry.AccessPublicRead)
+		if got := strings.Contains(b.String(), "warning: the embedded registry listens on "+addr+", beyond this machine"); got != warn {
+			t.Errorf("warnExposed(%s) = %q, want a warning %v", addr, b.String(), warn)
 		}
 	}
 }
