@@ -12,11 +12,11 @@ import (
 	"github.com/hoistci/hoist/internal/source"
 )
 
-// leakySource is a seam: a checkout whose error quotes the URL as given,
+// quotingSource is a seam: a checkout whose error quotes the URL as given,
 // credentials and all, as a careless Source might.
-type leakySource struct{}
+type quotingSource struct{}
 
-func (leakySource) Checkout(_ context.Context, url, _, _ string, _ io.Writer) (string, error) {
+func (quotingSource) Checkout(_ context.Context, url, _, _ string, _ io.Writer) (string, error) {
 	return "", fmt.Errorf("fetching %s: connection refused", url)
 }
 
@@ -24,7 +24,7 @@ func (leakySource) Checkout(_ context.Context, url, _, _ string, _ io.Writer) (s
 // reach neither the build's reason, nor the stage's error, nor its log,
 // with a leaky Source and with the real git one.
 func TestCredentialsNotRecorded(t *testing.T) {
-	for name, src := range map[string]pipeline.Source{"leaky": leakySource{}, "git": source.New()} {
+	for name, src := range map[string]pipeline.Source{"leaky": quotingSource{}, "git": source.New()} {
 		t.Run(name, func(t *testing.T) {
 			st := openStore(t)
 			r := runner.New(runner.Deps{Source: src, Store: st}, runner.Options{RegistryHost: "127.0.0.1:1", WorkDir: t.TempDir()})
