@@ -125,6 +125,9 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	defer flushNotifications(notices, log) // after the dispatcher has stopped
 	r := newServeRunner(f, env, m, log)
 	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}})
+	if err := d.Recover(ctx); err != nil {
+		return fmt.Errorf("failing the builds the last stop interrupted: %w", err)
+	}
 	trig, err := newTriggers(&f.triggers, env.store, d, log)
 	if err != nil {
 		return err
