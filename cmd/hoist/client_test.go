@@ -16,7 +16,9 @@ import (
 )
 
 // stagedExec is the seam where builds would run: it writes a line of log
-// per stage, slowly enough for a follower to see them come, and succeeds.
+// per stage, slowly enough for a follower to see them come, and succeeds a
+// moment after its last stage, as the runner does once it has removed what
+// the build left (logs -f must wait for that, not report "running").
 type stagedExec struct{ st *sqlite.Store }
 
 func (e stagedExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
@@ -34,6 +36,7 @@ func (e stagedExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.
 			return b, err
 		}
 	}
+	time.Sleep(300 * time.Millisecond)
 	b.Status, b.Finished = pipeline.StatusSucceeded, time.Now()
 	return b, e.st.UpdateBuild(ctx, b)
 }

@@ -50,8 +50,8 @@ func remoteLogs(ctx context.Context, c *client, arg string, only pipeline.StageN
 			}
 		}
 	}
-	var d apiBuildDetail
-	if err := c.call(ctx, "GET", fmt.Sprintf("/api/v1/builds/%d", b.ID), nil, &d); err != nil {
+	d, err := c.buildEnd(ctx, b.ID, follow)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\n%s #%d: %s", d.Project, d.Number, d.Status)
@@ -63,6 +63,26 @@ func remoteLogs(ctx context.Context, c *client, arg string, only pipeline.StageN
 		return exitError(1)
 	}
 	return nil
+}
+
+// buildEnd reads the build; with follow it waits for the build to end, which
+// comes a moment after its last stage (the runner first removes what the
+// build left behind).
+func (c *client) buildEnd(ctx context.Context, id int64, follow bool) (apiBuildDetail, error) {
+	for {
+		var d apiBuildDetail
+		if err := c.call(ctx, "GET", fmt.Sprintf("/api/v1/builds/%d", id), nil, &d); err != nil {
+			return d, err
+		}
+		if !follow || d.Status.Done() {
+			return d, nil
+		}
+		select {
+		case <-ctx.Done():
+			return d, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // stageLine says how a stage ended: "build: succeeded in 3.2s".
