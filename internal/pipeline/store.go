@@ -59,6 +59,7 @@ type Store interface {
 	LogStore
 	ImageStore
 	UserStore
+	NamespaceStore
 	QueueStore
 	CommitQueue
 	GraphStore

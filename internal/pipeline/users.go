@@ -15,6 +15,7 @@ type User struct {
 	Name         string
 	PasswordHash string // a slow hash (bcrypt); never the password
 	Created      time.Time
+	Admin        bool // may do everything, in every namespace
 }
 
 // CredentialKind tells API tokens from browser sessions.

@@ -15,8 +15,8 @@ import (
 
 // CreateUser stores u, setting u.ID. A taken name is pipeline.ErrExists.
 func (s *Store) CreateUser(ctx context.Context, u *pipeline.User) error {
-	err := s.db.QueryRowContext(ctx, `INSERT INTO users (name, password_hash, created)
-		VALUES (?, ?, ?) RETURNING id`, u.Name, u.PasswordHash, nanos(u.Created)).Scan(&u.ID)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO users (name, password_hash, created, admin)
+		VALUES (?, ?, ?, ?) RETURNING id`, u.Name, u.PasswordHash, nanos(u.Created), u.Admin).Scan(&u.ID)
 	if isUnique(err) {
 		err = pipeline.ErrExists
 	}
@@ -48,8 +48,8 @@ func (s *Store) UserByID(ctx context.Context, id int64) (pipeline.User, error) {
 func (s *Store) user(ctx context.Context, where string, arg any) (pipeline.User, error) {
 	var u pipeline.User
 	var created sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT id, name, password_hash, created
-		FROM users WHERE `+where, arg).Scan(&u.ID, &u.Name, &u.PasswordHash, &created)
+	err := s.db.QueryRowContext(ctx, `SELECT id, name, password_hash, created, admin
+		FROM users WHERE `+where, arg).Scan(&u.ID, &u.Name, &u.PasswordHash, &created, &u.Admin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return pipeline.User{}, pipeline.ErrNotFound
 	}

@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Close", testClose},
 	}
 	tests = append(tests, checksTests...)
+	tests = append(tests, namespaceTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
