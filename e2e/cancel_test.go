@@ -98,7 +98,7 @@ func TestServeCancelsEveryStage(t *testing.T) {
 	srv := startServe(t, "serve", "--index", idx, "--addr", addr, "--data", data, "--registry-addr", freeAddr(t),
 		"--workers", strconv.Itoa(len(scenarios)), "--cve-scanner", cve)
 	defer srv.stop(t)
-	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--data", data, "alice"); r.code != 0 {
+	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--admin", "--data", data, "alice"); r.code != 0 {
 		t.Fatalf("user add:\n%s", r)
 	}
 	r := hoist(t, nil, "token", "create", "--data", data, "alice")
@@ -325,7 +325,7 @@ func TestServeCancelsDeliver(t *testing.T) {
 	addr := freeAddr(t)
 	srv := startServe(t, "serve", "--index", idx, "--addr", addr, "--data", data, "--registry", ln.Addr().String())
 	defer srv.stop(t)
-	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--data", data, "alice"); r.code != 0 {
+	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--admin", "--data", data, "alice"); r.code != 0 {
 		t.Fatalf("user add:\n%s", r)
 	}
 	r := hoist(t, nil, "token", "create", "--data", data, "alice")

@@ -57,7 +57,7 @@ func TestCascadeServe(t *testing.T) {
 	srv := startServe(t, "serve", "--index", idx, "--addr", addr, "--data", data, "--registry-addr", freeAddr(t), "--workers", "2")
 	defer srv.stop(t)
 	srv.waitOutput(t, "hoist is serving")
-	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--data", data, "alice"); r.code != 0 {
+	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--admin", "--data", data, "alice"); r.code != 0 {
 		t.Fatalf("user add:\n%s", r)
 	}
 	r := hoist(t, nil, "token", "create", "--data", data, "alice")

@@ -35,7 +35,7 @@ func TestServe(t *testing.T) {
 	srv := startServe(t, args...)
 	mustContain(t, "serve output", srv.waitOutput(t, "hoist is serving"), "hoist is serving "+base)
 
-	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--data", data, "alice"); r.code != 0 {
+	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--admin", "--data", data, "alice"); r.code != 0 {
 		t.Fatalf("user add:\n%s", r)
 	}
 	r := hoist(t, nil, "token", "create", "--data", data, "alice")

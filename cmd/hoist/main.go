@@ -32,11 +32,17 @@ Usage:
 
   hoist serve --index PATH [flags]
                                  the web UI, the API and the build workers
-  hoist user add NAME            add a user who may write (password on stdin)
+  hoist user add [--admin] NAME  add a user (password on stdin); admins may
+                                 change every project, others their namespaces'
   hoist user delete NAME         delete a user, their tokens and sessions
   hoist token create USER        print a new API token for USER, once
   hoist token list [USER]        list API tokens (ID, user, name, dates)
   hoist token revoke ID          revoke an API token
+  hoist namespace add NS [--owner USER]
+                                 add a namespace, maintained by USER
+  hoist namespace grant NS USER maintainer|viewer
+                                 let USER change (or only read) NS's projects
+  hoist namespace revoke NS USER remove USER from NS
 
 Talking to a server (--server URL or $HOIST_SERVER, token in $HOIST_TOKEN):
   hoist project add NS/NAME REPO_URL [flags]
@@ -109,6 +115,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdUser(ctx, rest, stdin, stdout, stderr)
 	case "token":
 		return cmdToken(ctx, rest, stdout, stderr)
+	case "namespace":
+		return cmdNamespace(ctx, rest, stdout, stderr)
 	case "project":
 		return cmdProject(ctx, rest, stdout, stderr)
 	case "scan":

@@ -34,11 +34,12 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fs := newFlags("user add", stderr)
 	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	admin := fs.Bool("admin", false, "the user may change every project and build every project of the index")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: hoist user add [--data DIR] NAME   (the password is read from standard input)")
+		fmt.Fprintln(stderr, "usage: hoist user add [--data DIR] [--admin] NAME   (the password is read from standard input)")
 		return exitError(2)
 	}
 	name := fs.Arg(0)
@@ -58,14 +59,18 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer st.Close()
-	u := pipeline.User{Name: name, PasswordHash: hash, Created: time.Now()}
+	u := pipeline.User{Name: name, PasswordHash: hash, Created: time.Now(), Admin: *admin}
 	if err := st.CreateUser(ctx, &u); err != nil {
 		if errors.Is(err, pipeline.ErrExists) {
 			return fmt.Errorf("user %s already exists", name)
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "user %s added; make an API token with: %s token create --data %s %s\n", name, self(), *data, name)
+	kind := "user"
+	if *admin {
+		kind = "admin"
+	}
+	fmt.Fprintf(stdout, "%s %s added; make an API token with: %s token create --data %s %s\n", kind, name, self(), *data, name)
 	return nil
 }
 
