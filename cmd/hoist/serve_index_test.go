@@ -80,7 +80,7 @@ func newTrackEnv(t *testing.T, f *serveFlags) *trackEnv {
 	hs := httptest.NewServer(withIndexHook(srv, tr, f.track.secret))
 	t.Cleanup(hs.Close)
 	e := &trackEnv{t: t, store: st, tracker: tr, http: hs}
-	u := pipeline.User{Name: "alice", PasswordHash: "x", Created: time.Now()}
+	u := pipeline.User{Name: "alice", PasswordHash: "x", Created: time.Now(), Admin: true}
 	must(t, st.CreateUser(ctx, &u))
 	secret, hash, err := server.NewSecret()
 	must(t, err)

@@ -60,7 +60,7 @@ func newAPIEnv(t *testing.T, opts Options) *apiEnv {
 	e.http = httptest.NewServer(e.server)
 	t.Cleanup(e.http.Close)
 
-	u := pipeline.User{Name: "alice", PasswordHash: testHash(), Created: time.Now()}
+	u := pipeline.User{Name: "alice", PasswordHash: testHash(), Created: time.Now(), Admin: true}
 	if err := st.CreateUser(ctx, &u); err != nil {
 		t.Fatal(err)
 	}

@@ -120,16 +120,16 @@ func TestAPIRegisterValidation(t *testing.T) {
 
 func TestRegisterProjectForTheUI(t *testing.T) {
 	e := newAPIEnv(t, Options{})
-	_, _, err := e.server.registerProject(context.Background(), ProjectInput{Name: "x/y"}, pipeline.User{Name: "bob"})
+	_, _, err := e.server.registerProject(context.Background(), ProjectInput{Name: "x/y"}, pipeline.User{Name: "bob", Admin: true})
 	var fes FieldErrors
 	if !errors.As(err, &fes) || fes.Get("repo_url") == "" {
 		t.Fatalf("err = %v", err)
 	}
-	p, b, err := e.server.registerProject(context.Background(), ProjectInput{Name: "x/y", RepoURL: "https://e.com/y"}, pipeline.User{Name: "bob"})
+	p, b, err := e.server.registerProject(context.Background(), ProjectInput{Name: "x/y", RepoURL: "https://e.com/y"}, pipeline.User{Name: "bob", Admin: true})
 	if err != nil || p.Key() != "x/y:latest" || p.FromIndex() || b.Cause != "registered by bob" {
 		t.Fatalf("registerProject = %+v, %+v, %v", p, b, err)
 	}
-	_, _, err = e.server.registerProject(context.Background(), ProjectInput{Name: "x/y", RepoURL: "https://e.com/y"}, pipeline.User{Name: "bob"})
+	_, _, err = e.server.registerProject(context.Background(), ProjectInput{Name: "x/y", RepoURL: "https://e.com/y"}, pipeline.User{Name: "bob", Admin: true})
 	if !errors.Is(err, pipeline.ErrExists) || !errors.As(err, &fes) || fes.Get("name") == "" {
 		t.Fatalf("again: %v", err)
 	}

@@ -38,6 +38,7 @@ var errorTable = []struct {
 	{pipeline.ErrElsewhere, http.StatusConflict, codeConflict},
 	{pipeline.ErrDisabled, http.StatusConflict, codeConflict},
 	{errReadOnly, http.StatusConflict, codeConflict},
+	{errForbidden, http.StatusForbidden, codeForbidden},
 	{ErrBadLogin, http.StatusUnauthorized, codeUnauthorized},
 }
 

@@ -189,6 +189,9 @@ func (s *Server) registerProject(ctx context.Context, in ProjectInput, by pipeli
 	if errs != nil {
 		return pipeline.Project{}, pipeline.Build{}, errs
 	}
+	if err := s.mayRegister(ctx, by, p.AppID); err != nil {
+		return pipeline.Project{}, pipeline.Build{}, err
+	}
 	key := p.Key()
 	switch old, err := s.deps.Store.Project(ctx, key); {
 	case err == nil:

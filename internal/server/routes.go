@@ -22,23 +22,24 @@ type apiRoute struct {
 func (s *Server) apiRoutes() []apiRoute {
 	st, q, log := s.deps.Store, s.deps.Queue, s.deps.Logger
 	read, write := s.needReader, s.needWriter
+	own, ownBuild := s.maintains, s.maintainsBuild
 	return []apiRoute{
 		{"GET /projects", read(apiListProjects(st, log))},
 		{"POST /projects", write(s.apiRegisterProject)},
 		{"GET /projects/{ns}/{name}", read(apiGetProject(st, log))},
-		{"PATCH /projects/{ns}/{name}", write(apiPatchProject(st, log))},
-		{"DELETE /projects/{ns}/{name}", write(apiDeleteProject(st, log))},
+		{"PATCH /projects/{ns}/{name}", write(own(apiPatchProject(st, log)))},
+		{"DELETE /projects/{ns}/{name}", write(own(apiDeleteProject(st, log)))},
 		{"GET /projects/{ns}/{name}/builds", read(apiListBuilds(st, log))},
-		{"POST /projects/{ns}/{name}/builds", write(apiTriggerBuild(q, log))},
+		{"POST /projects/{ns}/{name}/builds", write(own(apiTriggerBuild(q, log)))},
 		{"GET /builds/{id}", read(s.apiGetBuild)},
 		{"GET /builds/{id}/checks", read(s.apiBuildChecks)},
 		{"GET /builds/{id}/artifacts", read(s.apiBuildArtifacts)},
 		{"GET /builds/{id}/artifacts/{name}", read(s.apiBuildArtifact)},
 		{"GET /projects/{ns}/{name}/scans", read(s.apiProjectScans)},
-		{"POST /projects/{ns}/{name}/scan", write(s.apiRescan)},
+		{"POST /projects/{ns}/{name}/scan", write(own(s.apiRescan))},
 		{"GET /scans/{id}", read(s.apiGetScan)},
 		{"GET /scans/{id}/sbom", read(s.apiScanSBOM)},
-		{"POST /builds/{id}/cancel", write(apiCancelBuild(q, st, log))},
+		{"POST /builds/{id}/cancel", write(ownBuild(apiCancelBuild(q, st, log)))},
 		{"GET /builds/{id}/stages/{stage}/log", read(s.apiStageLog)},
 		{"GET /images", read(apiListImages(st, log))},
 		{"GET /index/reconciles", read(apiListReconciles(st, log))},

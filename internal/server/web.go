@@ -41,14 +41,14 @@ func (s *Server) webRoutes() {
 	s.mux.HandleFunc("POST /login", s.webLogin)
 	s.mux.HandleFunc("POST /logout", s.webLogout)
 	s.mux.HandleFunc("GET /p/{ns}/{name}", read(s.webProject))
-	s.mux.HandleFunc("POST /p/{ns}/{name}/build", write(s.webBuildNow))
+	s.mux.HandleFunc("POST /p/{ns}/{name}/build", write(s.maintains(s.webBuildNow)))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}", read(s.webBuild))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/live", read(s.webBuildLive))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/events", read(s.webBuildEvents))
-	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/cancel", write(s.webCancel))
+	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/cancel", write(s.maintains(s.webCancel)))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/results", read(s.webBuildResults))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/artifacts/{file}", read(s.webBuildArtifact))
-	s.mux.HandleFunc("POST /p/{ns}/{name}/scan", write(s.webRescan))
+	s.mux.HandleFunc("POST /p/{ns}/{name}/scan", write(s.maintains(s.webRescan)))
 }
 
 // cacheStatic lets browsers keep the embedded assets for an hour.
@@ -68,7 +68,13 @@ type page struct {
 	CSRF  string // the CSRF token for forms, when someone is signed in
 	Path  string // the request's path and query, for "sign in and come back"
 	Data  any
+
+	may func(key string) bool // whether User may change the project with key
 }
+
+// May reports whether the signed-in user may change, build, cancel and
+// scan the project with key; the UI shows its buttons only then.
+func (p *page) May(key string) bool { return p.may != nil && p.may(key) }
 
 // partials are the templates every page set holds: the layout and the
 // fragments several pages share. The other files are one page each.
@@ -98,6 +104,7 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request, title, nav stri
 	p := &page{Title: title, Nav: nav, Path: r.URL.RequestURI(), Data: data}
 	if u, ok := s.currentUser(r); ok {
 		p.User = u.Name
+		p.may = s.mayFor(r, u)
 		p.CSRF = s.csrfToken(w, r)
 	}
 	return p

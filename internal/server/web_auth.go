@@ -103,7 +103,11 @@ func (s *Server) webRegister(w http.ResponseWriter, r *http.Request) {
 				d.Other = append(d.Other, fe)
 			}
 		}
-		s.render(w, r, http.StatusUnprocessableEntity, "register", "layout", s.newPage(w, r, "Register a project", "register", d))
+		status := http.StatusUnprocessableEntity
+		if errors.Is(err, errForbidden) {
+			status = http.StatusForbidden
+		}
+		s.render(w, r, status, "register", "layout", s.newPage(w, r, "Register a project", "register", d))
 		return
 	case err != nil:
 		s.webFail(w, r, err)
