@@ -43,6 +43,7 @@ type serveFlags struct {
 	workers       int
 	keep, verbose bool
 	publicRead    bool
+	allowLocal    bool
 	secure        bool
 	logLimit      sizeFlag
 	prebuild      time.Duration
@@ -59,6 +60,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once")
 	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs, and pull from the embedded registry; writes always need a user")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "mark cookies Secure (serve behind HTTPS)")
+	fs.BoolVar(&f.allowLocal, "allow-local-repos", false, "let projects registered over the API or UI build repositories on this machine (paths, file:// URLs)")
 	fs.Var(&f.logLimit, "log-limit", "how much of each stage's log to keep (e.g. 50MB, 512KB)")
 	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
@@ -133,7 +135,8 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 		return err
 	}
 	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes, Rescanner: rescanner{r}, Branches: source.New()},
-		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure, Webhooks: f.triggers.secrets})
+		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure, Webhooks: f.triggers.secrets,
+			AllowLocalRepos: f.allowLocal})
 	track, err := startTracking(ctx, f, env.store, d, log)
 	if err != nil {
 		return err

@@ -203,8 +203,9 @@ func writable(p pipeline.Project, verb string) error {
 }
 
 // apiPatchProject serves PATCH /api/v1/projects/{ns}/{name}: it changes the
-// fields given; name and tag cannot change.
-func apiPatchProject(store pipeline.ProjectStore, log *slog.Logger) http.HandlerFunc {
+// fields given; name and tag cannot change; a new repo_url must pass
+// checkRepo.
+func apiPatchProject(store pipeline.ProjectStore, checkRepo func(url string) error, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		old, err := findProject(r, store)
 		if err == nil {
@@ -229,6 +230,8 @@ func apiPatchProject(store pipeline.ProjectStore, log *slog.Logger) http.Handler
 			err = errs
 		case p.Key() != old.Key():
 			err = FieldErrors{{renamed(req), fmt.Sprintf("cannot change from %s to %s; register the new image as a project and delete this one", old.Key(), p.Key())}}
+		case p.GitURL != old.GitURL && checkRepo(p.GitURL) != nil:
+			err = checkRepo(p.GitURL)
 		default:
 			err = store.PutProject(r.Context(), p)
 		}

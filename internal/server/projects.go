@@ -189,6 +189,9 @@ func (s *Server) registerProject(ctx context.Context, in ProjectInput, by pipeli
 	if errs != nil {
 		return pipeline.Project{}, pipeline.Build{}, errs
 	}
+	if err := s.checkRepo(p.GitURL); err != nil {
+		return pipeline.Project{}, pipeline.Build{}, err
+	}
 	if err := s.mayRegister(ctx, by, p.AppID); err != nil {
 		return pipeline.Project{}, pipeline.Build{}, err
 	}

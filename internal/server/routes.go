@@ -27,7 +27,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET /projects", read(apiListProjects(st, log))},
 		{"POST /projects", write(s.apiRegisterProject)},
 		{"GET /projects/{ns}/{name}", read(apiGetProject(st, log))},
-		{"PATCH /projects/{ns}/{name}", write(own(apiPatchProject(st, log)))},
+		{"PATCH /projects/{ns}/{name}", write(own(apiPatchProject(st, s.checkRepo, log)))},
 		{"DELETE /projects/{ns}/{name}", write(own(apiDeleteProject(st, log)))},
 		{"GET /projects/{ns}/{name}/builds", read(apiListBuilds(st, log))},
 		{"POST /projects/{ns}/{name}/builds", write(own(apiTriggerBuild(q, log)))},

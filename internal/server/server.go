@@ -58,6 +58,9 @@ type Options struct {
 	RegistryHost  string // where images are delivered, for display
 	SecureCookies bool   // set the Secure flag on cookies (behind HTTPS)
 	LogPoll       int    // milliseconds between log polls when following (default 300)
+	// AllowLocalRepos lets projects registered over the API or UI build
+	// repositories on the server's own disk (paths, file:// URLs).
+	AllowLocalRepos bool
 
 	// Webhooks are the secrets of /hooks/*; with none, webhooks answer 503.
 	Webhooks WebhookSecrets

@@ -50,7 +50,7 @@ func TestWebRegister(t *testing.T) {
 		}
 	}
 	// A taken name says so.
-	if resp, body := e.post("/register", url.Values{"name": {"examples/base"}, "repo_url": {"x"}}, byCookie, true); resp.StatusCode != http.StatusUnprocessableEntity ||
+	if resp, body := e.post("/register", url.Values{"name": {"examples/base"}, "repo_url": {"https://example.com/x.git"}}, byCookie, true); resp.StatusCode != http.StatusUnprocessableEntity ||
 		!strings.Contains(body, "is taken") {
 		t.Errorf("taken register = %d\n%s", resp.StatusCode, body)
 	}
