@@ -37,6 +37,12 @@ type countingEngine struct {
 func (e *countingEngine) count() int { e.mu.Lock(); defer e.mu.Unlock(); return e.calls }
 func (e *countingEngine) inc()       { e.mu.Lock(); e.calls++; e.mu.Unlock() }
 
+// Reap counts as an engine call: a build that ran reaps what it left.
+func (e *countingEngine) Reap(context.Context, map[string]string) (pipeline.Reaped, error) {
+	e.inc()
+	return pipeline.Reaped{}, nil
+}
+
 func (e *countingEngine) Build(context.Context, pipeline.BuildSpec, io.Writer) (string, error) {
 	e.inc()
 	return "sha256:image", nil
@@ -103,9 +109,9 @@ func TestBuildIdentity(t *testing.T) {
 	eng := &countingEngine{}
 	reg := &mapRegistry{tags: map[string]string{}}
 	base := pipeline.Project{AppID: "demo", JobID: "base", Tag: "1"}
-	opts := runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir(), Projects: []pipeline.Project{demo, base}}
+	opts := runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir(), Projects: []pipeline.Project{demo, base}, Instance: "test"}
 	newRunner := func(o runner.Options) *runner.Runner {
-		return runner.New(runner.Deps{Source: src, Engine: eng, Registry: reg, Tester: passTester{},
+		return runner.New(runner.Deps{Source: src, Engine: eng, Reaper: eng, Registry: reg, Tester: passTester{},
 			RepoConfigs: index.RepoConfigs{}, Dockerfiles: dockerfile.Reader{}, Store: st}, o)
 	}
 	r := newRunner(opts)

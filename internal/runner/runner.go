@@ -327,7 +327,9 @@ func (r *Runner) reap(ctx context.Context, j *job) {
 			r.opts.Logger.Info("killed processes the build left running", "build", j.build.ID, "processes", n, "err", err)
 		}
 	}
-	if r.deps.Reaper == nil {
+	if r.deps.Reaper == nil || j.unchanged != "" {
+		// A build skipped as unchanged ended at a checkout that finished
+		// cleanly: a no-op sweep makes no engine call.
 		return
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
