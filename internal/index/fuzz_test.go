@@ -107,7 +107,7 @@ func FuzzYAMLLimits(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	lim := pipeline.Limits{MaxDepth: 8, MaxNodes: 200, MaxAliases: 10, MaxNumber: 20}
+	lim := pipeline.ParseLimits{MaxDepth: 8, MaxNodes: 200, MaxAliases: 10, MaxNumber: 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if pipeline.CheckYAMLLimits("f.yml", data, lim) != nil {
 			return

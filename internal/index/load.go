@@ -44,7 +44,7 @@ type Options struct {
 
 // Load is Load with these options.
 func (o Options) Load(paths ...string) (*Result, error) {
-	lim := pipeline.DefaultLimits()
+	lim := pipeline.DefaultParseLimits()
 	if o.MaxFileSize > 0 {
 		lim.MaxBytes = o.MaxFileSize
 	}

@@ -32,7 +32,7 @@ const topKey = "Projects"
 // is only checked by Load, which sees the whole index. Projects holds every
 // entry without an error.
 func ParseFile(name string, data []byte) ([]pipeline.Project, []Diagnostic) {
-	entries, diags := parseFile(name, data, pipeline.DefaultLimits())
+	entries, diags := parseFile(name, data, pipeline.DefaultParseLimits())
 	diags = append(diags, checkSet(entries, false)...)
 	sortDiagnostics(diags)
 	return projects(entries), diags
@@ -51,7 +51,7 @@ func projects(entries []*entry) []pipeline.Project {
 
 // parseFile reads one file within lim and applies the rules within each
 // entry and the unique ids of the file.
-func parseFile(name string, data []byte, lim pipeline.Limits) ([]*entry, []Diagnostic) {
+func parseFile(name string, data []byte, lim pipeline.ParseLimits) ([]*entry, []Diagnostic) {
 	r := &reporter{file: name}
 	body, ok := parseDocument(data, lim, r)
 	if body == nil {
@@ -93,7 +93,7 @@ func newFileCtx(name string) fileCtx {
 // parseDocument parses data and returns the body of its one document: nil
 // and ok for an empty file, nil and not ok for invalid YAML or a file over
 // lim (reported).
-func parseDocument(data []byte, lim pipeline.Limits, r *reporter) (body ast.Node, ok bool) {
+func parseDocument(data []byte, lim pipeline.ParseLimits, r *reporter) (body ast.Node, ok bool) {
 	if err := pipeline.CheckYAMLLimits(r.file, data, lim); err != nil {
 		var le *pipeline.LimitError
 		if errors.As(err, &le) && le.Line > 0 {

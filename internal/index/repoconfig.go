@@ -82,7 +82,7 @@ var repoConfigKeys = []string{
 func ParseRepoConfig(name string, data []byte) (pipeline.RepoConfig, error) {
 	r := &reporter{file: name}
 	var cfg pipeline.RepoConfig
-	body, _ := parseDocument(data, pipeline.DefaultLimits(), r)
+	body, _ := parseDocument(data, pipeline.DefaultParseLimits(), r)
 	if body != nil {
 		t := newTree(body)
 		if ps, ok := t.pairs(t.resolve(body), 0); ok {

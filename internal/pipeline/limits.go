@@ -5,12 +5,12 @@ import (
 	"strings"
 )
 
-// Limits bound a YAML or JSON file a user gives Hoist (an index file,
+// ParseLimits bound a YAML or JSON file a user gives Hoist (an index file,
 // cccp.yml, a container-structure-test file, a compose test file, an API
 // body), so that a hostile one is refused before a parser builds it in
 // memory: YAML parsers take about a kilobyte per value, and more per level
-// of nesting. A zero field means its default (DefaultLimits).
-type Limits struct {
+// of nesting. A zero field means its default (DefaultParseLimits).
+type ParseLimits struct {
 	MaxBytes   int64 // the file's size
 	MaxDepth   int   // levels of lists and mappings, nested
 	MaxNodes   int   // keys, items and values, before aliases are expanded
@@ -29,15 +29,15 @@ const (
 	DefaultMaxNumber  = 100
 )
 
-// DefaultLimits returns the limits for a file read from a user.
-func DefaultLimits() Limits {
-	return Limits{MaxBytes: DefaultMaxBytes, MaxDepth: DefaultMaxDepth, MaxNodes: DefaultMaxNodes,
+// DefaultParseLimits returns the limits for a file read from a user.
+func DefaultParseLimits() ParseLimits {
+	return ParseLimits{MaxBytes: DefaultMaxBytes, MaxDepth: DefaultMaxDepth, MaxNodes: DefaultMaxNodes,
 		MaxAliases: DefaultMaxAliases, MaxNumber: DefaultMaxNumber}
 }
 
 // orDefault fills the zero fields of l.
-func (l Limits) orDefault() Limits {
-	d := DefaultLimits()
+func (l ParseLimits) orDefault() ParseLimits {
+	d := DefaultParseLimits()
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = d.MaxBytes
 	}
@@ -56,7 +56,7 @@ func (l Limits) orDefault() Limits {
 	return l
 }
 
-// LimitError is a file over one of its Limits.
+// LimitError is a file over one of its ParseLimits.
 type LimitError struct {
 	File      string
 	Line, Col int    // 1-based; 0 when it is about the whole file
@@ -96,7 +96,7 @@ func bytesText(n int64) string {
 // number is. It is a lexical pass that counts generously (a file near a
 // limit may be counted a little over it) and never looks further than
 // data. The error is a *LimitError.
-func CheckYAMLLimits(name string, data []byte, lim Limits) error {
+func CheckYAMLLimits(name string, data []byte, lim ParseLimits) error {
 	lim = lim.orDefault()
 	if int64(len(data)) > lim.MaxBytes {
 		return SizeError(name, int64(len(data)), lim.MaxBytes)
@@ -109,7 +109,7 @@ func CheckYAMLLimits(name string, data []byte, lim Limits) error {
 type yamlScan struct {
 	name      string
 	data      []byte
-	lim       Limits
+	lim       ParseLimits
 	i         int // next byte
 	line      int
 	lineStart int   // offset of the current line

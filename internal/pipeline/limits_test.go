@@ -14,7 +14,7 @@ import (
 )
 
 func TestCheckYAMLLimitsRefuses(t *testing.T) {
-	lim := pipeline.DefaultLimits()
+	lim := pipeline.DefaultParseLimits()
 	billion := "a: &a [x, x, x, x, x, x, x, x, x]\n"
 	for i := range 1100 {
 		billion += "k" + strings.Repeat("x", i%7) + ": *a\n"
@@ -83,7 +83,7 @@ func TestCheckYAMLLimitsAccepts(t *testing.T) {
 		cases[fmt.Sprintf("%q", s)] = s
 	}
 	for name, data := range cases {
-		if err := pipeline.CheckYAMLLimits("f.yml", []byte(data), pipeline.Limits{}); err != nil {
+		if err := pipeline.CheckYAMLLimits("f.yml", []byte(data), pipeline.ParseLimits{}); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -104,7 +104,7 @@ func TestCheckYAMLLimitsRealFiles(t *testing.T) {
 				return nil
 			}
 			n++
-			lim := pipeline.Limits{MaxDepth: 12, MaxNodes: 10_000, MaxAliases: 20, MaxNumber: 60}
+			lim := pipeline.ParseLimits{MaxDepth: 12, MaxNodes: 10_000, MaxAliases: 20, MaxNumber: 60}
 			if err := pipeline.CheckYAMLLimits(p, data, lim); err != nil {
 				t.Errorf("%v", err)
 			}
@@ -165,7 +165,7 @@ func TestReadCheckoutFile(t *testing.T) {
 
 func TestCheckJSONLimits(t *testing.T) {
 	ok := `{"a": "[[[[[[[[[[\"[[[[", "b": [1, -2.5e10, true, null], "c": {"d": []}}`
-	if err := pipeline.CheckJSONLimits("b", []byte(ok), pipeline.Limits{MaxDepth: 3}); err != nil {
+	if err := pipeline.CheckJSONLimits("b", []byte(ok), pipeline.ParseLimits{MaxDepth: 3}); err != nil {
 		t.Errorf("ok: %v", err)
 	}
 	for _, c := range []struct{ data, want string }{
@@ -174,7 +174,7 @@ func TestCheckJSONLimits(t *testing.T) {
 		{`[1, 1` + strings.Repeat("0", 100) + `]`, "b:1:5: a number of 101 characters, over the limit of 100"},
 		{strings.Repeat(" ", 2000), "b: the file is 2000 bytes, over the limit of 1000 bytes"},
 	} {
-		err := pipeline.CheckJSONLimits("b", []byte(c.data), pipeline.Limits{MaxBytes: 1000, MaxDepth: 3, MaxNodes: 40})
+		err := pipeline.CheckJSONLimits("b", []byte(c.data), pipeline.ParseLimits{MaxBytes: 1000, MaxDepth: 3, MaxNodes: 40})
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%.40s: %v, want %q", c.data, err, c.want)
 		}

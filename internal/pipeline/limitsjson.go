@@ -4,7 +4,7 @@ package pipeline
 // a decoder reads it: its size, how deep arrays and objects nest, how many
 // values it holds and how long a number is. Strings are skipped whole. The
 // error is a *LimitError with the line and column.
-func CheckJSONLimits(name string, data []byte, lim Limits) error {
+func CheckJSONLimits(name string, data []byte, lim ParseLimits) error {
 	lim = lim.orDefault()
 	if int64(len(data)) > lim.MaxBytes {
 		return SizeError(name, int64(len(data)), lim.MaxBytes)

@@ -153,7 +153,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return jsonError(err)
 	}
-	lim := pipeline.DefaultLimits()
+	lim := pipeline.DefaultParseLimits()
 	lim.MaxBytes = maxBody
 	if err := pipeline.CheckJSONLimits("body", body, lim); err != nil {
 		var le *pipeline.LimitError

@@ -112,7 +112,7 @@ func load(ctx context.Context, spec Spec, env map[string]string, projectName str
 		return nil, fmt.Errorf("reading %s: %w", spec.location(), err)
 	}
 	// compose-go's YAML parser has no limits of its own.
-	if err := pipeline.CheckYAMLLimits(spec.location(), content, pipeline.DefaultLimits()); err != nil {
+	if err := pipeline.CheckYAMLLimits(spec.location(), content, pipeline.DefaultParseLimits()); err != nil {
 		return nil, err
 	}
 	pos := newPositions(content)

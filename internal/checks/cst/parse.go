@@ -117,7 +117,7 @@ var (
 // starts with "file:line:col: ". A test that uses what Hoist does not
 // support is kept with its Problems, so that it fails where it is.
 func Parse(file string, data []byte) (*File, error) {
-	if err := pipeline.CheckYAMLLimits(file, data, pipeline.DefaultLimits()); err != nil {
+	if err := pipeline.CheckYAMLLimits(file, data, pipeline.DefaultParseLimits()); err != nil {
 		return nil, err
 	}
 	root, err := parseYAML(data)
