@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Log/Snapshot", testLogSnapshot},
 		{"Log/MissingBuild", testLogMissingBuild},
 		{"Log/Large", testLogLarge},
+		{"Log/Marks", testLogMarks},
 		{"Image/RecordReplaceList", testImages},
 		{"User/CreateFind", testUsers},
 		{"User/Exists", testUserExists},
