@@ -40,6 +40,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET /scans/{id}/sbom", read(s.apiScanSBOM)},
 		{"POST /builds/{id}/cancel", write(apiCancelBuild(q, st, log))},
 		{"GET /builds/{id}/stages/{stage}/log", read(s.apiStageLog)},
+		{"GET /builds/{id}/log", read(s.apiBuildLog)},
 		{"GET /images", read(apiListImages(st, log))},
 		{"GET /index/reconciles", read(apiListReconciles(st, log))},
 		{"GET /openapi.json", serveOpenAPI},

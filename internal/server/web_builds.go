@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,6 +27,8 @@ type buildData struct {
 	Failed   *stageView             // the stage the build failed in, if it did
 	FailTail template.HTML          // the last lines of that stage's log
 	From     string                 // the first stage whose log is still to come (live builds)
+	FromAt   int64                  // where in that stage's log the page's lines end
+	FromLine int                    // the number of the last line the page shows of it
 	Failing  []pipeline.CheckResult // the blocking check failures, shown with the failure
 	Results  *resultsView           // checks, artifacts and scan (the whole page only)
 }
@@ -35,8 +36,10 @@ type buildData struct {
 // stageView is a stage with the end of its log, rendered.
 type stageView struct {
 	pipeline.Stage
-	Log    template.HTML
-	Cut    bool // the log's beginning is not shown
+	Log    template.HTML // its lines (see web_logview.go)
+	Cut    bool          // the log's beginning is not shown
+	Start  int64         // the log offset of the first line shown
+	First  int           // the number of the first line shown
 	Open   bool // its section starts open
 	RawURL string
 }
@@ -99,16 +102,20 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 		if v.Status == pipeline.StatusCancelled {
 			v.Open = true
 		}
-		if (!withLogs && !failed) || (!v.Status.Done() && !b.Status.Done()) {
+		live := !v.Status.Done() && !b.Status.Done()
+		if (!withLogs && !failed) || (live && string(v.Name) != d.From) {
 			continue // not shown, or its log is still to come over the event stream
 		}
-		tail, cut, err := s.logTail(ctx, b.ID, v.Name, logTailBytes)
+		part, err := s.readTail(ctx, b.ID, v.Name, logTailBytes, !live)
 		if err != nil {
 			return nil, err
 		}
-		v.Log, v.Cut = template.HTML(renderANSI(tail)), cut
+		v.Log, v.Cut, v.Start, v.First = template.HTML(part.HTML), part.Start > 0, part.Start, part.First
+		if live {
+			d.FromAt, d.FromLine = part.End, part.Lines
+		}
 		if failed && d.Failed == v {
-			d.FailTail = template.HTML(renderANSI(lastLines(tail, failTailLines)))
+			d.FailTail = template.HTML(renderANSI(lastLines(string(part.Raw), failTailLines)))
 		}
 	}
 	if b.Status == pipeline.StatusSucceeded {
@@ -127,41 +134,6 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 		d.Failing = blockingFailures(checks)
 	}
 	return d, nil
-}
-
-// logTail reads a stage's log through and returns its last max bytes,
-// starting at a line, and whether the beginning was cut.
-func (s *Server) logTail(ctx context.Context, buildID int64, stage pipeline.StageName, max int) (string, bool, error) {
-	rc, err := s.deps.Store.OpenLog(ctx, buildID, stage, 0)
-	if err != nil {
-		return "", false, fmt.Errorf("reading the %s log of build %d: %w", stage, buildID, err)
-	}
-	defer rc.Close()
-	var keep []byte
-	cut := false
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := rc.Read(buf)
-		keep = append(keep, buf[:n]...)
-		if len(keep) > 2*max {
-			keep, cut = append(keep[:0:0], keep[len(keep)-max:]...), true
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", false, fmt.Errorf("reading the %s log of build %d: %w", stage, buildID, err)
-		}
-	}
-	if len(keep) > max {
-		keep, cut = keep[len(keep)-max:], true
-	}
-	if cut {
-		if i := strings.IndexByte(string(keep), '\n'); i >= 0 {
-			keep = keep[i+1:]
-		}
-	}
-	return string(keep), cut, nil
 }
 
 // lastLines is the last n lines of s.
