@@ -40,7 +40,7 @@ type stageView struct {
 	Cut    bool          // the log's beginning is not shown
 	Start  int64         // the log offset of the first line shown
 	First  int           // the number of the first line shown
-	Open   bool // its section starts open
+	Open   bool          // its section starts open
 	RawURL string
 }
 

@@ -129,10 +129,10 @@ func (s *Server) logMarks(ctx context.Context, buildID int64, stage pipeline.Sta
 // logPart is a part of a stage's log, rendered as lines.
 type logPart struct {
 	HTML  string
-	Start int64 // the offset of its first byte
-	First int   // the number of its first line
-	End   int64 // the offset after its last rendered line
-	Lines int   // the number of its last line
+	Start int64  // the offset of its first byte
+	First int    // the number of its first line
+	End   int64  // the offset after its last rendered line
+	Lines int    // the number of its last line
 	Raw   []byte // the bytes rendered (readTail only)
 }
 
