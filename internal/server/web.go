@@ -31,6 +31,7 @@ func (s *Server) webRoutes() {
 	read, write := s.needReader, s.needWriter
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	s.mux.HandleFunc("GET /favicon.ico", serveFavicon)
 	s.mux.HandleFunc("GET /{$}", read(s.webProjects))
 	s.mux.HandleFunc("GET /failures", read(s.webFailures))
 	s.mux.HandleFunc("GET /queue", read(s.webQueue))

@@ -116,3 +116,35 @@ func TestAPIBuildLog(t *testing.T) {
 		t.Errorf("the log of no build: %d, want 404", status)
 	}
 }
+
+// TestWebLogRunning: a running stage's page shows the lines stored so far
+// and its one event stream goes on after them; nothing polls the build.
+func TestWebLogRunning(t *testing.T) {
+	e := newWebEnv(t, Options{PublicRead: true})
+	e.log(e.running.ID, pipeline.StageCheckout, "cloning\ncloned\nhalf a li")
+	_, body := e.get(buildURL(e.running), anon)
+	for _, want := range []string{`<a href="#checkout-L2">2</a>cloned`, `/events?from=checkout&amp;at=15&amp;line=2"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"half a li", "every 1s"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the page has %q", bad)
+		}
+	}
+	ch := openEvents(t, e, "/p/demo/slow/builds/1/events?from=checkout&at=15&line=2", "")
+	e.log(e.running.ID, pipeline.StageCheckout, "ne\n")
+	if ev := next(t, ch); !strings.Contains(ev.data.HTML, `<a href="#checkout-L3">3</a>half a line`) || strings.Contains(ev.data.HTML, "cloned") {
+		t.Errorf("the stream went on with %+v", ev)
+	}
+}
+
+// TestFavicon: /favicon.ico is the site's icon, not a 404.
+func TestFavicon(t *testing.T) {
+	e := newWebEnv(t, Options{})
+	status, body := e.get("/favicon.ico", anon)
+	if status != 200 || !strings.HasPrefix(body, "<svg") {
+		t.Errorf("/favicon.ico: %d %.40q", status, body)
+	}
+}

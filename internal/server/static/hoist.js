@@ -1,6 +1,8 @@
 // Hoist's web UI script: the build page's live log over Server-Sent Events,
-// logs kept scrolled to their end, and relative times kept current.
-// htmx does the rest (polling the build's status, filtering projects).
+// logs kept scrolled to their end, the tab's title and icon showing the
+// build's status, and relative times kept current. htmx does the rest
+// (fetching the build's status when a stage starts or ends, filtering
+// projects).
 (function () {
   "use strict";
 
@@ -23,6 +25,7 @@
       if (details && !details.classList.contains("live")) {
         details.open = true;
         details.classList.add("live");
+        stageEnded(); // this stage started: the status and timeline show it
       }
       var stick = atEnd(pre);
       pre.insertAdjacentHTML("beforeend", d.html);
@@ -54,6 +57,28 @@
     document.body.dispatchEvent(new CustomEvent("hoist-stage"));
   }
 
+  // statusIcon is a tab icon for a build's status: a coloured disc.
+  var statusColours = { queued: "#6e7781", running: "#0969da", succeeded: "#1a7f37", failed: "#cf222e", cancelled: "#6e7781", skipped: "#6e7781" };
+  function statusIcon(status) {
+    var c = statusColours[status];
+    if (!c) return null;
+    var svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="14" fill="' + c + '"/>' +
+      (status === "succeeded" ? '<path d="M9 16.5l4.5 4.5L23 11" stroke="#fff" stroke-width="3.5" fill="none"/>' : "") +
+      (status === "failed" ? '<path d="M10.5 10.5l11 11M21.5 10.5l-11 11" stroke="#fff" stroke-width="3.5"/>' : "") + "</svg>";
+    return "data:image/svg+xml," + encodeURIComponent(svg);
+  }
+  // showStatus puts the build's status in the tab's title and icon.
+  function showStatus() {
+    var live = document.getElementById("build-live");
+    if (!live) return;
+    if (live.dataset.title) document.title = live.dataset.title;
+    var icon = statusIcon(live.dataset.status), link = document.getElementById("favicon");
+    if (icon && link) {
+      link.href = icon;
+      link.dataset.status = live.dataset.status;
+    }
+  }
+
   // ago mirrors the server's relative times.
   function ago(t) {
     var s = (Date.now() - t.getTime()) / 1000;
@@ -75,6 +100,8 @@
     document.querySelectorAll("details[open] pre.log, pre.tail").forEach(toEnd);
     var logs = document.querySelector(".logs[data-events]");
     if (logs) follow(logs);
+    showStatus();
+    document.body.addEventListener("htmx:afterSettle", showStatus);
     setInterval(refreshTimes, 20000);
   }
 
