@@ -80,6 +80,7 @@ type Store interface {
 	QueueStore
 	CommitQueue
 	GraphStore
+	BuildPins
 	QueuePicker
 	CheckStore
 	ScanStore

@@ -39,6 +39,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET /scans/{id}", read(s.apiGetScan)},
 		{"GET /scans/{id}/sbom", read(s.apiScanSBOM)},
 		{"POST /builds/{id}/cancel", write(apiCancelBuild(q, st, log))},
+		{"POST /builds/{id}/rebuild", write(s.apiRebuild)},
 		{"GET /builds/{id}/stages/{stage}/log", read(s.apiStageLog)},
 		{"GET /builds/{id}/log", read(s.apiBuildLog)},
 		{"GET /images", read(apiListImages(st, log))},

@@ -21,6 +21,10 @@ type Queue interface {
 	// work of a running build is stopped and its containers removed.
 	// ErrNotFound for no such build; ErrFinished when it has already ended.
 	Cancel(ctx context.Context, id int64, by string) error
+	// Rebuild queues a forced build of the finished build id's commit; by
+	// names who asked. ErrNotFound for no such build, pipeline.ErrNotFinished
+	// while it runs, pipeline.ErrBusy when its project has a build queued.
+	Rebuild(ctx context.Context, id int64, by string) (pipeline.Build, error)
 }
 
 // ErrFinished is returned by Queue.Cancel for a build that already ended.

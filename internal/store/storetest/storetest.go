@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Queue/EnqueueCommitAfterStartFailure", testEnqueueCommitAfterStartFailure},
 		{"Graph/FromImages", testFromImages},
 		{"Graph/Identity", testIdentity},
+		{"Graph/Pins", testPins},
 		{"Queue/ClaimIDSkipQueued", testClaimIDSkipQueued},
 		{"Close", testClose},
 	}
