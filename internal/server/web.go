@@ -48,6 +48,7 @@ func (s *Server) webRoutes() {
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/events", read(s.webBuildEvents))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/logs/{stage}", read(s.webLogBefore))
 	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/cancel", write(s.webCancel))
+	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/rebuild", write(s.webRebuild))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/results", read(s.webBuildResults))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/artifacts/{file}", read(s.webBuildArtifact))
 	s.mux.HandleFunc("POST /p/{ns}/{name}/scan", write(s.webRescan))

@@ -31,6 +31,20 @@ type buildData struct {
 	FromLine int                    // the number of the last line the page shows of it
 	Failing  []pipeline.CheckResult // the blocking check failures, shown with the failure
 	Results  *resultsView           // checks, artifacts and scan (the whole page only)
+	Pull     string                 // "docker pull REPO@DIGEST" of a delivered build
+}
+
+// pullCommand is the command that pulls what build b delivered, by
+// digest: exactly the tested image; "" when it delivered nothing.
+func pullCommand(b pipeline.Build) string {
+	if b.Status != pipeline.StatusSucceeded || b.Image == "" || b.Digest == "" {
+		return ""
+	}
+	repo := b.Image
+	if i := strings.LastIndexByte(repo, ':'); i > strings.LastIndexByte(repo, '/') {
+		repo = repo[:i]
+	}
+	return "docker pull " + repo + "@" + b.Digest
 }
 
 // stageView is a stage with the end of its log, rendered.
@@ -77,7 +91,7 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 	for _, st := range stages {
 		byName[st.Name] = st
 	}
-	d := &buildData{Project: p, Build: b}
+	d := &buildData{Project: p, Build: b, Pull: pullCommand(b)}
 	for _, name := range pipeline.Stages {
 		st, ok := byName[name]
 		if !ok {

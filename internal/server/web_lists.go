@@ -45,6 +45,7 @@ func (s *Server) webFailures(w http.ResponseWriter, r *http.Request) {
 type queueData struct {
 	Running []pipeline.Build
 	Queued  []pipeline.Build
+	Notice  string // what the last action did ("Cancelled build #3 of …")
 }
 
 // webQueue serves /queue: running and queued builds, oldest first, each
@@ -56,6 +57,9 @@ func (s *Server) webQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var d queueData
+	if n, of := r.FormValue("cancelled"), r.FormValue("of"); n != "" && of != "" {
+		d.Notice = fmt.Sprintf("Build #%s of %s: cancel requested; a running build stops within seconds.", n, of)
+	}
 	for _, b := range active {
 		if b.Status == pipeline.StatusRunning {
 			d.Running = append(d.Running, b)

@@ -96,7 +96,37 @@
     });
   }
 
+  // Forms with data-confirm ask first (Cancel); buttons with data-copy
+  // copy their text (the docker pull command).
+  function onSubmit(e) {
+    var msg = e.target.dataset && e.target.dataset.confirm;
+    if (msg && !window.confirm(msg)) e.preventDefault();
+  }
+  function onCopy(e) {
+    var btn = e.target.closest("[data-copy]");
+    if (!btn) return;
+    var text = btn.dataset.copy, done = function () { btn.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { legacyCopy(text); done(); });
+    } else {
+      legacyCopy(text);
+      done();
+    }
+  }
+  function legacyCopy(text) {
+    var ta = document.createElement("textarea");
+    ta.value = text;
+    ta.style.position = "fixed";
+    ta.style.opacity = "0";
+    document.body.appendChild(ta);
+    ta.select();
+    try { document.execCommand("copy"); } catch (err) { /* nothing more to try */ }
+    ta.remove();
+  }
+
   function init() {
+    document.addEventListener("submit", onSubmit);
+    document.addEventListener("click", onCopy);
     document.querySelectorAll("details[open] pre.log, pre.tail").forEach(toEnd);
     var logs = document.querySelector(".logs[data-events]");
     if (logs) follow(logs);
