@@ -8,7 +8,8 @@
   "use strict";
 
   var logs, copyBtn, anchorLine = null;
-  var search = { input: null, count: null, matches: [], cur: -1, timer: 0 };
+  // q is the text the matches are of; stale says lines came since.
+  var search = { input: null, count: null, matches: [], cur: -1, timer: 0, q: "", stale: false };
 
   function lines(root) {
     return (root || logs).querySelectorAll("pre.log > span[id]");
@@ -92,6 +93,8 @@
     search.matches = [];
     search.cur = -1;
     var q = search.input.value.toLowerCase();
+    search.q = search.input.value;
+    search.stale = false;
     if (!q) { search.count.textContent = ""; return; }
     lines().forEach(function (el) {
       if (lineText(el).toLowerCase().indexOf(q) >= 0) {
@@ -117,7 +120,7 @@
     if (e.key !== "Enter") return;
     e.preventDefault();
     clearTimeout(search.timer);
-    if (!search.matches.length || search.stale) { search.stale = false; runSearch(); return; }
+    if (search.stale || search.q !== search.input.value) { runSearch(); return; }
     step(e.shiftKey ? -1 : 1);
   }
 
@@ -188,7 +191,10 @@
       search.timer = setTimeout(runSearch, 200);
     });
     search.input.addEventListener("keydown", onSearchKey);
-    document.getElementById("log-next").addEventListener("click", function () { if (search.stale) { search.stale = false; runSearch(); } else step(1); });
+    document.getElementById("log-next").addEventListener("click", function () {
+      if (search.stale || search.q !== search.input.value) runSearch();
+      else step(1);
+    });
     document.getElementById("log-prev").addEventListener("click", function () { step(-1); });
 
     var times = document.getElementById("log-times");
@@ -200,10 +206,11 @@
 
     // Lines that stream in get their timestamps and count for the next search.
     new MutationObserver(function (muts) {
-      search.stale = !!search.input.value;
-      if (!logs.classList.contains("times")) return;
+      var times = logs.classList.contains("times");
       muts.forEach(function (m) {
-        m.addedNodes.forEach(function (n) { if (n.nodeType === 1 && n.id) stamp(n); });
+        if (!m.target.matches || !m.target.matches("pre.log")) return;
+        if (search.input.value) search.stale = true;
+        if (times) m.addedNodes.forEach(function (n) { if (n.nodeType === 1 && n.id) stamp(n); });
       });
     }).observe(logs, { childList: true, subtree: true });
   }
