@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,6 +114,29 @@ func TestBrowserBuildPage(t *testing.T) {
 		mustContain(t, "the rebuild's cause", b.text(".meta"), "rebuild of #1 by alice")
 		b.waitBuild("succeeded", 3*time.Minute)
 		mustContain(t, "the rebuild's checkout log", b.text("#log-checkout"), "rebuilding commit "+commit)
+	})
+
+	t.Run("the projects list shows a new build without reload", func(t *testing.T) {
+		b.use(t)
+		r := hoist(t, nil, "token", "create", "--data", srv.data, "alice")
+		if r.code != 0 {
+			t.Fatalf("token create:\n%s", r)
+		}
+		b.open("/")
+		b.waitJS("the projects list", `!!document.querySelector('#projects a[href="/p/examples/hello/builds/1"]')`, 10*time.Second)
+		b.do(chromedp.Evaluate[chromedp.Void](`window.hoistNoReload = true`))
+		req, _ := http.NewRequest("POST", srv.base+"/api/v1/projects/examples/hello/builds", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(r.stdout))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 202 {
+			t.Fatalf("POST builds: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		b.waitJS("build #2 of examples/hello in the list", `!!document.querySelector('#projects a[href="/p/examples/hello/builds/2"]')`, time.Minute)
+		if !eval[bool](b, `window.hoistNoReload === true`) {
+			t.Fatal("the page was reloaded")
+		}
+		b.waitJS("build #2 to end in the list", `(e => e && !/running|queued/.test(e.textContent))(document.querySelector('#projects a[href="/p/examples/hello/builds/2"]').closest("td"))`, 3*time.Minute)
 	})
 
 	t.Run("a phone-width page has no horizontal scroll", func(t *testing.T) {

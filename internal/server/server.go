@@ -56,9 +56,10 @@ type Options struct {
 
 // Server serves the API and the UI. Create it with New.
 type Server struct {
-	deps Deps
-	opts Options
-	mux  *http.ServeMux
+	deps  Deps
+	opts  Options
+	mux   *http.ServeMux
+	watch *buildWatch // tells the list pages' event streams about builds
 }
 
 // New returns a Server with every route registered.
@@ -70,6 +71,7 @@ func New(deps Deps, opts Options) *Server {
 		opts.LogPoll = 300
 	}
 	s := &Server{deps: deps, opts: opts, mux: http.NewServeMux()}
+	s.watch = s.newBuildWatch()
 	s.routes()
 	return s
 }

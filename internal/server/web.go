@@ -34,6 +34,7 @@ func (s *Server) webRoutes() {
 	s.mux.HandleFunc("GET /favicon.ico", serveFavicon)
 	s.mux.HandleFunc("GET /{$}", read(s.webProjects))
 	s.mux.HandleFunc("GET /failures", read(s.webFailures))
+	s.mux.HandleFunc("GET /events", read(s.webEvents))
 	s.mux.HandleFunc("GET /queue", read(s.webQueue))
 	s.mux.HandleFunc("GET /index", read(s.webIndex))
 	s.mux.HandleFunc("GET /register", s.webRegisterForm)

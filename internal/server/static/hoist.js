@@ -51,6 +51,19 @@
     });
   }
 
+  // watchBuilds follows /events on the list pages: when a build is queued,
+  // starts or ends, the parts marked data-live fetch themselves (htmx).
+  function watchBuilds() {
+    var es = new EventSource("/events");
+    es.addEventListener("builds", function () {
+      document.body.dispatchEvent(new CustomEvent("hoist-builds"));
+    });
+    window.addEventListener("pagehide", function () { es.close(); });
+    window.addEventListener("pageshow", function (e) {
+      if (e.persisted) watchBuilds(); // back from the back/forward cache
+    }, { once: true });
+  }
+
   // stageEnded tells the parts that listen (the build's results, through
   // htmx) that a stage ended, so they fetch themselves again.
   function stageEnded() {
@@ -132,6 +145,7 @@
     if (logs) follow(logs);
     showStatus();
     document.body.addEventListener("htmx:afterSettle", showStatus);
+    if (document.querySelector("[data-live]")) watchBuilds();
     setInterval(refreshTimes, 20000);
   }
 
