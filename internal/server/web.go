@@ -29,8 +29,7 @@ var staticFS embed.FS
 // for a signed-in user and the form's CSRF token.
 func (s *Server) webRoutes() {
 	read, write := s.needReader, s.needWriter
-	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	s.mux.HandleFunc("GET /static/", serveStatic)
 	s.mux.HandleFunc("GET /favicon.ico", serveFavicon)
 	s.mux.HandleFunc("/", s.webNotFound)
 	s.mux.HandleFunc("GET /{$}", read(s.webProjects))
@@ -54,14 +53,6 @@ func (s *Server) webRoutes() {
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/results", read(s.webBuildResults))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/artifacts/{file}", read(s.webBuildArtifact))
 	s.mux.HandleFunc("POST /p/{ns}/{name}/scan", write(s.webRescan))
-}
-
-// cacheStatic lets browsers keep the embedded assets for an hour.
-func cacheStatic(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
 }
 
 // page is what every template gets: the layout's parts and the page's own
@@ -129,8 +120,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	writeBody(w, r, status, buf.Bytes())
 }
 
 // errorData is the error page's content.

@@ -41,5 +41,5 @@ func (s *Server) webLogBefore(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Log-Start", strconv.FormatInt(part.Start, 10))
 	h.Set("X-Log-First", strconv.Itoa(part.First))
-	_, _ = w.Write([]byte(part.HTML))
+	writeBody(w, r, http.StatusOK, []byte(part.HTML))
 }

@@ -137,7 +137,18 @@
     ta.remove();
   }
 
+  // focusError puts the focus on the first field a rejected form marks, or
+  // on its error message, so a keyboard or screen reader user is there.
+  function focusError() {
+    var el = document.querySelector("main [aria-invalid=true]") ||
+      (!document.querySelector("main [autofocus]") && document.querySelector("main .form-error"));
+    if (!el) return;
+    if (!el.matches("input, select, textarea")) el.setAttribute("tabindex", "-1");
+    el.focus();
+  }
+
   function init() {
+    focusError();
     document.addEventListener("submit", onSubmit);
     document.addEventListener("click", onCopy);
     document.querySelectorAll("details[open] pre.log, pre.tail").forEach(toEnd);
