@@ -78,3 +78,20 @@ func (e *webEnv) getNoRedirect(t *testing.T, path string) (*http.Response, error
 	resp.Body.Close()
 	return resp, nil
 }
+
+// TestWebIndexErrorBanner: when the newest index reconcile had errors, the
+// projects page says so at the top, with the first errors.
+func TestWebIndexErrorBanner(t *testing.T) {
+	e := newWebEnv(t, Options{PublicRead: true})
+	if _, body := e.get("/", anon); strings.Contains(body, "index-errors") {
+		t.Error("an error banner with no index errors")
+	}
+	webMust(t, e.store.RecordReconcile(context.Background(), &pipeline.Reconcile{Revision: "r1",
+		Errors: []string{"index.d/a.yaml:3:5: git-url is missing", "index.d/b.yaml:1:1: <bad> entry"}}))
+	_, body := e.get("/", anon)
+	for _, want := range []string{`class="index-errors banner" role="alert"`, "The index has 2 errors", "index.d/a.yaml:3:5: git-url is missing", "&lt;bad&gt; entry", `href="/index"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the projects page lacks %q", want)
+		}
+	}
+}
