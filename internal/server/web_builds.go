@@ -32,6 +32,7 @@ type buildData struct {
 	Failing  []pipeline.CheckResult // the blocking check failures, shown with the failure
 	Results  *resultsView           // checks, artifacts and scan (the whole page only)
 	Pull     string                 // "docker pull REPO@DIGEST" of a delivered build
+	Wait     string                 // why a queued build has not started
 }
 
 // pullCommand is the command that pulls what build b delivered, by
@@ -131,6 +132,17 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 		if failed && d.Failed == v {
 			d.FailTail = template.HTML(renderANSI(lastLines(string(part.Raw), failTailLines)))
 		}
+	}
+	if b.Status == pipeline.StatusQueued {
+		active, err := s.deps.Store.Active(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the queue: %w", err)
+		}
+		waits, err := s.waitReasons(ctx, active)
+		if err != nil {
+			return nil, err
+		}
+		d.Wait = waits[b.ID]
 	}
 	if b.Status == pipeline.StatusSucceeded {
 		d.Stages[len(d.Stages)-1].Open = true // the delivery: where the image went

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -92,6 +93,33 @@ func TestWebIndexErrorBanner(t *testing.T) {
 	for _, want := range []string{`class="index-errors banner" role="alert"`, "The index has 2 errors", "index.d/a.yaml:3:5: git-url is missing", "&lt;bad&gt; entry", `href="/index"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the projects page lacks %q", want)
+		}
+	}
+}
+
+// TestWebWaitReasons: a queued build says why it waits: its project is
+// building, its parent is, or every worker is busy.
+func TestWebWaitReasons(t *testing.T) {
+	e := newWebEnv(t, Options{PublicRead: true})
+	ctx := context.Background()
+	_, _, err := e.store.Enqueue(ctx, "examples/base:latest", "test", time.Now())
+	webMust(t, err)
+	app, _, err := e.store.Enqueue(ctx, "examples/app:latest", "test", time.Now())
+	webMust(t, err)
+	for path, want := range map[string]string{
+		buildURL(e.queued):          "Queued: waits for build #1 of this project, which is running.",
+		buildURL(app):               "Queued: waits for its parent examples/base:latest: build #2 is queued.",
+		"/p/examples/base/builds/2": "Queued: waits for a free worker: 1 build is running.",
+	} {
+		if _, body := e.get(path, anon); !strings.Contains(body, want) {
+			t.Errorf("%s lacks %q", path, want)
+		}
+	}
+	_, body := e.get("/queue", anon)
+	mustHave := []string{"waits for build #1 of this project", "waits for its parent examples/base:latest", "waits for a free worker"}
+	for _, want := range mustHave {
+		if !strings.Contains(body, want) {
+			t.Errorf("the queue lacks %q", want)
 		}
 	}
 }
