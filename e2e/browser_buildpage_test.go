@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -174,4 +175,11 @@ func (b *browser) shot(name string) {
 	if err != nil {
 		b.t.Errorf("screenshot %s: %v", name, err)
 	}
+}
+
+// acceptConfirm answers the page's next confirm() with OK, failing the
+// test when it asks something other than question.
+func (b *browser) acceptConfirm(question string) {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.confirm = q => { if (q !== %q) throw new Error("asked " + q); return true; }`, question)))
 }

@@ -14,7 +14,8 @@ import (
 //
 //	event: builds   data: {}
 //
-// whenever a build is queued, starts or ends; the parts of the page marked
+// when it starts (what changed since the page was made) and whenever a
+// build is queued, starts or ends; the parts of the page marked
 // data-live fetch themselves again then (htmx, hx-trigger="hoist-builds
 // from:body"). One goroutine per server watches the store for everyone.
 
@@ -114,7 +115,9 @@ func (s *Server) webEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
-	if rc.Flush() != nil {
+	// A first event at once: what changed between the page's rendering and
+	// this stream's start (or a reconnect) is not lost.
+	if _, err := fmt.Fprint(w, "event: builds\ndata: {}\n\n"); err != nil || rc.Flush() != nil {
 		return
 	}
 	keep := time.NewTicker(30 * time.Second)

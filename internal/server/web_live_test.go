@@ -26,6 +26,9 @@ func TestWebLiveLists(t *testing.T) {
 		}
 	}
 	ch := openEvents(t, e, "/events", "")
+	if ev := next(t, ch); ev.name != "builds" {
+		t.Errorf("the stream's first event %+v, want builds: what changed since the page was made", ev)
+	}
 	ctx := context.Background()
 	_, _, err := e.store.Enqueue(ctx, "examples/app:latest", "test", time.Now())
 	webMust(t, err)
