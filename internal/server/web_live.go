@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +21,8 @@ import (
 // data-live fetch themselves again then (htmx, hx-trigger="hoist-builds
 // from:body"). One goroutine per server watches the store for everyone.
 
-// buildWatch tells its subscribers when the set of queued and running
-// builds changed. It reads the store every poll while anyone listens.
+// buildWatch tells its subscribers when the queued and running builds, or
+// a project's newest build, changed. It reads the store every poll while anyone listens.
 type buildWatch struct {
 	active func(ctx context.Context) (string, error) // the set, as a comparable key
 	poll   time.Duration
@@ -90,10 +92,20 @@ func (s *Server) newBuildWatch() *buildWatch {
 	return &buildWatch{
 		poll:  time.Duration(s.opts.LogPoll) * time.Millisecond,
 		onErr: func(err error) { s.deps.Logger.Warn("web: watching builds", "err", err) },
+		// The queue and every project's newest build: a build too short
+		// to be seen in the queue between two polls still changes the
+		// newest build of its project.
 		active: func(ctx context.Context) (string, error) {
 			builds, err := s.deps.Store.Active(ctx)
 			if err != nil {
 				return "", fmt.Errorf("listing the queue: %w", err)
+			}
+			last, err := s.deps.Store.LastBuilds(ctx)
+			if err != nil {
+				return "", fmt.Errorf("listing the last builds: %w", err)
+			}
+			for _, k := range slices.Sorted(maps.Keys(last)) {
+				builds = append(builds, last[k])
 			}
 			var b strings.Builder
 			for _, x := range builds {

@@ -40,4 +40,10 @@ func TestWebLiveLists(t *testing.T) {
 	if ev := next(t, ch); ev.name != "builds" {
 		t.Errorf("after a build ended: %+v", ev)
 	}
+	// A build queued and ended between two polls (skipped at once) is
+	// never seen in the queue; it still changes its project's newest build.
+	e.finished("examples/base:latest", pipeline.StatusSkipped, "unchanged")
+	if ev := next(t, ch); ev.name != "builds" {
+		t.Errorf("after a build came and went: %+v", ev)
+	}
 }
