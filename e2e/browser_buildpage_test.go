@@ -140,6 +140,23 @@ func TestBrowserBuildPage(t *testing.T) {
 		b.waitJS("build #2 to end in the list", `(e => e && !/running|queued/.test(e.textContent))(document.querySelector('#projects a[href="/p/examples/hello/builds/2"]').closest("td"))`, 3*time.Minute)
 	})
 
+	t.Run("a rejected form puts the focus on its first error", func(t *testing.T) {
+		b.use(t)
+		b.open("/register")
+		b.submit(`form[action="/register"]`, map[string]string{"name": "demo/focus", "repo_url": "https://example.com/x.git", "depends_on": "not an image!"})
+		b.waitJS("the form back with its errors", `!!document.querySelector("[aria-invalid=true]")`, 30*time.Second)
+		first := eval[string](b, `document.querySelector("[aria-invalid=true]").id`)
+		if id := eval[string](b, `document.activeElement.id`); id != first || id == "" {
+			t.Errorf("the focus is on %q, want %q, the first field in error", id, first)
+		}
+		// Tab from the top of a page reaches the skip link first.
+		b.open("/")
+		b.do(chromedp.KeyEvent("\t"))
+		if got := eval[string](b, `document.activeElement.className + " " + document.activeElement.getAttribute("href")`); got != "skip #main" {
+			t.Errorf("the first Tab reaches %q, want the skip link", got)
+		}
+	})
+
 	t.Run("a phone-width page has no horizontal scroll", func(t *testing.T) {
 		b.use(t)
 		b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
