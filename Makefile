@@ -7,10 +7,10 @@ DATA      ?= hoist-data
 # cached layer made builds fail with "unable to find image".
 TESTFLAGS ?= -race -count=1 -timeout 40m -p 1
 
-.PHONY: help run build test lint bench fuzz e2e clean
+.PHONY: help run build test test-podman lint bench fuzz e2e clean
 
 help: ## show the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/hoist
 	$(GO) build -o $(BIN) ./cmd/hoist
@@ -20,9 +20,24 @@ run: build ## build, test and deliver the example index to the embedded registry
 	$(BIN) run --index examples/index.d --data $(DATA)
 	@echo; $(BIN) images --data $(DATA)
 
-test: ## run every test, with a real engine, registry and git (installs what is missing)
+# The suites run once more against Podman's Docker-compatible service: the
+# engine adapter's, and the end-to-end tests that build, test (checks,
+# structure tests, test-script, compose autotest), scan, re-scan and deliver.
+PODMAN_TESTS := -run 'TestExamples$$|TestCascade$$|TestChecks$$' ./e2e/
+PODMAN_ENV   := HOIST_TEST_ENGINE=podman DOCKER_HOST=unix:///run/hoist-podman.sock
+# Without -race: the main run had it on the same code; this one checks the engine.
+PODMAN_FLAGS ?= -count=1 -timeout 20m -p 1
+
+test: ## run every test, with a real engine, registry and git (installs what is missing), then the Podman subset
 	@scripts/deps.sh test
 	$(GO) test $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory test-podman
+
+test-podman: ## the engine and end-to-end subset against Podman (installs and starts it)
+	@scripts/deps.sh test
+	@scripts/deps.sh podman
+	$(PODMAN_ENV) $(GO) test $(PODMAN_FLAGS) ./internal/engine/
+	$(PODMAN_ENV) $(GO) test $(PODMAN_FLAGS) $(PODMAN_TESTS)
 
 lint: ## gofmt, go vet, go mod tidy: fail when any would change something
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

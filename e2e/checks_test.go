@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -192,6 +193,24 @@ CMD ["true"]
 	if err != nil || len(scans) != 2 || scans[0].Cause != "hoist scan" || scans[0].BuildID != 0 || scans[1].BuildID != b.ID {
 		t.Errorf("scans of demo/full: %+v %v", scans, err)
 	}
+	// The re-scan left no tag of its own in the engine.
+	if tags := rescanTags(t, addr); len(tags) > 0 {
+		t.Errorf("a re-scan left local tags: %q", tags)
+	}
+	// The embedded registry on another address still has the image: found
+	// by repository and digest.
+	moved := freeAddr(t)
+	r = hoist(t, nil, "scan", "--data", data, "--registry-addr", moved, "demo/full")
+	if r.code != 0 {
+		t.Fatalf("hoist scan with the registry on %s:\n%s", moved, r)
+	}
+	mustContain(t, "hoist scan (moved)", r.stdout, "since the previous scan", "no changes", "updates")
+	if strings.Contains(r.stdout, "could not pull") {
+		t.Errorf("the moved re-scan did not pull the image:\n%s", r.stdout)
+	}
+	if tags := rescanTags(t, moved); len(tags) > 0 {
+		t.Errorf("a re-scan left local tags: %q", tags)
+	}
 
 	// A private key planted in one layer and deleted in the next blocks
 	// delivery.
@@ -230,4 +249,21 @@ CMD ["true"]
 			t.Errorf("delivered %s of a failing project", img.Image)
 		}
 	}
+}
+
+// rescanTags lists the engine's tags of re-scans from the registry at
+// host ("host/repo:hoist-rescan…").
+func rescanTags(t *testing.T, host string) []string {
+	t.Helper()
+	out, err := exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}").Output()
+	if err != nil {
+		t.Fatalf("docker images: %v", err)
+	}
+	var tags []string
+	for _, l := range strings.Fields(string(out)) {
+		if strings.HasPrefix(l, host+"/") && strings.Contains(l, ":hoist-rescan") {
+			tags = append(tags, l)
+		}
+	}
+	return tags
 }

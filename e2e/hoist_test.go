@@ -190,3 +190,11 @@ func serveRepos(t *testing.T, repos map[string]string) string {
 	}
 	return testenv.GitHTTPServer(t, root)
 }
+
+// firstStep is how the engine's builder logs a build's first step.
+func firstStep() string {
+	if testenv.Podman() {
+		return "STEP 1/" // buildah
+	}
+	return "Step 1/"
+}

@@ -49,7 +49,7 @@ func TestServe(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("hoist logs -f:\n%s\n--- server:\n%s", r, srv.output())
 	}
-	mustContain(t, "hoist logs -f", r.stdout, "=== build\n", "Step 1/", "=== deliver: succeeded", "examples/busybox:latest #1: succeeded")
+	mustContain(t, "hoist logs -f", r.stdout, "=== build\n", firstStep(), "=== deliver: succeeded", "examples/busybox:latest #1: succeeded")
 	b := getBuild(t, base, "examples/busybox", 1)
 	if b.Status != pipeline.StatusSucceeded || !strings.HasPrefix(b.Digest, "sha256:") || b.Cause != "index changed" {
 		t.Errorf("build #1: %+v, want succeeded, caused by the index", b)

@@ -3,6 +3,8 @@
 # Debian's packages and starting it when it is not, and saying so.
 #   scripts/deps.sh engine   a running Docker engine, git, busybox-static
 #   scripts/deps.sh test     the same, plus Debian's docker-registry and chromium for tests
+#   scripts/deps.sh podman   Debian's podman, its Docker-compatible service
+#                            started on unix:///run/hoist-podman.sock (rootful)
 set -eu
 want=${1:-engine}
 
@@ -22,6 +24,35 @@ apt_install() {
   say "installing $* from Debian's packages"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+if [ "$want" = podman ]; then
+  sock=/run/hoist-podman.sock
+  command -v podman >/dev/null || apt_install podman
+  podman_up() { [ -S "$sock" ] && podman --remote --url "unix://$sock" version >/dev/null 2>&1; }
+  if podman_up; then
+    exit 0
+  fi
+  # Containers Hoist starts carry their ulimits; scripts that call the
+  # docker CLI do not, and Podman's default nofile limit cannot be set
+  # where root lacks CAP_SYS_RESOURCE (containers here, CI).
+  conf=/run/hoist-podman.containers.conf
+  printf '[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=1024:1024"]\n' >"$conf"
+  log=/var/log/hoist-podman.log
+  say "starting podman system service on unix://$sock (log: $log)"
+  CONTAINERS_CONF=$conf nohup podman system service --time=0 "unix://$sock" >"$log" 2>&1 &
+  i=0
+  until podman_up; do
+    i=$((i + 1))
+    if [ $i -gt 60 ]; then
+      say "podman system service did not come up within 30 s; see $log"
+      tail -20 "$log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  say "podman is up (pid $!)"
+  exit 0
+fi
 
 need_pkgs=
 command -v git >/dev/null || need_pkgs="$need_pkgs git"

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/hoistci/hoist/internal/engine"
@@ -24,10 +27,15 @@ type env struct {
 	server       *registry.Server // nil with an external registry
 	registryHost string
 	data         string
+	instance     string // see instanceID
 }
 
-// openStore opens the SQLite database under data.
+// openStore opens the SQLite database under data, which is made private
+// first.
 func openStore(ctx context.Context, data string) (*sqlite.Store, error) {
+	if err := privateDir(data); err != nil {
+		return nil, err
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(data, "hoist.db"))
 	if err != nil {
 		return nil, fmt.Errorf("opening the database in %s: %w", data, err)
@@ -35,27 +43,58 @@ func openStore(ctx context.Context, data string) (*sqlite.Store, error) {
 	return st, nil
 }
 
+// privateDir creates the data folder, or tightens an existing one, to 0700:
+// it holds the database, the registry's storage, artifacts, checkouts and
+// the registry's credentials.
+func privateDir(data string) error {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return fmt.Errorf("creating the data folder: %w", err)
+	}
+	if err := os.Chmod(data, 0o700); err != nil {
+		return fmt.Errorf("making the data folder %s private: %w", data, err)
+	}
+	return nil
+}
+
 // openEnv opens the store, connects to the engine, and starts the embedded
 // registry unless an external one is named.
+//
+// The embedded registry takes writes from Hoist only: the engine (pushing
+// NAME:test) and the registry client get its generated credentials through
+// their keychain; reads are public unless reg.privateRead.
 func openEnv(ctx context.Context, data string, reg registryFlags, stderr io.Writer) (*env, error) {
 	e := &env{data: data}
 	var err error
-	if e.engine, err = engine.New(ctx, engine.Options{}); err != nil {
+	if e.instance, err = instanceID(data); err != nil {
 		return nil, err
 	}
 	if e.store, err = openStore(ctx, data); err != nil {
 		return nil, err
 	}
-	e.registry = registry.New(registry.Options{Insecure: reg.insecure, UserAgent: "hoist"})
+	var keychain authn.Keychain = authn.DefaultKeychain
 	e.registryHost = reg.external
 	if reg.external == "" {
-		e.server, err = registry.Serve(ctx, registry.ServerConfig{Addr: reg.addr, RootDir: filepath.Join(data, "registry")})
+		access := registry.AccessPublicRead
+		if reg.privateRead {
+			access = registry.AccessPrivate
+		}
+		root := filepath.Join(data, "registry")
+		e.server, err = registry.Serve(ctx, registry.ServerConfig{Addr: reg.addr, RootDir: root, Access: access})
 		if err != nil {
 			e.Close()
 			return nil, fmt.Errorf("starting the embedded registry: %w", err)
 		}
 		e.registryHost = e.server.Addr()
-		fmt.Fprintf(stderr, "embedded registry on %s, storing in %s\n", e.registryHost, filepath.Join(data, "registry"))
+		keychain = e.server.Keychain(keychain)
+		fmt.Fprintf(stderr, "embedded registry on %s, storing in %s\n", e.registryHost, root)
+		warnExposed(stderr, e.registryHost, access)
+	}
+	if e.engine, err = engine.New(ctx, engine.Options{Insecure: reg.insecure, Keychain: keychain}); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.registry = registry.New(registry.Options{Insecure: reg.insecure, UserAgent: "hoist", Keychain: keychain})
+	if reg.external == "" {
 		return e, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -65,6 +104,23 @@ func openEnv(ctx context.Context, data string, reg registryFlags, stderr io.Writ
 		return nil, fmt.Errorf("%w\nIs it running, and is --registry HOST:PORT right?", err)
 	}
 	return e, nil
+}
+
+// warnExposed warns when the embedded registry listens beyond this machine.
+func warnExposed(stderr io.Writer, addr string, access registry.Access) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return
+	}
+	if access == registry.AccessPrivate {
+		fmt.Fprintf(stderr, "warning: the embedded registry listens on %s, beyond this machine, over plain HTTP; reads and writes need Hoist's credentials\n", addr)
+		return
+	}
+	fmt.Fprintf(stderr, "warning: the embedded registry listens on %s, beyond this machine, over plain HTTP: anyone who reaches it can pull its images "+
+		"(only Hoist can push); --public-read=false makes reads need Hoist's credentials, or listen on 127.0.0.1 with --registry-addr\n", addr)
 }
 
 // registryAnswers checks that the registry can be reached. Any answer to a

@@ -14,6 +14,10 @@ func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: hoist images [--data DIR]")
+		return exitError(2)
+	}
 	st, err := openStore(ctx, *data)
 	if err != nil {
 		return err

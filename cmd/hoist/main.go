@@ -33,7 +33,10 @@ Usage:
   hoist serve --index PATH [flags]
                                  the web UI, the API and the build workers
   hoist user add NAME            add a user who may write (password on stdin)
+  hoist user delete NAME         delete a user, their tokens and sessions
   hoist token create USER        print a new API token for USER, once
+  hoist token list [USER]        list API tokens (ID, user, name, dates)
+  hoist token revoke ID          revoke an API token
 
 Talking to a server (--server URL or $HOIST_SERVER, token in $HOIST_TOKEN):
   hoist project add NS/NAME REPO_URL [flags]
@@ -42,7 +45,8 @@ Talking to a server (--server URL or $HOIST_SERVER, token in $HOIST_TOKEN):
   hoist scan NS/NAME[:TAG]       re-scan the delivered image now, without
                                  rebuilding (also works without --server, on --data)
 
-Run "hoist COMMAND -h" for a command's flags.
+Run "hoist COMMAND -h" for a command's flags. Flags may come before or after
+the arguments; "--" ends them.
 `
 
 // errUsage is returned for bad command lines; main prints usage and exits 2.
@@ -158,12 +162,59 @@ func (s *sizeFlag) Set(v string) error {
 	return nil
 }
 
-// parseFlags parses args; flag has already printed what was wrong and the
-// flags, so a bad command line only needs exit status 2.
+// parseFlags parses the flags of one command line, which may come before,
+// between or after its arguments, as in docker, kubectl and gh (Go's flag
+// package stops at the first argument); "--" ends the flags. Afterwards
+// fs.Args, fs.NArg and fs.Arg give the arguments alone, in their order.
+// Every command parses with it. flag has already printed what was wrong and
+// the flags, so a bad command line only needs exit status 2.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		return exitError(2)
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case len(a) < 2 || a[0] != '-':
+			pos = append(pos, a)
+		default:
+			flags = append(flags, a)
+			if takesValue(fs, a) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		}
 	}
-	return err
+	if err := fs.Parse(flags); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			return exitError(2)
+		}
+		return err
+	}
+	return fs.Parse(append([]string{"--"}, pos...)) // only sets fs.Args
+}
+
+// takesValue reports whether the flag arg ("-name" or "--name", without
+// "=value") is one of fs's flags that reads its value from the next
+// argument: any but a boolean.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
+
+// parseInterspersed parses like parseFlags and returns the arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	return fs.Args(), nil
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hoistci/hoist/internal/registry"
 )
 
 func hoist(args ...string) (code int, stdout, stderr string) {
@@ -77,5 +79,55 @@ func TestLogsAndImagesOnEmptyData(t *testing.T) {
 	}
 	if code, _, errs := hoist("logs", "--data", data, "demo/web"); code != 1 || !strings.Contains(errs, "no builds of demo/web:latest") {
 		t.Errorf("logs: exit %d %s", code, errs)
+	}
+}
+
+// A hostile index file is one error naming its place and the limit; the
+// size limit is --max-index-file-size.
+func TestValidateLimits(t *testing.T) {
+	dir := t.TempDir()
+	deep := filepath.Join(dir, "deep.yaml")
+	if err := os.WriteFile(deep, []byte("Projects: "+strings.Repeat("[", 20000)+strings.Repeat("]", 20000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := hoist("index", "validate", deep)
+	if code != 1 || !strings.Contains(errs, deep+":1:74: lists and mappings nest more than 64 levels deep here, over the limit of 64") {
+		t.Errorf("deep: exit %d\n%s", code, errs)
+	}
+	code, _, errs = hoist("index", "validate", "--max-index-file-size", "30KB", "../../../shared/fixtures/container-index/index.d")
+	if code != 1 || !strings.Contains(errs, "centos.yaml: the file is 33901 bytes, over the limit of 30720 bytes (30 KiB); make it smaller or raise --max-index-file-size") {
+		t.Errorf("30KB: exit %d\n%s", code, errs)
+	}
+	code, _, errs = hoist("index", "validate", "--max-index-file-size", "1x", deep)
+	if code != 2 || !strings.Contains(errs, `invalid value "1x" for flag -max-index-file-size`) {
+		t.Errorf("1x: exit %d\n%s", code, errs)
+	}
+}
+
+func TestDataFolderIsPrivate(t *testing.T) {
+	data := t.TempDir()
+	if err := os.Chmod(data, 0o755); err != nil { // as an older Hoist made it
+		t.Fatal(err)
+	}
+	if code, _, errs := hoist("images", "--data", data); code != 0 {
+		t.Fatalf("images: exit %d %s", code, errs)
+	}
+	for path, want := range map[string]os.FileMode{data: 0o700, filepath.Join(data, "hoist.db"): 0o600} {
+		if fi, err := os.Stat(path); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("%s: %v, want %v", path, fi.Mode(), want)
+		}
+	}
+}
+
+func TestWarnExposed(t *testing.T) {
+	for addr, warn := range map[string]bool{"127.0.0.1:5000": false, "[::1]:5000": false, "localhost:5000": false,
+		"0.0.0.0:5000": true, "[::]:5000": true, "192.168.1.2:5000": true} {
+		var b bytes.Buffer
+		warnExposed(&b, addr, registry.AccessPublicRead)
+		if got := strings.Contains(b.String(), "warning: the embedded registry listens on "+addr+", beyond this machine"); got != warn {
+			t.Errorf("warnExposed(%s) = %q, want a warning %v", addr, b.String(), warn)
+		}
 	}
 }

@@ -22,6 +22,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(&indexes, "index", "the index: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&changed, "changed", "NS/NAME or NS/NAME:TAG that changes (repeatable)")
 	fs.Var(&pushes, "push", "REPO@BRANCH pushed to: every project built from it changes (repeatable)")
+	opts := indexOptions(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -29,7 +30,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "usage: hoist plan --index PATH [--data DIR] (--changed NS/NAME[:TAG] | --push REPO@BRANCH)...")
 		return exitError(2)
 	}
-	res, err := loadIndex(indexes, stderr)
+	res, err := loadIndex(indexes, *opts, stderr)
 	if err != nil {
 		return err
 	}

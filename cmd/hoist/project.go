@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 )
@@ -34,7 +33,7 @@ func cmdProject(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	server := serverFlag(fs)
 	var req projectRequest
 	var deps listFlag
-	fs.StringVar(&req.Branch, "branch", "", "branch, tag or commit to build (default master)")
+	fs.StringVar(&req.Branch, "branch", "", "branch, tag or commit to build (default: the repository's default branch)")
 	fs.StringVar(&req.Path, "path", "", "folder of the Dockerfile in the repository (default /)")
 	fs.StringVar(&req.Dockerfile, "dockerfile", "", "the Dockerfile, relative to --path (default Dockerfile)")
 	fs.StringVar(&req.Context, "context", "", "build context, relative to --path (default ./)")
@@ -73,24 +72,4 @@ func cmdProject(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("the first build could not be queued: %s", out.Error.Message)
 	}
 	return nil
-}
-
-// parseInterspersed parses flags placed before, between or after the
-// positional arguments, and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }

@@ -19,9 +19,10 @@ import (
 // registryFlags choose where images go: an external registry, or the
 // embedded one.
 type registryFlags struct {
-	external string
-	addr     string
-	insecure listFlag
+	external    string
+	addr        string
+	insecure    listFlag
+	privateRead bool // the embedded registry's reads need Hoist's credentials (serve --public-read=false)
 }
 
 // register adds the registry flags to fs.
@@ -43,10 +44,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
 		keep          = fs.Bool("keep-workspace", false, "keep checkouts after each build, for debugging")
 		prebuildLimit = fs.Duration("prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
+		checkoutLimit = fs.Duration("checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
 		force         = fs.Bool("force", false, "build even projects whose inputs were delivered before")
 	)
 	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&only, "only", "build only NS/NAME or NS/NAME:TAG (repeatable)")
+	opts := indexOptions(fs)
 	reg.register(fs)
 	nf.register(fs)
 	sf.register(fs)
@@ -60,7 +63,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := nf.check(stderr); err != nil {
 		return err
 	}
-	res, err := loadIndex(indexes, stderr)
+	res, err := loadIndex(indexes, *opts, stderr)
 	if err != nil {
 		return err
 	}
@@ -77,7 +80,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	order, _ := pipeline.Order(withFromParents(projects, from))
+	order, cycles := pipeline.Order(withFromParents(projects, from))
+	cycleLines, left := describeCycles(pipeline.NewGraph(projects, from), projects, order, cycles)
+	for _, l := range cycleLines {
+		fmt.Fprintln(stderr, "hoist: "+l)
+	}
 
 	prog := newProgress(stdout, *verbose || isTerminal(stdout))
 	r := runner.New(sf.deps(env), runner.Options{
@@ -88,15 +95,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		WorkDir:         filepath.Join(*data, "work"),
 		KeepWorkspace:   *keep,
 		PrebuildTimeout: *prebuildLimit,
+		CheckoutTimeout: *checkoutLimit,
 		Observer:        prog,
+		Instance:        env.instance,
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
 	notices := nf.service(env.store, defaultServeAddr, warnLogger(stderr))
-	results := sched.Batch(ctx, notifyingRunner{r, notices}, order, *workers, "manual: hoist run")
+	nr := notifyingRunner{r, notices}
+	results := sched.Batch(ctx, nr, order, *workers, "manual: hoist run")
+	for _, u := range left {
+		b, err := nr.Skip(ctx, u.project, "manual: hoist run", u.reason)
+		results = append(results, sched.Result{Project: u.project, Build: b, Err: err})
+	}
 	flushNotifications(notices, warnLogger(stderr))
 	prog.Summary(results, env)
 	if res.HasErrors() {
 		fmt.Fprintln(stderr, "the index has errors: the entries with errors were not built (see above)")
+		return exitError(1)
+	}
+	if len(cycles) > 0 {
+		fmt.Fprintf(stderr, "the image graph has a cycle: %d projects on it or built on it were not built (see above)\n", len(left))
 		return exitError(1)
 	}
 	for _, r := range results {

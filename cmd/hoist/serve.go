@@ -18,6 +18,7 @@ import (
 	"github.com/hoistci/hoist/internal/runner"
 	"github.com/hoistci/hoist/internal/sched"
 	"github.com/hoistci/hoist/internal/server"
+	"github.com/hoistci/hoist/internal/source"
 )
 
 // The parts hoist serve wires together fit each other.
@@ -45,6 +46,7 @@ type serveFlags struct {
 	secure        bool
 	logLimit      sizeFlag
 	prebuild      time.Duration
+	checkout      time.Duration
 	stages        stageFlags
 }
 
@@ -55,12 +57,13 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve the web UI and the API on")
 	fs.StringVar(&f.data, "data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once")
-	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs; writes always need a user")
+	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs, and pull from the embedded registry; writes always need a user")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "mark cookies Secure (serve behind HTTPS)")
 	fs.Var(&f.logLimit, "log-limit", "how much of each stage's log to keep (e.g. 50MB, 512KB)")
 	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
+	fs.DurationVar(&f.checkout, "checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
 	f.stages.register(fs)
 	f.reg.register(fs)
 	f.notify.register(fs)
@@ -99,6 +102,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serving on %s: %w", f.addr, err)
 	}
 	defer ln.Close()
+	f.reg.privateRead = !f.publicRead
 	env, err := openEnv(ctx, f.data, f.reg, stderr)
 	if err != nil {
 		return err
@@ -109,6 +113,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// runs from now on makes its own.
 		_ = os.RemoveAll(filepath.Join(f.data, "work"))
 	}
+	reapLeftovers(ctx, env, log)
 	return serve(ctx, f, env, ln, log, stdout)
 }
 
@@ -120,11 +125,14 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	defer flushNotifications(notices, log) // after the dispatcher has stopped
 	r := newServeRunner(f, env, m, log)
 	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}})
+	if err := d.Recover(ctx); err != nil {
+		return fmt.Errorf("failing the builds the last stop interrupted: %w", err)
+	}
 	trig, err := newTriggers(&f.triggers, env.store, d, log)
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes, Rescanner: rescanner{r}},
+	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes, Rescanner: rescanner{r}, Branches: source.New()},
 		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure, Webhooks: f.triggers.secrets})
 	track, err := startTracking(ctx, f, env.store, d, log)
 	if err != nil {
@@ -179,9 +187,11 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		WorkDir:         filepath.Join(f.data, "work"),
 		KeepWorkspace:   f.keep,
 		PrebuildTimeout: f.prebuild,
+		CheckoutTimeout: f.checkout,
 		LogLimit:        int64(f.logLimit),
 		Observer:        m,
 		Logger:          log,
+		Instance:        env.instance,
 	})
 }
 

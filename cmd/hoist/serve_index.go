@@ -24,12 +24,14 @@ type indexFlags struct {
 	path     string
 	interval time.Duration
 	secret   string // --webhook-secret
+	opts     *index.Options
 }
 
 func (f *indexFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.branch, "index-branch", "", "branch of a git --index to track (default: the repository's default branch); makes a local --index path a git repository")
 	fs.StringVar(&f.path, "index-path", "index.d", "where the index is inside a git --index: an index.d folder, an index.yml or a file")
 	fs.DurationVar(&f.interval, "index-interval", reconcile.DefaultInterval, "how often to re-read the --index (a webhook POST /hooks/index also does)")
+	f.opts = indexOptions(fs)
 }
 
 // scpURL matches scp-like git addresses: user@host:path.
@@ -50,7 +52,7 @@ func (f *indexFlags) indexReader(indexes []string, data string) (pipeline.IndexR
 		git = git || isGitIndex(ix, f.branch)
 	}
 	if !git {
-		return &reconcile.FolderIndex{Paths: indexes, Loader: index.Loader{}}, nil
+		return &reconcile.FolderIndex{Paths: indexes, Loader: f.loader("")}, nil
 	}
 	if len(indexes) > 1 {
 		return nil, fmt.Errorf("--index %s is a git repository: give only one --index with it", strings.Join(indexes, ", "))
@@ -69,7 +71,17 @@ func (f *indexFlags) indexReader(indexes []string, data string) (pipeline.IndexR
 		return nil, fmt.Errorf("--data %s: %w", data, err)
 	}
 	return &reconcile.GitIndex{URL: url, Branch: f.branch, Path: f.path, Dir: dir,
-		Source: source.New(), Loader: index.Loader{}}, nil
+		Source: source.New(), Loader: f.loader(filepath.Join(dir, "checkout"))}, nil
+}
+
+// loader reads the index with the --max-index-file-size; a git index's
+// files must stay inside its checkout at root.
+func (f *indexFlags) loader(root string) index.Loader {
+	l := index.Loader{Root: root}
+	if f.opts != nil {
+		l.MaxFileSize = f.opts.MaxFileSize
+	}
+	return l
 }
 
 // startTracking makes the tracker of the --index and reconciles once, so

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/sched"
 	"github.com/hoistci/hoist/internal/server"
 	"github.com/hoistci/hoist/internal/source"
@@ -62,8 +61,7 @@ func (f *triggerFlags) check(fs *flag.FlagSet, shared string, stderr io.Writer) 
 
 // triggerStore is what the triggers read projects from and queue builds in.
 type triggerStore interface {
-	pipeline.ProjectStore
-	pipeline.CommitQueue
+	sched.PushStore
 }
 
 // triggers are the webhook pushes, the poller and the scheduler of hoist

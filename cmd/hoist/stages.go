@@ -51,6 +51,7 @@ func (s *stageFlags) deps(env *env) runner.Deps {
 		Linter:      dockerfile.Linter{},
 		Scanner:     s.scanner(env),
 		Referrers:   env.registry,
+		Reaper:      env.engine,
 		Store:       env.store,
 	}
 }

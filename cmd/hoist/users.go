@@ -21,10 +21,15 @@ const minPassword = 8
 
 // cmdUser is "hoist user add NAME": it creates a user who may write, with
 // the password read from standard input, in the --data database directly
-// (a running server sees the user at once).
+// (a running server sees the user at once). "hoist user delete NAME"
+// removes one.
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "delete" {
+		return cmdUserDelete(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprintln(stderr, "usage: hoist user add [--data DIR] NAME   (the password is read from standard input)")
+		fmt.Fprintln(stderr, "       hoist user delete [--data DIR] NAME")
 		return exitError(2)
 	}
 	fs := newFlags("user add", stderr)
@@ -89,10 +94,19 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 }
 
 // cmdToken is "hoist token create NAME": it prints a new API token for the
-// user once, and stores only its hash.
+// user once, and stores only its hash. "token list" and "token revoke"
+// show and delete tokens.
 func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "list" {
+		return cmdTokenList(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "revoke" {
+		return cmdTokenRevoke(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
 		fmt.Fprintln(stderr, "usage: hoist token create [--data DIR] [--name TOKEN-NAME] USER")
+		fmt.Fprintln(stderr, "       hoist token list [--data DIR] [USER]")
+		fmt.Fprintln(stderr, "       hoist token revoke [--data DIR] ID")
 		return exitError(2)
 	}
 	fs := newFlags("token create", stderr)

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 
 	"github.com/hoistci/hoist/internal/index"
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("index validate", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: hoist index validate PATH...") }
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hoist index validate PATH... (flags: --max-index-file-size SIZE)")
+	}
+	opts := indexOptions(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -17,7 +22,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return exitError(2)
 	}
-	res, err := loadIndex(fs.Args(), stderr)
+	res, err := loadIndex(fs.Args(), *opts, stderr)
 	if err != nil {
 		return err
 	}
@@ -28,9 +33,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// indexOptions adds --max-index-file-size to fs.
+func indexOptions(fs *flag.FlagSet) *index.Options {
+	o := &index.Options{MaxFileSize: pipeline.DefaultMaxBytes}
+	fs.Var((*sizeFlag)(&o.MaxFileSize), "max-index-file-size", "largest index file read, like 512KB or 2MB")
+	return o
+}
+
 // loadIndex reads the index at paths and prints every diagnostic to stderr.
-func loadIndex(paths []string, stderr io.Writer) (*index.Result, error) {
-	res, err := index.Load(paths...)
+func loadIndex(paths []string, o index.Options, stderr io.Writer) (*index.Result, error) {
+	res, err := o.Load(paths...)
 	if err != nil {
 		return nil, err
 	}

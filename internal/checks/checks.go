@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hoistci/hoist/internal/checks/autotest"
 	"github.com/hoistci/hoist/internal/checks/imagefs"
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -27,7 +28,7 @@ type Engine interface {
 // Deps are the parts a Suite works with.
 type Deps struct {
 	Engine     Engine               // inspects the image, runs containers to their end
-	Containers pipeline.Containers  // background containers (ports)
+	Containers autotest.Engine      // background containers (ports, tests); an autotest's builds and pulls
 	Layers     pipeline.LayerReader // the image's files, from the registry
 	Scripts    pipeline.ScriptRunner
 }

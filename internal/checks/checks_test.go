@@ -583,3 +583,11 @@ metadataTest:
 		t.Errorf("the excluded autotest ran:\n%s", log)
 	}
 }
+
+func TestEnvHidesCredentials(t *testing.T) {
+	env := checks.Env(pipeline.TestSpec{Project: pipeline.Project{AppID: "a", JobID: "b", Tag: "latest",
+		GitURL: "https://bot:s3cret@example.com/x.git"}})
+	if !slices.Contains(env, "HOIST_GIT_URL=https://bot:***@example.com/x.git") {
+		t.Errorf("Env = %q", env)
+	}
+}

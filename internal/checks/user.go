@@ -51,13 +51,13 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 //	IMAGE, CONTAINER_NAME  the image under test (NAME:test, registry included)
 //	HOIST_PROJECT          the project, ns/name:tag
 //	HOIST_COMMIT           the commit being built
-//	HOIST_GIT_URL          the repository
+//	HOIST_GIT_URL          the repository, credentials hidden (its output is shown)
 func Env(spec pipeline.TestSpec) []string {
 	return []string{
 		"IMAGE=" + spec.Image,
 		"CONTAINER_NAME=" + spec.Image,
 		"HOIST_PROJECT=" + spec.Project.Key(),
 		"HOIST_COMMIT=" + spec.Commit,
-		"HOIST_GIT_URL=" + spec.Project.GitURL,
+		"HOIST_GIT_URL=" + pipeline.RedactURL(spec.Project.GitURL),
 	}
 }

@@ -54,6 +54,7 @@ func TestBuildLabelsArgsAndConfig(t *testing.T) {
 		t.Errorf("Size = %d, want > 0", got.Size)
 	}
 	got.ID, got.Size = "", 0
+	delete(got.Labels, "io.buildah.version") // Podman's builder adds it
 	want := pipeline.ImageConfig{
 		Cmd:          []string{"sh"},
 		User:         "1000",
@@ -76,7 +77,8 @@ func TestBuildFailingStep(t *testing.T) {
 	})
 	var log bytes.Buffer
 	_, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{id + ":test"}}, &log)
-	if err == nil || !strings.Contains(err.Error(), "returned a non-zero code") {
+	// Docker: "returned a non-zero code: 1"; Podman: "exit status 1".
+	if err == nil || !strings.Contains(err.Error(), "returned a non-zero code") && !strings.Contains(err.Error(), "exit status 1") {
 		t.Fatalf("Build error = %v, want the engine's \"returned a non-zero code\"", err)
 	}
 	var engineErr *EngineError
@@ -129,16 +131,22 @@ func TestBuildDockerignore(t *testing.T) {
 	if err := os.Symlink("kept", filepath.Join(dir, "files", "link")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("../../../../etc/shadow", filepath.Join(dir, "files", "escape")); err != nil {
-		t.Fatal(err)
+	escape := !e.podman // Podman refuses a context with a link leading out (500)
+	if escape {
+		if err := os.Symlink("../../../../etc/shadow", filepath.Join(dir, "files", "escape")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var log bytes.Buffer
 	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{id + ":test"}}, &log); err != nil {
 		t.Fatalf("Build: %v\n%s", err, log.String())
 	}
-	runOK(t, e, id+":test", "test ! -e /ctx/excluded && test -e /ctx/kept && test ! -e /ctx/sub/dropped && "+
-		"test -e /ctx/sub/keep && test ! -e /ctx/deep/a/b.tmp && test -L /ctx/link && "+
-		"test \"$(readlink /ctx/escape)\" = ../../../../etc/shadow")
+	script := "test ! -e /ctx/excluded && test -e /ctx/kept && test ! -e /ctx/sub/dropped && " +
+		"test -e /ctx/sub/keep && test ! -e /ctx/deep/a/b.tmp && test -L /ctx/link"
+	if escape {
+		script += " && test \"$(readlink /ctx/escape)\" = ../../../../etc/shadow"
+	}
+	runOK(t, e, id+":test", script)
 }
 
 // runOK runs script in image and fails the test unless it exits 0.

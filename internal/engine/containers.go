@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -28,12 +29,16 @@ func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec
 			Env:        spec.Env,
 			User:       spec.User,
 			WorkingDir: spec.WorkingDir,
-			Labels:     spec.Labels,
+			Labels:     pipeline.WithLabels(ctx, spec.Labels),
 		},
 		HostConfig: &container.HostConfig{
 			Privileged: spec.Privileged,
 			Resources:  container.Resources{Ulimits: ulimits()},
 		},
+	}
+	if e.podman && spec.Entrypoint != nil && len(spec.Entrypoint) == 0 {
+		// Podman reads an empty entrypoint as "the image's"; [""] clears it.
+		opts.Config.Entrypoint = []string{""}
 	}
 	if spec.Network != "" {
 		opts.HostConfig.NetworkMode = container.NetworkMode(spec.Network)
@@ -43,11 +48,10 @@ func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec
 	} else if len(spec.Aliases) > 0 {
 		return "", fmt.Errorf("starting container from %s: aliases %v need a network", spec.Image, spec.Aliases)
 	}
-	created, err := e.cli.ContainerCreate(ctx, opts)
+	id, err := e.createContainer(ctx, opts)
 	if err != nil {
 		return "", fmt.Errorf("creating container from %s: %w", spec.Image, err)
 	}
-	id := created.ID
 	e.log.Debug("created container", "id", id, "image", spec.Image, "network", spec.Network)
 	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		e.remove(id)
@@ -117,9 +121,20 @@ func (e *Engine) ContainerIP(ctx context.Context, id string) (string, error) {
 // CommitContainer makes an image of the container's filesystem, keeping
 // the container's configuration and labels, and returns its ID.
 func (e *Engine) CommitContainer(ctx context.Context, id string) (string, error) {
-	res, err := e.cli.ContainerCommit(ctx, id, client.ContainerCommitOptions{})
+	var opts client.ContainerCommitOptions
+	if e.podman {
+		// Podman's commit fails ("Decode(): EOF") without a body; an empty
+		// configuration keeps the container's.
+		opts.Config = &container.Config{}
+	}
+	res, err := e.cli.ContainerCommit(ctx, id, opts)
 	if err != nil {
 		return "", fmt.Errorf("committing container %s: %w", short(id), err)
+	}
+	if !strings.Contains(res.ID, ":") {
+		// Podman's bare hex is read as a repository name once the image
+		// is gone; the algorithm makes it an ID everywhere.
+		return "sha256:" + res.ID, nil
 	}
 	return res.ID, nil
 }
@@ -144,12 +159,20 @@ func (e *Engine) RemoveImage(ctx context.Context, id string) error {
 	return nil
 }
 
-// CreateNetwork creates a bridge network of its own with labels and
-// returns its ID.
+// CreateNetwork creates a bridge network of its own with labels (and
+// ctx's owner labels) and returns its ID. A network made while ctx ended is
+// removed again, never left unrecorded.
 func (e *Engine) CreateNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
-	res, err := e.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})
+	opts := client.NetworkCreateOptions{Driver: "bridge", Labels: pipeline.WithLabels(ctx, labels)}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	res, err := e.cli.NetworkCreate(cctx, name, opts)
 	if err != nil {
 		return "", fmt.Errorf("creating network %s: %w", name, err)
+	}
+	if ctx.Err() != nil {
+		_, _ = e.cli.NetworkRemove(cctx, res.ID, client.NetworkRemoveOptions{})
+		return "", fmt.Errorf("creating network %s: %w", name, context.Cause(ctx))
 	}
 	return res.ID, nil
 }

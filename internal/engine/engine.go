@@ -40,6 +40,10 @@ type Options struct {
 	Keychain authn.Keychain
 	// Logger receives debug records about engine calls; nil logs nothing.
 	Logger *slog.Logger
+	// Insecure lists registry hosts (host:port or host) the engine may
+	// push to and pull from over plain HTTP, besides loopback ones. Docker
+	// reads this from its own configuration; Podman is told on each call.
+	Insecure []string
 }
 
 // Engine talks to one container engine. It is safe for concurrent use.
@@ -47,12 +51,14 @@ type Engine struct {
 	cli      *client.Client
 	keychain authn.Keychain
 	log      *slog.Logger
+	insecure map[string]bool // registry hosts allowed plain HTTP
+	podman   bool            // the engine is Podman's compatible service
 }
 
 // New connects to the engine, negotiates the API version and pings it. When
 // nothing answers, the error wraps ErrNoEngine and tells the user what to do.
 func New(ctx context.Context, opts Options) (*Engine, error) {
-	clientOpts := []client.Opt{client.FromEnv}
+	clientOpts := []client.Opt{client.FromEnv, client.WithHTTPRequestHook(plainHTTPHook(insecureHosts(opts.Insecure)))}
 	if opts.Host != "" {
 		clientOpts = append(clientOpts, client.WithHost(opts.Host))
 	}
@@ -67,14 +73,20 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		cli.Close()
 		return nil, noEngine(host, err)
 	}
-	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger}
+	podman, err := isPodman(pingCtx, cli)
+	if err != nil {
+		host := cli.DaemonHost()
+		cli.Close()
+		return nil, noEngine(host, err)
+	}
+	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger, insecure: insecureHosts(opts.Insecure), podman: podman}
 	if e.keychain == nil {
 		e.keychain = authn.DefaultKeychain
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	e.log.Debug("connected to container engine", "host", cli.DaemonHost(), "api", cli.ClientVersion())
+	e.log.Debug("connected to container engine", "host", cli.DaemonHost(), "api", cli.ClientVersion(), "podman", podman)
 	return e, nil
 }
 

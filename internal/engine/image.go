@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -13,6 +14,10 @@ import (
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
+
+// pushedDigest matches the status line a push ends with,
+// "TAG: digest: sha256:… size: N", and captures the digest.
+var pushedDigest = regexp.MustCompile(`(?:^|\s)digest: (sha256:[0-9a-f]{64})(?:\s|$)`)
 
 // Push pushes the local image ref (host/repo:tag) to its registry with the
 // keychain's credentials and returns the manifest digest the registry
@@ -28,15 +33,22 @@ func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, e
 		return "", fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	defer res.Close()
-	var digest string
-	err = decodeStream(res, log, func(aux json.RawMessage) {
+	var digest, statusDigest string
+	err = decodeStreamStatus(res, log, func(aux json.RawMessage) {
 		var v struct{ Tag, Digest string }
 		if json.Unmarshal(aux, &v) == nil && v.Digest != "" {
 			digest = v.Digest
 		}
+	}, func(status string) {
+		if m := pushedDigest.FindStringSubmatch(status); m != nil {
+			statusDigest = m[1]
+		}
 	})
 	if err != nil {
 		return "", fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	if digest == "" {
+		digest = statusDigest // Podman: no aux, only the status line
 	}
 	if digest == "" {
 		return "", fmt.Errorf("pushing %s: the engine reported no manifest digest", ref)
@@ -52,18 +64,26 @@ func (e *Engine) PullAs(ctx context.Context, ref, alias string, log io.Writer) e
 		return fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	e.log.Debug("pulling image", "ref", ref, "alias", alias)
-	res, err := e.cli.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: auth})
-	if err != nil {
-		return fmt.Errorf("pulling %s: %w", ref, err)
-	}
-	defer res.Close()
-	if err := decodeStream(res, log, nil); err != nil {
+	if err := e.pull(ctx, ref, auth, log); err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	if _, err := e.cli.ImageTag(ctx, client.ImageTagOptions{Source: ref, Target: alias}); err != nil {
 		return fmt.Errorf("tagging %s as %s: %w", ref, alias, err)
 	}
 	return nil
+}
+
+// pull pulls ref with the credentials auth.
+func (e *Engine) pull(ctx context.Context, ref, auth string, log io.Writer) error {
+	if e.podman {
+		return e.libpodPull(ctx, ref, auth, log)
+	}
+	res, err := e.cli.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: auth})
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	return decodeStream(res, log, nil)
 }
 
 // InspectImage returns the configuration of the local image ref; the error
@@ -78,7 +98,9 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (pipeline.ImageCo
 	}
 	out := pipeline.ImageConfig{ID: img.ID, Size: img.Size}
 	if c := img.Config; c != nil {
-		out.Entrypoint = c.Entrypoint
+		if len(c.Entrypoint) > 0 { // Podman says [] for none, Docker nil
+			out.Entrypoint = c.Entrypoint
+		}
 		out.Cmd = c.Cmd
 		out.User = c.User
 		out.WorkingDir = c.WorkingDir
@@ -93,7 +115,11 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (pipeline.ImageCo
 		}
 		slices.Sort(out.Volumes)
 	}
-	out.Digest = repoDigest(ref, img.RepoDigests)
+	if !e.podman {
+		// Podman's RepoDigests name the local manifest, not the registry's:
+		// the digest is not known there.
+		out.Digest = repoDigest(ref, img.RepoDigests)
+	}
 	return out, nil
 }
 

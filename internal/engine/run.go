@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -34,23 +35,27 @@ func ulimits() []*container.Ulimit {
 // waits until it exits or has stayed up for spec.StayUp (then stops it), and
 // removes it whatever happens.
 func (e *Engine) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer) (pipeline.RunResult, error) {
-	created, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+	id, err := e.createContainer(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image:  spec.Image,
 			Cmd:    spec.Cmd,
 			Env:    spec.Env,
-			Labels: spec.Labels,
+			Labels: pipeline.WithLabels(ctx, spec.Labels),
 		},
 		HostConfig: &container.HostConfig{Resources: container.Resources{Ulimits: ulimits()}},
 	})
 	if err != nil {
 		return pipeline.RunResult{}, fmt.Errorf("creating container from %s: %w", spec.Image, err)
 	}
-	id := created.ID
 	e.log.Debug("created container", "id", id, "image", spec.Image)
 	defer e.remove(id)
 	finish, err := e.attach(ctx, id, orDiscard(log))
 	if err != nil {
+		// Podman starts a created container on attach and answers 409
+		// when that fails; starting it says why.
+		if _, serr := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); serr != nil {
+			return pipeline.RunResult{}, fmt.Errorf("starting container from %s: %w", spec.Image, serr)
+		}
 		return pipeline.RunResult{}, err
 	}
 	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
@@ -114,6 +119,25 @@ func (e *Engine) await(ctx context.Context, id string, stayUp time.Duration) (pi
 	}
 }
 
+// createContainer creates a container and returns its ID, never losing one:
+// the engine may make a container even when the client gives up on the
+// call, so the call is not cut short by ctx (it is bounded by
+// cleanupTimeout), and a container made while ctx ended is removed again
+// and ctx's cause returned.
+func (e *Engine) createContainer(ctx context.Context, opts client.ContainerCreateOptions) (string, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	created, err := e.cli.ContainerCreate(cctx, opts)
+	if err != nil {
+		return "", err
+	}
+	if ctx.Err() != nil {
+		e.remove(created.ID)
+		return "", context.Cause(ctx)
+	}
+	return created.ID, nil
+}
+
 // remove force-removes a container with a context of its own.
 func (e *Engine) remove(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
@@ -135,9 +159,15 @@ func (e *Engine) RemoveContainersOf(ctx context.Context, image string) (int, err
 	if err != nil {
 		return 0, fmt.Errorf("inspecting %s: %w", image, err)
 	}
+	ancestor := image
+	if e.podman {
+		// Podman's filter matches only full names ("docker.io/library/x:t"
+		// for "x:t"), or the bare image ID.
+		ancestor = strings.TrimPrefix(insp.ID, "sha256:")
+	}
 	list, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
-		Filters: make(client.Filters).Add("ancestor", image),
+		Filters: make(client.Filters).Add("ancestor", ancestor),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("listing containers of %s: %w", image, err)

@@ -113,7 +113,8 @@ func TestRemoveContainersOf(t *testing.T) {
 	image := buildBusybox(t, e, id)
 	for i, start := range []bool{true, false} {
 		c, err := e.cli.ContainerCreate(t.Context(), client.ContainerCreateOptions{
-			Config: &container.Config{Image: image, Cmd: []string{"sleep", "30"}},
+			Config:     &container.Config{Image: image, Cmd: []string{"sleep", "30"}},
+			HostConfig: &container.HostConfig{Resources: container.Resources{Ulimits: ulimits()}},
 		})
 		if err != nil {
 			t.Fatalf("creating container %d: %v", i, err)

@@ -39,13 +39,21 @@ type streamPrinter struct {
 	out    io.Writer
 	states map[string]string // layer ID → last status printed
 	aux    func(json.RawMessage)
+	status func(string)
 }
 
 // decodeStream reads r until EOF, printing to out and handing every aux
 // payload to aux (which may be nil). An error message from the engine ends
 // the stream and is returned as an *EngineError.
 func decodeStream(r io.Reader, out io.Writer, aux func(json.RawMessage)) error {
-	p := &streamPrinter{out: orDiscard(out), states: map[string]string{}, aux: aux}
+	return decodeStreamStatus(r, out, aux, nil)
+}
+
+// decodeStreamStatus is decodeStream that also hands every status line
+// without a layer ID to status (which may be nil): Podman reports a push's
+// digest only there.
+func decodeStreamStatus(r io.Reader, out io.Writer, aux func(json.RawMessage), status func(string)) error {
+	p := &streamPrinter{out: orDiscard(out), states: map[string]string{}, aux: aux, status: status}
 	dec := json.NewDecoder(r)
 	for {
 		var m message
@@ -77,6 +85,9 @@ func (p *streamPrinter) print(m message) error {
 		return nil
 	}
 	line := m.Status
+	if m.ID == "" && p.status != nil {
+		p.status(m.Status)
+	}
 	if m.ID != "" {
 		if p.states[m.ID] == m.Status {
 			return nil

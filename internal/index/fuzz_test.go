@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goccy/go-yaml/ast"
+
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
@@ -29,8 +31,13 @@ func FuzzParseFile(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	for _, h := range hostile {
+		f.Add([]byte(h.data))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		projects, diags := ParseFile("index.yml", data)
+		var projects []pipeline.Project
+		var diags []Diagnostic
+		checkAlloc(t, func() { projects, diags = ParseFile("index.yml", data) })
 		for _, d := range diags {
 			if d.File != "index.yml" || d.Line < 0 || d.Col < 0 || (d.Line > 0 && d.Col == 0) || d.Message == "" {
 				t.Errorf("bad diagnostic %#v", d)
@@ -39,8 +46,20 @@ func FuzzParseFile(f *testing.F) {
 		for _, p := range projects {
 			checkProject(t, p)
 		}
-		_, _ = ParseRepoConfig("cccp.yml", data)
+		checkAlloc(t, func() { _, _ = ParseRepoConfig("cccp.yml", data) })
 	})
+}
+
+// maxAlloc is what one fuzz input may allocate: hoist index validate of
+// the worst file within pipeline's limits peaks near 70 MB.
+const maxAlloc = 100 << 20
+
+// checkAlloc fails t when f allocates more than maxAlloc.
+func checkAlloc(t *testing.T, f func()) {
+	t.Helper()
+	if n := allocated(f); n > maxAlloc {
+		t.Fatalf("one input allocated %d MB, over %d MB", n>>20, maxAlloc>>20)
+	}
 }
 
 // checkProject fails t when p breaks what Project promises.
@@ -73,4 +92,75 @@ func checkProject(t *testing.T, p pipeline.Project) {
 			t.Errorf("%s depends on itself", p.Key())
 		}
 	}
+}
+
+// FuzzYAMLLimits: when pipeline.CheckYAMLLimits accepts a file under small
+// limits, goccy's tree of it is no deeper and not much larger, so that the
+// lexical pass never counts less than the parser builds.
+func FuzzYAMLLimits(f *testing.F) {
+	for _, h := range hostile {
+		f.Add([]byte(h.data[:min(len(h.data), 2000)]))
+	}
+	for _, s := range []string{
+		"a: !!str |\n  '\nb: [[[[[[[[[[]]]]]]]]]]\n", "- - - - - - - - - - x\n", "a:\n b:\n  c:\n   d:\n    e:\n     f:\n      g:\n       h:\n        i: j\n",
+		"? [[[[[[[[[[x]]]]]]]]]]\n: y\n", "a: {b: {c: {d: {e: {f: {g: {h: {i: {j: 1}}}}}}}}}\n", "a: \"x\n  [[[[[[[[[[\"\n", "a: >\n  - - - - - - - - - -\nb: 1\n",
+	} {
+		f.Add([]byte(s))
+	}
+	lim := pipeline.Limits{MaxDepth: 8, MaxNodes: 200, MaxAliases: 10, MaxNumber: 20}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if pipeline.CheckYAMLLimits("f.yml", data, lim) != nil {
+			return
+		}
+		file, err := parseYAML(data)
+		if err != nil {
+			return
+		}
+		for _, doc := range file.Docs {
+			if doc == nil {
+				continue
+			}
+			depth, nodes := measureAST(doc.Body, 0)
+			if depth > lim.MaxDepth || nodes > 3*lim.MaxNodes {
+				t.Fatalf("accepted, but goccy's tree is %d deep with %d nodes", depth, nodes)
+			}
+		}
+	})
+}
+
+// measureAST returns how deep mappings and lists nest under n, and how
+// many nodes it holds.
+func measureAST(n ast.Node, level int) (depth, nodes int) {
+	if level > 1000 {
+		return level, 1
+	}
+	var kids []ast.Node
+	depth = level
+	switch v := n.(type) {
+	case nil:
+		return level, 0
+	case *ast.MappingNode:
+		depth++
+		for _, mv := range v.Values {
+			kids = append(kids, mv)
+		}
+	case *ast.SequenceNode:
+		depth++
+		kids = v.Values
+	case *ast.MappingValueNode:
+		kids = []ast.Node{v.Key, v.Value}
+	case *ast.MappingKeyNode:
+		kids = []ast.Node{v.Value}
+	case *ast.AnchorNode:
+		kids = []ast.Node{v.Value}
+	case *ast.TagNode:
+		kids = []ast.Node{v.Value}
+	}
+	nodes = 1
+	deepest := depth
+	for _, k := range kids {
+		d, c := measureAST(k, depth)
+		deepest, nodes = max(deepest, d), nodes+c
+	}
+	return deepest, nodes
 }

@@ -1,11 +1,14 @@
 package index
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // templateMark marks upstream's example files (index_template.yml until
@@ -24,6 +27,27 @@ const templateMark = "index_template"
 // the files is a Diagnostic. Result.Projects holds every entry without an
 // error, so one bad entry does not stop the others.
 func Load(paths ...string) (*Result, error) {
+	return Options{}.Load(paths...)
+}
+
+// Options say how Load reads an index.
+type Options struct {
+	// MaxFileSize bounds each index file, in bytes; 0 is
+	// pipeline.DefaultMaxBytes (1 MiB). A larger file is an error
+	// Diagnostic, and is not read.
+	MaxFileSize int64
+	// Root, when set, is a checkout every index file must lie in once
+	// symlinks are resolved (an index read from a git repository); a file
+	// that leads outside it is an error Diagnostic, and is not read.
+	Root string
+}
+
+// Load is Load with these options.
+func (o Options) Load(paths ...string) (*Result, error) {
+	lim := pipeline.DefaultLimits()
+	if o.MaxFileSize > 0 {
+		lim.MaxBytes = o.MaxFileSize
+	}
 	res := &Result{}
 	var files []string
 	for _, p := range paths {
@@ -36,11 +60,24 @@ func Load(paths ...string) (*Result, error) {
 	}
 	var entries []*entry
 	for _, f := range dedupe(files) {
-		data, err := os.ReadFile(f)
+		path, err := o.confine(f)
 		if err != nil {
+			res.Diagnostics = append(res.Diagnostics, Diagnostic{File: f, Severity: Error, Message: err.Error()})
+			res.Files++
+			continue
+		}
+		data, err := pipeline.ReadRegularFile(path, f, lim.MaxBytes)
+		var le *pipeline.LimitError
+		switch {
+		case errors.As(err, &le):
+			res.Diagnostics = append(res.Diagnostics, Diagnostic{File: f, Severity: Error,
+				Message: le.Message + " or raise --max-index-file-size"})
+			res.Files++
+			continue
+		case err != nil:
 			return nil, fmt.Errorf("reading index file: %w", err)
 		}
-		es, diags := parseFile(f, data)
+		es, diags := parseFile(f, data, lim)
 		entries = append(entries, es...)
 		res.Diagnostics = append(res.Diagnostics, diags...)
 		res.Files++
@@ -49,6 +86,31 @@ func Load(paths ...string) (*Result, error) {
 	sortDiagnostics(res.Diagnostics)
 	res.Projects = projects(entries)
 	return res, nil
+}
+
+// confine returns the path to read f at: f itself without a Root, else f
+// resolved inside Root, or an error when it leads outside.
+func (o Options) confine(f string) (string, error) {
+	if o.Root == "" {
+		return f, nil
+	}
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		return "", err
+	}
+	root, err := filepath.Abs(o.Root)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil {
+		return "", err
+	}
+	p, err := pipeline.SafeJoin(root, filepath.ToSlash(rel))
+	if err != nil {
+		return "", fmt.Errorf("the file is not read: %w", err)
+	}
+	return p, nil
 }
 
 // expand returns the index files path stands for.

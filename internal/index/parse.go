@@ -32,7 +32,7 @@ const topKey = "Projects"
 // is only checked by Load, which sees the whole index. Projects holds every
 // entry without an error.
 func ParseFile(name string, data []byte) ([]pipeline.Project, []Diagnostic) {
-	entries, diags := parseFile(name, data)
+	entries, diags := parseFile(name, data, pipeline.DefaultLimits())
 	diags = append(diags, checkSet(entries, false)...)
 	sortDiagnostics(diags)
 	return projects(entries), diags
@@ -49,11 +49,11 @@ func projects(entries []*entry) []pipeline.Project {
 	return out
 }
 
-// parseFile reads one file and applies the rules within each entry and the
-// unique ids of the file.
-func parseFile(name string, data []byte) ([]*entry, []Diagnostic) {
+// parseFile reads one file within lim and applies the rules within each
+// entry and the unique ids of the file.
+func parseFile(name string, data []byte, lim pipeline.Limits) ([]*entry, []Diagnostic) {
 	r := &reporter{file: name}
-	body, ok := parseDocument(data, r)
+	body, ok := parseDocument(data, lim, r)
 	if body == nil {
 		if ok {
 			r.warnf(pos{}, "no projects: %s", emptyWhy(data))
@@ -70,6 +70,7 @@ func parseFile(name string, data []byte) ([]*entry, []Diagnostic) {
 		}
 	}
 	checkIDs(entries, r)
+	t.overMerged(r)
 	return entries, r.diags
 }
 
@@ -90,8 +91,18 @@ func newFileCtx(name string) fileCtx {
 }
 
 // parseDocument parses data and returns the body of its one document: nil
-// and ok for an empty file, nil and not ok for invalid YAML (reported).
-func parseDocument(data []byte, r *reporter) (body ast.Node, ok bool) {
+// and ok for an empty file, nil and not ok for invalid YAML or a file over
+// lim (reported).
+func parseDocument(data []byte, lim pipeline.Limits, r *reporter) (body ast.Node, ok bool) {
+	if err := pipeline.CheckYAMLLimits(r.file, data, lim); err != nil {
+		var le *pipeline.LimitError
+		if errors.As(err, &le) && le.Line > 0 {
+			r.errorf(pos{le.Line, le.Col}, "%s", le.Message)
+			return nil, false
+		}
+		r.errorf(pos{1, 1}, "%s", strings.TrimPrefix(err.Error(), r.file+": "))
+		return nil, false
+	}
 	f, err := parseYAML(data)
 	if err != nil {
 		at, msg := yamlErrorPos(err)

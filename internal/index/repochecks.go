@@ -120,6 +120,10 @@ var sizeRE = regexp.MustCompile(`^([+-]?[0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$`)
 
 const sizeHint = "write bytes or a number with a unit: 300MB, 1.5GiB (B, kB, MB, GB count in 1000s; KiB, MiB, GiB in 1024s)"
 
+// maxSizeText bounds the text of a size, so that a huge number is refused
+// before big.Rat reads it (50 MB of digits took hours).
+const maxSizeText = 32
+
 // readSize reads size-budget: a whole number of bytes, or a number with a
 // unit. null is 0, the server's default.
 func readSize(r *reporter, key string, v ast.Node, at pos) int64 {
@@ -129,6 +133,10 @@ func readSize(r *reporter, key string, v ast.Node, at pos) int64 {
 	s, ok := scalarText(v)
 	if !ok {
 		r.errorf(at, "%s must be a size, got %s; %s", key, kindOf(v), sizeHint)
+		return 0
+	}
+	if len(s) > maxSizeText {
+		r.errorf(at, "%s is %d characters long, over the limit of %d for a size; %s", key, len(s), maxSizeText, sizeHint)
 		return 0
 	}
 	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))

@@ -24,23 +24,44 @@ var _ pipeline.RepoConfigReader = RepoConfigs{}
 var repoConfigNames = []string{"cccp.yml", ".cccp.yml", "cccp.yaml", ".cccp.yaml"}
 
 // ReadRepoConfig reads the first of cccp.yml, .cccp.yml, cccp.yaml and
-// .cccp.yaml in dir. found is false when there is none. cfg.File is the
-// name found. The error joins Diagnostics, each with file:line:col.
-func (RepoConfigs) ReadRepoConfig(dir string) (cfg pipeline.RepoConfig, found bool, err error) {
+// .cccp.yaml in dir, a folder of the checkout at root. found is false when
+// there is none. cfg.File is the name found. A cccp.yml that leads outside
+// the checkout (a symlink), that is not a regular file, or that is over
+// pipeline.DefaultMaxBytes is refused unread. The error joins Diagnostics,
+// each with file:line:col.
+func (RepoConfigs) ReadRepoConfig(root, dir string) (cfg pipeline.RepoConfig, found bool, err error) {
 	for _, name := range repoConfigNames {
 		p := filepath.Join(dir, name)
-		data, err := os.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
+		rel, err := relTo(root, p)
 		if err != nil {
 			return pipeline.RepoConfig{}, true, fmt.Errorf("reading repository config: %w", err)
+		}
+		data, err := pipeline.ReadCheckoutFile(root, filepath.ToSlash(rel), pipeline.DefaultMaxBytes)
+		if err != nil {
+			return pipeline.RepoConfig{}, true, err
 		}
 		cfg, err := ParseRepoConfig(p, data)
 		cfg.File = name
 		return cfg, true, err
 	}
 	return pipeline.RepoConfig{}, false, nil
+}
+
+// relTo is p relative to root, both with their symlinks resolved (dir may
+// be the resolved form of a folder under a symlinked root).
+func relTo(root, p string) (string, error) {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", err
+	}
+	realDir, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Rel(realRoot, filepath.Join(realDir, filepath.Base(p)))
 }
 
 // repoConfigKeys are the keys of cccp.yml Hoist reads.
@@ -61,11 +82,12 @@ var repoConfigKeys = []string{
 func ParseRepoConfig(name string, data []byte) (pipeline.RepoConfig, error) {
 	r := &reporter{file: name}
 	var cfg pipeline.RepoConfig
-	body, _ := parseDocument(data, r)
+	body, _ := parseDocument(data, pipeline.DefaultLimits(), r)
 	if body != nil {
 		t := newTree(body)
 		if ps, ok := t.pairs(t.resolve(body), 0); ok {
 			readRepoConfig(t, r, ps, &cfg)
+			t.overMerged(r)
 		} else {
 			r.errorf(posOf(body), "%s must be a mapping of keys (%s), got %s",
 				filepath.Base(name), strings.Join(repoConfigKeys, ", "), kindOf(t.resolve(body)))

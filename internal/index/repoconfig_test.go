@@ -92,7 +92,7 @@ func TestReadRepoConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, tt.files)
-			got, found, err := RepoConfigs{}.ReadRepoConfig(dir)
+			got, found, err := RepoConfigs{}.ReadRepoConfig(dir, dir)
 			if found != tt.found {
 				t.Errorf("found = %v, want %v", found, tt.found)
 			}
@@ -117,7 +117,7 @@ func TestReadRepoConfig(t *testing.T) {
 func TestReadRepoConfigErrorIsDiagnostic(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"cccp.yml": "test-skip: [1]\n"})
-	_, _, err := RepoConfigs{}.ReadRepoConfig(dir)
+	_, _, err := RepoConfigs{}.ReadRepoConfig(dir, dir)
 	var d Diagnostic
 	if !errors.As(err, &d) || d.Line != 1 || d.Col != 12 {
 		t.Errorf("err = %v, want a Diagnostic at 1:12", err)
@@ -129,7 +129,7 @@ func TestReadRepoConfigUnreadable(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "cccp.yml"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, found, err := RepoConfigs{}.ReadRepoConfig(dir)
+	_, found, err := RepoConfigs{}.ReadRepoConfig(dir, dir)
 	if err == nil || !found {
 		t.Errorf("a cccp.yml folder: found %v, err %v; want found and an error", found, err)
 	}
@@ -248,8 +248,14 @@ func FuzzRepoConfig(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	for _, h := range hostile {
+		f.Add([]byte(h.data))
+	}
+	f.Add([]byte("size-budget: \"" + strings.Repeat("9", 10000) + "\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseRepoConfig("cccp.yml", data)
+		var cfg pipeline.RepoConfig
+		var err error
+		checkAlloc(t, func() { cfg, err = ParseRepoConfig("cccp.yml", data) })
 		if err != nil {
 			joined, ok := err.(interface{ Unwrap() []error })
 			if !ok {

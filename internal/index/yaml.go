@@ -10,9 +10,24 @@ import (
 // mapping that contains it cannot loop forever.
 const maxDepth = 16
 
+// maxMerged bounds the work of merge keys over a whole file (each merge
+// followed, each key it brings in), so that merges of merges
+// ("<<: [*a, *a, *a]" nested) cannot expand exponentially.
+const maxMerged = 20_000
+
 // tree resolves the anchors and aliases of one YAML document.
 type tree struct {
 	anchors map[string][]*ast.AnchorNode // in document order
+	merged  int                          // keys brought in by merge keys so far
+	over    ast.Node                     // the merge that went over maxMerged
+}
+
+// overMerged reports a file whose merge keys brought in more than
+// maxMerged keys, at the merge that went over.
+func (t *tree) overMerged(r *reporter) {
+	if t.over != nil {
+		r.errorf(posOf(t.over), "merge keys (<<) expand to more than %d mappings and keys in all, over the limit; merge fewer or smaller mappings", maxMerged)
+	}
 }
 
 func newTree(body ast.Node) *tree {
@@ -204,7 +219,11 @@ func (t *tree) pairs(n ast.Node, depth int) (ps []pair, ok bool) {
 // mergePairs returns the pairs a merge key's value brings: a mapping or a
 // list of mappings.
 func (t *tree) mergePairs(n ast.Node, depth int) []pair {
-	if depth >= maxDepth {
+	if depth >= maxDepth || t.over != nil {
+		return nil
+	}
+	if t.merged++; t.merged > maxMerged {
+		t.over = n
 		return nil
 	}
 	n = t.resolve(n)
@@ -216,6 +235,10 @@ func (t *tree) mergePairs(n ast.Node, depth int) []pair {
 		return out
 	}
 	ps, _ := t.pairs(n, depth+1)
+	if t.merged += len(ps); t.merged > maxMerged {
+		t.over = n
+		return nil
+	}
 	for _, p := range ps {
 		p.merged = true
 		out = append(out, p)

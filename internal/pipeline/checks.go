@@ -156,7 +156,10 @@ type ContainerSpec struct {
 }
 
 // Containers runs containers in the background and manages their
-// networks. Every method honours ctx.
+// networks. Every method honours ctx. What StartContainer and
+// CreateNetwork make carries ctx's owner labels (WithOwner) besides its
+// own, and a call that ctx ends while the engine makes it removes what was
+// made rather than lose its ID.
 type Containers interface {
 	// StartContainer creates and starts a container and returns its ID.
 	StartContainer(ctx context.Context, spec ContainerSpec) (id string, err error)

@@ -125,9 +125,10 @@ type Registry interface {
 // RepoConfigReader reads the per-repository cccp.yml.
 type RepoConfigReader interface {
 	// ReadRepoConfig looks for cccp.yml, .cccp.yml, cccp.yaml or .cccp.yaml
-	// in dir (an absolute path) and parses it. found is false when there is
-	// none. Errors carry file:line:col.
-	ReadRepoConfig(dir string) (cfg RepoConfig, found bool, err error)
+	// in dir (an absolute path inside the checkout at root) and parses it.
+	// found is false when there is none. A file that leads outside root is
+	// refused. Errors carry file:line:col.
+	ReadRepoConfig(root, dir string) (cfg RepoConfig, found bool, err error)
 }
 
 // ScriptSpec is a script to run on the host.

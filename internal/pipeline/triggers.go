@@ -15,6 +15,16 @@ type HeadReader interface {
 	Head(ctx context.Context, url, branch string) (sha string, err error)
 }
 
+// DefaultBranchReader reads which branch a remote repository checks out by
+// default, as `git clone` without --branch would.
+type DefaultBranchReader interface {
+	// DefaultBranch returns the name of the branch the repository at url
+	// has as HEAD ("main"), without cloning it. It never prompts for
+	// credentials; an unreadable repository is an error saying why. Safe
+	// for concurrent use.
+	DefaultBranch(ctx context.Context, url string) (string, error)
+}
+
 // Push is a commit arriving on a branch of a repository, from a webhook or
 // a poll.
 type Push struct {
@@ -51,9 +61,10 @@ const (
 type CommitQueue interface {
 	// EnqueueCommit queues a build of project for commit (a full SHA) with
 	// cause, in one transaction, and says what it did:
-	//   - the project has a queued or running build recorded for commit, or
-	//     its newest build is for commit and did not fail to start
-	//     (StartFailed): EnqueueDuplicate, and that build is returned;
+	//   - the project has a build recorded for commit that is queued,
+	//     running, or ended without failing to start (StartFailed), newest
+	//     or not: EnqueueDuplicate, and that build is returned (so a
+	//     replayed delivery of an older push builds nothing);
 	//   - the project has a queued build (for another commit or none): it
 	//     joins it, recording commit on it: EnqueueJoined;
 	//   - otherwise a new queued build with Commit = commit: EnqueueQueued.
@@ -84,13 +95,22 @@ func SameCommit(a, b string) bool {
 	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
 }
 
-// PushCause is the cause of a build triggered by a push (a webhook or a
-// poll): "git push abc1234 to main".
+// PushCause is the cause of a build triggered by a push (a webhook):
+// "git push abc1234 to main".
 func PushCause(commit, branch string) string {
 	if len(commit) > 7 {
 		commit = commit[:7]
 	}
 	return fmt.Sprintf("git push %s to %s", commit, branch)
+}
+
+// PollCause is the cause of a build queued because a poll found a new
+// commit on a branch: "poll found abc1234 on main".
+func PollCause(commit, branch string) string {
+	if len(commit) > 7 {
+		commit = commit[:7]
+	}
+	return fmt.Sprintf("poll found %s on %s", commit, branch)
 }
 
 // ScheduleCause is the cause of a scheduled build: "schedule weekly" for the

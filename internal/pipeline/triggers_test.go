@@ -34,6 +34,7 @@ func TestCauses(t *testing.T) {
 	for got, want := range map[string]string{
 		PushCause("abc1234def5678", "main"): "git push abc1234 to main",
 		PushCause("abc", "dev"):             "git push abc to dev",
+		PollCause("abc1234def5678", "main"): "poll found abc1234 on main",
 		ScheduleCause("@weekly"):            "schedule weekly",
 		ScheduleCause("0 3 * * 1"):          "schedule 0 3 * * 1",
 		ScheduleCause("@every 1h"):          "schedule @every 1h",

@@ -52,6 +52,12 @@ type UserStore interface {
 	Credential(ctx context.Context, kind CredentialKind, hash string, now time.Time) (Credential, error)
 	// DeleteCredential removes a credential (logout); no error when absent.
 	DeleteCredential(ctx context.Context, kind CredentialKind, hash string) error
+	// Tokens lists the API tokens (expired ones too) of the user with
+	// userID, or of every user when userID is 0, oldest first.
+	Tokens(ctx context.Context, userID int64) ([]Credential, error)
+	// DeleteUser removes the user with id and every credential of theirs
+	// (tokens and sessions), or returns ErrNotFound.
+	DeleteUser(ctx context.Context, id int64) error
 }
 
 // QueueStore is the build queue, kept in the store so that builds survive

@@ -89,11 +89,11 @@ func (v *validator) git(p Project) {
 	case u == "":
 		v.add(FieldGitURL, "is empty; give the repository to build, e.g. https://github.com/user/repo")
 	case strings.HasPrefix(u, "-"):
-		v.add(FieldGitURL, "%q must not start with \"-\" (git would read it as an option)", u)
+		v.add(FieldGitURL, "%q must not start with \"-\" (git would read it as an option)", RedactURL(u))
 	case hasSpaceOrControl(u):
-		v.add(FieldGitURL, "%q contains spaces or control characters; give the repository's URL", u)
+		v.add(FieldGitURL, "%q contains spaces or control characters; give the repository's URL", RedactURL(u))
 	case remoteHelper.MatchString(u):
-		v.add(FieldGitURL, "%q uses a git remote helper (transport::address), which is not allowed; give an https://, ssh:// or git:// URL", u)
+		v.add(FieldGitURL, "%q uses a git remote helper (transport::address), which is not allowed; give an https://, ssh:// or git:// URL", RedactURL(u))
 	}
 	b := p.GitBranch
 	switch {

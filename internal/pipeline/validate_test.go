@@ -43,6 +43,9 @@ func TestValidateProject(t *testing.T) {
 		{"remote helper", func(p *Project) { p.GitURL = "ext::sh -c touch% /tmp/x" }, []FieldProblem{
 			{FieldGitURL, `"ext::sh -c touch% /tmp/x" contains spaces or control characters; give the repository's URL`},
 		}},
+		{"credentials hidden", func(p *Project) { p.GitURL = "https://bot:s3cret@example.com/a b.git" }, []FieldProblem{
+			{FieldGitURL, `"https://bot:***@example.com/a b.git" contains spaces or control characters; give the repository's URL`},
+		}},
 		{"remote helper without spaces", func(p *Project) { p.GitURL = "fd::0" }, []FieldProblem{
 			{FieldGitURL, `"fd::0" uses a git remote helper (transport::address), which is not allowed; give an https://, ssh:// or git:// URL`},
 		}},

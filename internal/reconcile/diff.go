@@ -102,7 +102,11 @@ func Fields(old, next pipeline.Project) []pipeline.FieldChange {
 	var out []pipeline.FieldChange
 	for _, f := range pairs {
 		if f.old != f.new {
-			out = append(out, pipeline.FieldChange{Field: f.name, Old: f.old, New: f.new})
+			c := pipeline.FieldChange{Field: f.name, Old: f.old, New: f.new}
+			if f.name == "git-url" { // the records are shown to anyone who may read
+				c.Old, c.New = pipeline.RedactURL(c.Old), pipeline.RedactURL(c.New)
+			}
+			out = append(out, c)
 		}
 	}
 	return out

@@ -91,3 +91,12 @@ func TestFieldsCoversEveryEntryField(t *testing.T) {
 		t.Errorf("Fields mismatch (-want +got):\n%s", d)
 	}
 }
+
+func TestFieldsHideCredentials(t *testing.T) {
+	old, next := entry("ns", "a", 1), entry("ns", "a", 1)
+	old.GitURL, next.GitURL = "https://bot:0ld-s3cret@example.com/a.git", "https://bot:n3w-s3cret@example.com/a.git"
+	want := []pipeline.FieldChange{{Field: "git-url", Old: "https://bot:***@example.com/a.git", New: "https://bot:***@example.com/a.git"}}
+	if d := cmp.Diff(want, Fields(old, next)); d != "" {
+		t.Errorf("a changed password (-want +got):\n%s", d)
+	}
+}

@@ -74,7 +74,14 @@ type GitIndex struct {
 	Source pipeline.Source
 	Loader pipeline.IndexLoader
 	Log    io.Writer // git's progress; nil: discarded
+	// Timeout bounds one fetch, so that a server that never answers does
+	// not stop index tracking; 0: DefaultGitIndexTimeout.
+	Timeout time.Duration
 }
+
+// DefaultGitIndexTimeout bounds a fetch of the index when GitIndex.Timeout
+// is not set.
+const DefaultGitIndexTimeout = 10 * time.Minute
 
 var _ pipeline.IndexReader = (*GitIndex)(nil)
 
@@ -91,10 +98,19 @@ func (g *GitIndex) ReadIndex(ctx context.Context) (pipeline.IndexSnapshot, error
 	if log == nil {
 		log = io.Discard
 	}
-	commit, err := g.Source.Checkout(ctx, g.URL, g.Branch, next, log)
+	timeout := g.Timeout
+	if timeout <= 0 {
+		timeout = DefaultGitIndexTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	commit, err := g.Source.Checkout(cctx, g.URL, g.Branch, next, log)
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+		err = fmt.Errorf("timed out after %s", timeout)
+	}
+	cancel()
 	if err != nil {
 		_ = os.RemoveAll(next)
-		return pipeline.IndexSnapshot{}, fmt.Errorf("fetching the index %s (branch %s): %w", g.URL, g.Branch, err)
+		return pipeline.IndexSnapshot{}, fmt.Errorf("fetching the index %s (branch %s): %w", pipeline.RedactURL(g.URL), g.Branch, err)
 	}
 	checkout := filepath.Join(g.Dir, "checkout")
 	if err := os.RemoveAll(checkout); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,11 +42,16 @@ type ServerConfig struct {
 	// Addr is the address to listen on, "127.0.0.1:5000"; port 0 picks a
 	// free one.
 	Addr string
-	// RootDir holds the registry's storage; it is created if missing.
+	// RootDir holds the registry's storage; it is created if missing, and
+	// made private (0700).
 	RootDir string
 	// Logger receives the registry's own log lines when it is enabled at
 	// debug level; otherwise they are dropped. Nil drops them.
 	Logger *slog.Logger
+	// Access says who may read and write; the zero value, AccessOpen, lets
+	// anyone. Otherwise writes (and private reads) need the credentials
+	// Server.Credentials returns, made on first use and kept in RootDir.
+	Access Access
 }
 
 // Server is a running embedded registry.
@@ -57,10 +63,12 @@ type Server struct {
 	serveErr error         // what it returned
 	close    sync.Once
 	err      error
+
+	user, pass string // who may write; empty with AccessOpen
 }
 
 // Serve starts an OCI registry (distribution v3) on cfg.Addr, storing
-// images under cfg.RootDir, with deletes enabled and without auth, and with
+// images under cfg.RootDir, with deletes enabled and cfg.Access, and with
 // the OCI 1.1 referrers API in front of it (see referrers.go). It is
 // listening when Serve returns, and serves until Close or until ctx is done.
 //
@@ -88,7 +96,10 @@ func Serve(ctx context.Context, cfg ServerConfig) (*Server, error) {
 }
 
 func start(ctx context.Context, cfg ServerConfig, ln net.Listener) (*Server, error) {
-	if err := os.MkdirAll(cfg.RootDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.RootDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(cfg.RootDir, 0o700); err != nil { // an older Hoist made it 0755
 		return nil, err
 	}
 	secret, err := loadSecret(filepath.Join(cfg.RootDir, secretFile))
@@ -104,11 +115,22 @@ func start(ctx context.Context, cfg ServerConfig, ln net.Listener) (*Server, err
 	if err != nil {
 		return nil, err
 	}
+	g := &gate{next: withReferrers(app), access: cfg.Access, now: time.Now}
+	if cfg.Access != AccessOpen {
+		if g.pass, err = loadPassword(filepath.Join(cfg.RootDir, PasswordFile)); err != nil {
+			return nil, err
+		}
+		g.user = credentialsUser
+		key := sha256.Sum256([]byte("hoist registry token\x00" + secret))
+		g.key = key[:]
+	}
 	s := &Server{
 		addr:    ln.Addr().String(),
-		http:    &http.Server{Handler: withReferrers(app), ReadHeaderTimeout: 30 * time.Second},
+		http:    &http.Server{Handler: g, ReadHeaderTimeout: 30 * time.Second},
 		app:     app,
 		stopped: make(chan struct{}),
+		user:    g.user,
+		pass:    g.pass,
 	}
 	go func() {
 		s.serveErr = s.http.Serve(ln)

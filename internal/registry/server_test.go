@@ -126,3 +126,20 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func TestServeStorageIsPrivate(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "registry")
+	if err := os.MkdirAll(root, 0o755); err != nil { // as an older Hoist made it
+		t.Fatal(err)
+	}
+	s, err := Serve(t.Context(), ServerConfig{Addr: "127.0.0.1:0", RootDir: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if fi, err := os.Stat(root); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o700 {
+		t.Errorf("registry storage %v, want 0700", fi.Mode())
+	}
+}

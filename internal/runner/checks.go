@@ -25,11 +25,11 @@ func (r *Runner) lint(ctx context.Context, j *job, log io.Writer) error {
 	if j.repo.Checks.Excluded(pipeline.GroupLint) {
 		return skipReason("lint is excluded in " + j.repo.File)
 	}
-	data, err := os.ReadFile(j.paths.targetFile)
+	file := r.repoPath(j, j.paths.targetFile)
+	data, err := pipeline.ReadRegularFile(j.paths.targetFile, file, pipeline.DefaultMaxBytes)
 	if err != nil {
 		return fmt.Errorf("reading the target file: %w", err)
 	}
-	file := r.repoPath(j, j.paths.targetFile)
 	findings, err := r.deps.Linter.Lint(ctx, file, data, nil)
 	if err != nil && len(findings) == 0 {
 		r.record(ctx, j, log, []pipeline.CheckResult{{
@@ -142,10 +142,10 @@ func (r *Runner) putArtifact(ctx context.Context, j *job, name, contentType stri
 		return err
 	}
 	dir := filepath.Join(r.opts.ArtifactDir, strconv.FormatInt(j.build.ID, 10))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	return os.WriteFile(filepath.Join(dir, name), data, 0o600)
 }
 
 // repoPath is abs as a path inside the repository, for messages.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 type fakeSource struct {
 	write   int           // bytes of output to write
 	hang    bool          // wait for ctx instead of returning
+	commit  string        // check out this commit, into an empty folder
 	started chan struct{} // closed when Checkout starts, if not nil
 }
 
@@ -35,6 +37,9 @@ func (f *fakeSource) Checkout(ctx context.Context, url, branch, dir string, log 
 	if f.hang {
 		<-ctx.Done()
 		return "", ctx.Err()
+	}
+	if f.commit != "" {
+		return f.commit, os.MkdirAll(dir, 0o755)
 	}
 	return "", errors.New("the fake checkout ends here")
 }

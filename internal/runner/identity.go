@@ -139,12 +139,8 @@ func (r *Runner) parentDigests(ctx context.Context, j *job) ([]string, error) {
 func (r *Runner) checkCycle(ctx context.Context, j *job) error {
 	projects := r.opts.Projects
 	if projects == nil {
-		ps, ok := r.deps.Store.(pipeline.ProjectStore)
-		if !ok {
-			return nil
-		}
 		var err error
-		if projects, err = ps.Projects(ctx); err != nil {
+		if projects, err = r.deps.Store.Projects(ctx); err != nil {
 			return fmt.Errorf("reading projects: %w", err)
 		}
 	}

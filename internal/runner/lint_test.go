@@ -92,6 +92,13 @@ func TestLintStage(t *testing.T) {
 			must(t, err)
 			onDisk, err := os.ReadFile(filepath.Join(artifacts, strconv.FormatInt(b.ID, 10), "junit.xml"))
 			must(t, err)
+			for path, want := range map[string]os.FileMode{strconv.FormatInt(b.ID, 10): 0o700, strconv.FormatInt(b.ID, 10) + "/junit.xml": 0o600} {
+				if fi, err := os.Stat(filepath.Join(artifacts, path)); err != nil {
+					t.Error(err)
+				} else if fi.Mode().Perm() != want {
+					t.Errorf("artifact %s: %v, want %v", path, fi.Mode(), want)
+				}
+			}
 			if string(onDisk) != string(a.Data) || !strings.Contains(string(a.Data), `<failure message=`) {
 				t.Errorf("junit.xml (stored %d bytes, on disk %d) lacks the failure:\n%s", len(a.Data), len(onDisk), a.Data)
 			}

@@ -30,6 +30,9 @@ type Store interface {
 	pipeline.CheckStore
 	pipeline.ArtifactStore
 	pipeline.ScanStore
+	// Projects lists every project, for the image graph when
+	// Options.Projects is nil.
+	Projects(ctx context.Context) ([]pipeline.Project, error)
 }
 
 // Deps are the adapters a runner drives.
@@ -44,7 +47,11 @@ type Deps struct {
 	Linter      pipeline.Linter     // nil: the lint stage is skipped
 	Scanner     pipeline.Scanner    // nil: the scan stage is skipped
 	Referrers   pipeline.Referrers  // nil: SBOMs are stored, not pushed
-	Store       Store
+	// Reaper removes, when a build ends, every container, network and
+	// throw-away image its stages made (found by the build's owner
+	// labels), whatever stopped it; nil: each stage's own cleanup only.
+	Reaper pipeline.Reaper
+	Store  Store
 }
 
 // Observer hears about a build as it runs. Calls for one build come from one
@@ -61,20 +68,30 @@ type Options struct {
 	RegistryHost    string        // where images are pushed, e.g. "127.0.0.1:5000"
 	WorkDir         string        // where checkouts are made; each build gets a folder
 	PrebuildTimeout time.Duration // default 30 min
+	CheckoutTimeout time.Duration // default DefaultCheckoutTimeout
 	KeepWorkspace   bool          // keep checkouts after the build, for debugging
 	LogLimit        int64         // bytes kept of each stage's log; default DefaultLogLimit
 	Observer        Observer      // nil: nobody
 	Logger          *slog.Logger  // nil: discard
 	// Force builds even when a build with the same inputs was delivered.
 	Force bool
-	// Projects are every project, for the image graph; nil: the Store's,
-	// if it is a pipeline.ProjectStore.
+	// Projects are every project, for the image graph; nil: the Store's.
 	Projects []pipeline.Project
 	// ArtifactDir, when set, also gets each build's artifacts (junit.xml,
 	// sbom.cdx.json) as files, in ArtifactDir/<build id>/, for CI systems
 	// that read them from disk.
 	ArtifactDir string
+	// Instance names this Hoist (one data folder): what a build makes in
+	// the engine is labelled with it and the build's id, and the processes
+	// its scripts start are marked with both (pipeline.WithOwner), so that
+	// a restarted server finds and removes what a crash left behind. ""
+	// marks nothing.
+	Instance string
 }
+
+// DefaultCheckoutTimeout bounds the checkout when Options.CheckoutTimeout
+// is not set: 10 minutes.
+const DefaultCheckoutTimeout = 10 * time.Minute
 
 // DefaultLogLimit is how much of each stage's log is kept when
 // Options.LogLimit is not set: 50 MB.
@@ -92,6 +109,9 @@ type Runner struct {
 func New(deps Deps, opts Options) *Runner {
 	if opts.PrebuildTimeout == 0 {
 		opts.PrebuildTimeout = 30 * time.Minute
+	}
+	if opts.CheckoutTimeout <= 0 {
+		opts.CheckoutTimeout = DefaultCheckoutTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -165,6 +185,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	if j.build.Started.IsZero() {
 		j.build.Started = now()
 	}
+	ctx = pipeline.WithOwner(ctx, r.owner(b.ID))
 	defer r.cleanup(j)
 	stages := []namedStage{
 		{pipeline.StageCheckout, r.checkout},
@@ -192,7 +213,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 			continue
 		}
 		j.build.FailedStage = s.name
-		j.build.Status, j.build.Reason = pipeline.StatusFailed, firstLine(err.Error())
+		j.build.Status, j.build.Reason = pipeline.StatusFailed, pipeline.RedactText(firstLine(err.Error()))
 		skip := "an earlier stage failed"
 		if ctx.Err() != nil {
 			j.build.Status, j.build.Reason, skip = pipeline.StatusCancelled, cancelReason(ctx), "the build was cancelled"
@@ -203,6 +224,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	if j.build.Status == pipeline.StatusRunning {
 		j.build.Status = pipeline.StatusSucceeded
 	}
+	r.reap(ctx, j)
 	j.build.Finished = now()
 	if err := r.deps.Store.UpdateBuild(context.WithoutCancel(ctx), j.build); err != nil {
 		return j.build, fmt.Errorf("recording the end of build %d: %w", j.build.ID, err)
@@ -269,8 +291,8 @@ func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, 
 		lw.note(fmt.Sprintf("\n%s cancelled: %s\n", name, st.Error))
 		_ = lw.Close()
 	case err != nil:
-		st.Status, st.Error = pipeline.StatusFailed, err.Error()
-		lw.note(fmt.Sprintf("\n%s failed: %v\n", name, err))
+		st.Status, st.Error = pipeline.StatusFailed, pipeline.RedactText(err.Error())
+		lw.note(fmt.Sprintf("\n%s failed: %s\n", name, st.Error))
 		_ = lw.Close()
 	default:
 		st.Status = pipeline.StatusSucceeded
@@ -283,6 +305,41 @@ func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, 
 func (r *Runner) putStage(j *job, st pipeline.Stage) {
 	if err := r.deps.Store.PutStage(context.Background(), st); err != nil {
 		r.opts.Logger.Error("recording stage", "build", j.build.ID, "stage", st.Name, "err", err)
+	}
+}
+
+// owner is who what a build (0: no build) makes belongs to.
+func (r *Runner) owner(build int64) pipeline.Owner {
+	return pipeline.Owner{Instance: r.opts.Instance, Build: build}
+}
+
+// reap kills the processes the build's stages left running (found by
+// their marks, when Scripts can) and removes what they made in the engine
+// and left there (found by the build's labels): the stages clean up after
+// themselves, this catches what a cancel or a failure made them miss.
+func (r *Runner) reap(ctx context.Context, j *job) {
+	o := r.owner(j.build.ID)
+	labels := o.Labels()
+	if labels[pipeline.LabelBuild] == "" {
+		return
+	}
+	if pr, ok := r.deps.Scripts.(pipeline.ProcessReaper); ok {
+		if n, err := pr.KillOwned(o); n > 0 || err != nil {
+			r.opts.Logger.Info("killed processes the build left running", "build", j.build.ID, "processes", n, "err", err)
+		}
+	}
+	if r.deps.Reaper == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	n, err := r.deps.Reaper.Reap(cctx, labels)
+	if err != nil {
+		r.opts.Logger.Warn("removing what the build left in the engine", "build", j.build.ID, "err", err)
+	}
+	if n != (pipeline.Reaped{}) {
+		r.opts.Logger.Info("removed what the build left in the engine", "build", j.build.ID,
+			"containers", n.Containers, "networks", n.Networks, "images", n.Images)
 	}
 }
 

@@ -24,12 +24,14 @@ func TestCheckoutRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo := testenv.GitRepo(t, map[string]string{
-		"app/Dockerfile":  "FROM scratch\n",
-		"app/cccp.yml":    "job-id: other\n",
-		"ok/Dockerfile":   "FROM scratch\n",
-		"ctx/placeholder": "",
+		"app/Dockerfile":    "FROM scratch\n",
+		"app/cccp.yml":      "job-id: other\n",
+		"ok/Dockerfile":     "FROM scratch\n",
+		"ctx/placeholder":   "",
+		"shadow/Dockerfile": "FROM scratch\n",
 	})
 	must(t, os.Symlink(outside, filepath.Join(repo, "evil")))
+	must(t, os.Symlink(outside, filepath.Join(repo, "shadow", "cccp.yml")))
 	must(t, os.Symlink("/", filepath.Join(repo, "rootlink")))
 	testenv.Git(t, repo, "add", "-A")
 	testenv.Git(t, repo, "commit", "-qm", "links")
@@ -49,6 +51,7 @@ func TestCheckoutRefusals(t *testing.T) {
 		{"symlinked context", "/", "ok/Dockerfile", "rootlink", "build-context: rootlink leads outside the checkout"},
 		{"missing target file", "ok", "Containerfile", "./", "target-file ok/Containerfile not found in the repository"},
 		{"cccp.yml job-id mismatch", "app", "Dockerfile", "./", `job-id "other" does not match the index's job-id "web"`},
+		{"symlinked cccp.yml", "shadow", "Dockerfile", "./", "shadow/cccp.yml leads outside the checkout (to " + outside + ")"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

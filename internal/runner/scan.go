@@ -2,10 +2,13 @@ package runner
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -120,6 +123,7 @@ func (r *Runner) Rescan(ctx context.Context, project, cause string, log io.Write
 	if r.deps.Scanner == nil {
 		return pipeline.Scan{}, errors.New("no scanner configured")
 	}
+	ctx = pipeline.WithOwner(ctx, r.owner(0))
 	images, err := r.deps.Store.Images(ctx)
 	if err != nil {
 		return pipeline.Scan{}, fmt.Errorf("reading delivered images: %w", err)
@@ -134,23 +138,19 @@ func (r *Runner) Rescan(ctx context.Context, project, cause string, log io.Write
 	if img.Digest == "" {
 		return pipeline.Scan{}, fmt.Errorf("%s: nothing delivered to scan: %w", project, pipeline.ErrNotFound)
 	}
-	ref := img.Image
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref = ref[:i]
-	}
-	ref += "@" + img.Digest
+	ref := r.deliveredRef(img)
 	s := pipeline.Scan{Project: project, Image: img.Image, Digest: img.Digest, Cause: cause, Started: now()}
 	fmt.Fprintf(log, "re-scanning %s (%s, delivered by build %d)\n", img.Image, img.Digest, img.BuildID)
 	// The updates scanner runs the image's package manager: make the image
 	// local when an engine is at hand; the other scanners read the registry.
 	local := false
 	if r.deps.Engine != nil {
-		// One local tag per repository, reused by every re-scan.
-		alias := strings.TrimSuffix(ref, "@"+img.Digest) + ":hoist-rescan"
-		if err := r.deps.Engine.PullAs(ctx, ref, alias, io.Discard); err != nil {
+		drop, err := r.pullForRescan(ctx, ref)
+		if err != nil {
 			fmt.Fprintf(log, "could not pull %s, so package-manager updates are not checked: %v\n", ref, err)
 		} else {
 			local = true
+			defer drop()
 		}
 	}
 	s.Report, err = r.deps.Scanner.Scan(ctx, pipeline.ScanSpec{Image: ref, Digest: img.Digest, Local: local}, log)
@@ -162,4 +162,60 @@ func (r *Runner) Rescan(ctx context.Context, project, cause string, log io.Write
 		return s, err
 	}
 	return s, nil
+}
+
+// deliveredRef is img's repository and digest in the registry Hoist uses
+// now (host/ns/name@digest): the registry may serve on another address
+// than when the image was delivered.
+func (r *Runner) deliveredRef(img pipeline.DeliveredImage) string {
+	repo := img.Image
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	if ir, err := pipeline.ParseImageRef(img.Project); err == nil && r.opts.RegistryHost != "" {
+		repo = r.opts.RegistryHost + "/" + ir.Repository()
+	}
+	return repo + "@" + img.Digest
+}
+
+// imageRemover is the engine's optional capability to remove local images.
+type imageRemover interface {
+	RemoveImage(ctx context.Context, ref string) error
+}
+
+// pullForRescan makes ref (host/repo@digest) a local image and returns a
+// func that removes what the pull added: its tag and, when the image was
+// not local before, the image.
+func (r *Runner) pullForRescan(ctx context.Context, ref string) (drop func(), err error) {
+	_, err = r.deps.Engine.InspectImage(ctx, ref)
+	wasLocal := err == nil
+	alias := ref[:strings.LastIndex(ref, "@")] + ":hoist-rescan-" + randomSuffix()
+	if err := r.deps.Engine.PullAs(ctx, ref, alias, io.Discard); err != nil {
+		return nil, err
+	}
+	return func() {
+		rm, ok := r.deps.Engine.(imageRemover)
+		if !ok {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		drop := []string{alias}
+		if !wasLocal {
+			drop = append(drop, ref)
+		}
+		for _, d := range drop {
+			if err := rm.RemoveImage(cctx, d); err != nil {
+				r.opts.Logger.Warn("removing the re-scan's image", "image", d, "err", err)
+			}
+		}
+	}, nil
+}
+
+// randomSuffix is 8 random hex digits: concurrent re-scans of one
+// repository each get their own local tag.
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

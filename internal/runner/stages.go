@@ -2,9 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -32,21 +32,25 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 	if err != nil {
 		return err
 	}
+	src := p
 	if ref != "" {
 		fmt.Fprintf(log, "rebuilding commit %s of %s\n", ref, p.GitBranch)
-	} else {
-		ref = p.GitBranch
+		src.GitBranch = ref
 	}
-	commit, err := r.deps.Source.Checkout(ctx, p.GitURL, ref, j.dir, log)
+	commit, err := r.fetch(ctx, src, j.dir, log)
 	if err != nil {
 		return err
 	}
+	if queued := j.build.Commit; queued != "" && !pipeline.SameCommit(queued, commit) {
+		fmt.Fprintf(log, "%s is at %s now, not at %s as when this build was queued: building %s\n", p.GitBranch, short(commit), short(queued), short(commit))
+	}
 	j.build.Commit = commit
-	fmt.Fprintf(log, "checked out %s at %s (%s)\n", redact(p.GitURL), p.GitBranch, commit)
+	fmt.Fprintf(log, "checked out %s at %s (%s)\n", pipeline.RedactURL(p.GitURL), p.GitBranch, commit)
+	r.recordCommit(ctx, j)
 	if j.paths, err = resolvePaths(j.dir, p); err != nil {
 		return err
 	}
-	j.repo, j.hasRepo, err = r.deps.RepoConfigs.ReadRepoConfig(j.paths.gitPath)
+	j.repo, j.hasRepo, err = r.deps.RepoConfigs.ReadRepoConfig(j.dir, j.paths.gitPath)
 	if err != nil {
 		return err
 	}
@@ -57,6 +61,39 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 		}
 	}
 	return r.identify(ctx, j, log)
+}
+
+// recordCommit stores the commit the checkout got on the running build at
+// once, so that the API and the page show it, and triggers see which
+// commit is being built, while the build runs.
+func (r *Runner) recordCommit(ctx context.Context, j *job) {
+	if err := r.deps.Store.UpdateBuild(context.WithoutCancel(ctx), j.build); err != nil {
+		r.opts.Logger.Warn("recording the commit of a running build", "build", j.build.ID, "err", err)
+	}
+}
+
+// short is a commit SHA shortened to 7 digits, as git shows it.
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// errCheckoutTimedOut is the cause of a checkout's context at its deadline.
+var errCheckoutTimedOut = errors.New("checkout timed out")
+
+// fetch checks p out into dir within the checkout timeout; git and its
+// helpers are killed when it passes.
+func (r *Runner) fetch(ctx context.Context, p pipeline.Project, dir string, log io.Writer) (string, error) {
+	cctx, cancel := context.WithTimeoutCause(ctx, r.opts.CheckoutTimeout, errCheckoutTimedOut)
+	defer cancel()
+	commit, err := r.deps.Source.Checkout(cctx, p.GitURL, p.GitBranch, dir, log)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(cctx), errCheckoutTimedOut) {
+		return "", fmt.Errorf("checkout timed out after %s: git had not finished fetching %s; check that the server answers, or raise --checkout-timeout",
+			r.opts.CheckoutTimeout, pipeline.RedactURL(p.GitURL))
+	}
+	return commit, err
 }
 
 // resolvePaths finds the target file and build context in the checkout and
@@ -185,21 +222,9 @@ func (r *Runner) ref(j *job, tag string) string {
 // labels are the OCI annotations every image gets.
 func labels(j *job) map[string]string {
 	return map[string]string{
-		"org.opencontainers.image.source":   redact(j.project.GitURL),
+		"org.opencontainers.image.source":   pipeline.RedactURL(j.project.GitURL),
 		"org.opencontainers.image.revision": j.build.Commit,
 		"org.opencontainers.image.created":  time.Now().UTC().Format(time.RFC3339),
 		"io.hoist.project":                  j.project.Key(),
 	}
-}
-
-// redact hides a password in a URL.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }

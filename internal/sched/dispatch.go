@@ -69,6 +69,9 @@ type Dispatcher struct {
 	// has not been queued yet: their children must still wait.
 	inflight map[string]int
 	graphs   graphCache
+	// recovered is set once Recover has failed the builds an earlier
+	// server left running.
+	recovered bool
 }
 
 // NewDispatcher returns a Dispatcher; Run starts it.
@@ -100,18 +103,34 @@ func NewDispatcher(store DispatchStore, exec Executor, opts DispatcherOptions) *
 // others are running too: until builds are leased with a heartbeat, run
 // one server per database, or start them together.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	n, err := d.store.FailRunning(ctx, InterruptedReason, time.Now())
-	if err != nil {
+	if err := d.Recover(ctx); err != nil {
 		return err
-	}
-	if n > 0 {
-		d.opts.Logger.Warn("failed builds interrupted by the last stop", "builds", n)
 	}
 	var wg sync.WaitGroup
 	for range d.opts.Workers {
 		wg.Go(func() { d.work(ctx) })
 	}
 	wg.Wait()
+	return nil
+}
+
+// Recover fails the builds an earlier server left running (see Run), once;
+// Run calls it, and a server calls it before it answers requests, so that
+// nobody sees such a build still running after a restart.
+func (d *Dispatcher) Recover(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.recovered {
+		return nil
+	}
+	n, err := d.store.FailRunning(ctx, InterruptedReason, time.Now())
+	if err != nil {
+		return err
+	}
+	d.recovered = true
+	if n > 0 {
+		d.opts.Logger.Warn("failed builds interrupted by the last stop", "builds", n)
+	}
 	return nil
 }
 

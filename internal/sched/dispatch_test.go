@@ -320,3 +320,33 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestDispatcherRecover: a server fails the builds the last one left
+// running before it answers anyone (Recover, before Run starts), and once.
+func TestDispatcherRecover(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hoist.db"))
+	must(t, err)
+	defer st.Close()
+	must(t, st.PutProject(ctx, proj("a/one:1")))
+	crashed, _, err := st.Enqueue(ctx, "a/one:1", "test", time.Now())
+	must(t, err)
+	_, err = st.Claim(ctx, time.Now())
+	must(t, err)
+	d := NewDispatcher(st, newFakeExec(st), DispatcherOptions{Workers: 1})
+	must(t, d.Recover(ctx))
+	b, err := st.Build(ctx, crashed.ID)
+	must(t, err)
+	if b.Status != pipeline.StatusFailed || b.Reason != InterruptedReason {
+		t.Fatalf("after Recover, before Run: %s %q, want failed %q", b.Status, b.Reason, InterruptedReason)
+	}
+	// A build claimed after Recover (by this server) is not failed again.
+	again, _, err := st.Enqueue(ctx, "a/one:1", "test", time.Now())
+	must(t, err)
+	_, err = st.Claim(ctx, time.Now())
+	must(t, err)
+	must(t, d.Recover(ctx))
+	if b, err := st.Build(ctx, again.ID); err != nil || b.Status != pipeline.StatusRunning {
+		t.Errorf("a second Recover touched build %d: %s %v", again.ID, b.Status, err)
+	}
+}

@@ -108,12 +108,12 @@ func (p *Poller) poll(ctx context.Context, url, branch string) int {
 	defer cancel()
 	sha, err := p.heads.Head(hctx, url, branch)
 	if err != nil {
-		p.opts.Logger.Warn("polling: reading the branch head", "repo", url, "branch", branch, "err", err)
+		p.opts.Logger.Warn("polling: reading the branch head", "repo", pipeline.RedactURL(url), "branch", branch, "err", err)
 		return 0
 	}
 	pushed, err := p.pushes.Push(ctx, pipeline.Push{Repo: url, Branch: branch, Commit: sha, Via: "poll"})
 	if err != nil {
-		p.opts.Logger.Error("polling: queueing builds", "repo", url, "branch", branch, "err", err)
+		p.opts.Logger.Error("polling: queueing builds", "repo", pipeline.RedactURL(url), "branch", branch, "err", err)
 	}
 	n := 0
 	for _, b := range pushed {

@@ -120,7 +120,7 @@ func TestPollPicksUpANewCommitOnce(t *testing.T) {
 		t.Fatalf("a second poll of the same commit queued %d builds", n)
 	}
 	bs := builds(t, st, "t/a:latest")
-	if len(bs) != 2 || bs[0].Commit != sha || bs[0].Cause != "git push "+sha[:7]+" to main" {
+	if len(bs) != 2 || bs[0].Commit != sha || bs[0].Cause != "poll found "+sha[:7]+" on main" {
 		t.Fatalf("builds of t/a: %+v; want a second one at %s", bs, sha)
 	}
 
@@ -130,6 +130,50 @@ func TestPollPicksUpANewCommitOnce(t *testing.T) {
 	}
 	if n := p.PollOnce(t.Context()); n != 0 {
 		t.Errorf("poll of a repository a webhook just reached queued %d builds, want 0", n)
+	}
+}
+
+// TestPollLeavesACheckingOutBuildAlone polls while a build of the project
+// runs: during its checkout nothing is queued (it may be getting that very
+// commit), and once it has recorded its commit, that commit is a duplicate.
+func TestPollLeavesACheckingOutBuildAlone(t *testing.T) {
+	repo := testenv.GitRepo(t, map[string]string{"Dockerfile": "FROM scratch\n"})
+	head := testenv.Git(t, repo, "rev-parse", "HEAD")
+	url := testenv.GitHTTPServer(t, filepath.Dir(repo)) + "/repo"
+	st := openTriggerStore(t, tproj("a", url, "main"))
+	p := NewPoller(st, source.New(), NewPushes(st, nil, nil), PollOptions{Interval: time.Hour})
+	ctx := t.Context()
+	if _, _, err := st.Enqueue(ctx, "t/a:latest", "manual: ann", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	running, err := st.Claim(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkout := pipeline.Stage{BuildID: running.ID, Name: pipeline.StageCheckout, Status: pipeline.StatusRunning, Started: time.Now()}
+	if err := st.PutStage(ctx, checkout); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.PollOnce(ctx); n != 0 || len(builds(t, st, "t/a:latest")) != 1 {
+		t.Fatalf("a poll during the running build's checkout queued %d builds, want 0", n)
+	}
+	running.Commit = head // as the runner records it when the checkout ends
+	checkout.Status, checkout.Finished = pipeline.StatusSucceeded, time.Now()
+	if err := st.UpdateBuild(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutStage(ctx, checkout); err != nil {
+		t.Fatal(err)
+	}
+	if n := p.PollOnce(ctx); n != 0 {
+		t.Fatalf("a poll of the commit being built queued %d builds, want 0", n)
+	}
+	next := testenv.Commit(t, repo, map[string]string{"x": "1"}, "next")
+	if n := p.PollOnce(ctx); n != 1 {
+		t.Fatalf("a poll of a new commit during a build queued %d builds, want 1", n)
+	}
+	if bs := builds(t, st, "t/a:latest"); len(bs) != 2 || bs[0].Commit != next || bs[0].Cause != "poll found "+next[:7]+" on main" {
+		t.Errorf("builds %+v, want a second one at %s, caused by the poll", bs, next)
 	}
 }
 

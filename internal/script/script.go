@@ -22,8 +22,9 @@ import (
 )
 
 // killGrace is how long a script has between SIGTERM and SIGKILL, and how
-// long its leftover processes may hold its output open after it ends.
-const killGrace = 5 * time.Second
+// long its leftover processes may hold its output open after it ends. A
+// cancelled build must stop within 5 s, whatever its script does.
+const killGrace = 2 * time.Second
 
 // defaultPath is the PATH scripts get when Hoist has none.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -53,7 +54,12 @@ var _ pipeline.ScriptRunner = (*Runner)(nil)
 // variables, then spec.Env; its input is /dev/null; its output and errors
 // go to log as written. The script runs in its own process group: when
 // spec.Timeout passes or ctx ends, the group gets SIGTERM, then SIGKILL
-// 5s later, and processes it leaves behind are killed when it ends.
+// 2s later, and processes it leaves behind are killed when it ends.
+//
+// When ctx carries an owner (pipeline.WithOwner), the script's environment
+// also has pipeline.EnvInstance and EnvBuild, which its children inherit:
+// when the script ends, processes of that build that left its process
+// group are killed too, and Reap finds them after a crash.
 func (r *Runner) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log io.Writer) error {
 	path := spec.Script
 	if !filepath.IsAbs(path) {
@@ -79,6 +85,9 @@ func (r *Runner) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log io
 	}
 	err = cmd.Wait()
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever it left behind
+	if o := pipeline.OwnerOf(ctx); o.Build != 0 {
+		_, _ = killMarked(o) // and what left its process group (setsid)
+	}
 	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success() {
 		fmt.Fprintf(out, "\n(processes %s left running still held its output %s after it ended; they were killed)\n", name, killGrace)
 	}
@@ -99,7 +108,8 @@ func displayName(path, dir string) string {
 
 // argv returns the command line that runs the script at path.
 func (r *Runner) argv(path, name string) ([]string, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s: not found", name)
@@ -115,6 +125,9 @@ func (r *Runner) argv(path, name string) ([]string, error) {
 	}
 	if info.IsDir() {
 		return nil, fmt.Errorf("%s: is a folder, not a script", name)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: is %s, not a script; Hoist runs only regular files", name, pipeline.FileKind(info.Mode()))
 	}
 	head := make([]byte, 4)
 	n, _ := io.ReadFull(f, head)
@@ -134,7 +147,7 @@ func (r *Runner) argv(path, name string) ([]string, error) {
 func command(ctx context.Context, argv []string, spec pipeline.ScriptSpec, out io.Writer) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = spec.Dir
-	cmd.Env = append(baseEnv(), spec.Env...)
+	cmd.Env = append(append(baseEnv(), spec.Env...), pipeline.OwnerOf(ctx).Env()...)
 	cmd.Stdout, cmd.Stderr = out, out // the same writer: one pipe, order kept
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -228,4 +231,82 @@ func waitDead(t *testing.T, pid int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Errorf("child %d still alive", pid)
+}
+
+// TestRunScriptCancelKillsEverything cancels a script whose children ignore
+// SIGTERM, one in its process group holding its output and one that left
+// the group (setsid): RunScript returns within 5 s and both are dead.
+func TestRunScriptCancelKillsEverything(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	inGroup, escaped := filepath.Join(dir, "in-group.pid"), filepath.Join(dir, "escaped.pid")
+	content := "#!/bin/sh\ntrap '' TERM\n" +
+		"( trap '' TERM; exec sleep 1000 ) &\necho $! > " + inGroup + "\n" +
+		"setsid sh -c 'trap \"\" TERM; echo $$ > " + escaped + "; exec sleep 1000' </dev/null >/dev/null 2>&1 &\n" +
+		"while [ ! -s " + escaped + " ]; do sleep 0.1; done\necho started\nsleep 1000\n"
+	ctx, cancel := context.WithCancel(pipeline.WithOwner(t.Context(), pipeline.Owner{Instance: "test-" + strconv.Itoa(os.Getpid()) + "-" + t.Name(), Build: 1}))
+	defer cancel()
+	spec := pipeline.ScriptSpec{Script: write(t, dir, "ci/script.sh", content, 0o755), Dir: dir}
+	log := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- (&script.Runner{}).RunScript(ctx, spec, log) }()
+	for i := 0; !strings.Contains(log.String(), "started") && i < 300; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	err := <-done
+	// Designed to stop in about 2 s (killGrace); 5 s is the promise.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("RunScript returned %s after the cancel", d)
+	}
+	if err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Errorf("error = %v, want stopped", err)
+	}
+	waitDead(t, readPid(t, inGroup))
+	waitDead(t, readPid(t, escaped))
+}
+
+// TestReap kills the processes marked with an instance, and only those.
+func TestReap(t *testing.T) {
+	t.Parallel()
+	mine, theirs := "test-reap-"+strconv.Itoa(os.Getpid()), "test-reap-other-"+strconv.Itoa(os.Getpid())
+	start := func(instance string) *exec.Cmd {
+		cmd := exec.Command("sleep", "1000")
+		cmd.Env = []string{pipeline.EnvInstance + "=" + instance, pipeline.EnvBuild + "=3"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	a, b := start(mine), start(theirs)
+	n, err := script.Reap(mine)
+	if n != 1 || err != nil {
+		t.Errorf("Reap = %d, %v; want 1 killed", n, err)
+	}
+	if err := a.Wait(); err == nil {
+		t.Error("the marked process exited by itself")
+	}
+	if err := b.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the other instance's process is gone: %v", err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

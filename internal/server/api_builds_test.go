@@ -155,7 +155,10 @@ func TestAPIMalformedRequests(t *testing.T) {
 		{"wrong type", "POST", "/api/v1/projects", `{"name":"x","repo_url":5}`, `field "repo_url" must be a string, not number \(byte offset \d+\)`, "repo_url"},
 		{"bad depends_on", "POST", "/api/v1/projects", `{"name":"x","depends_on":{"a":1}}`, "depends_on must be a list", "depends_on"},
 		{"trailing", "POST", "/api/v1/projects", `{"name":"x"} {}`, "one JSON object; found more", ""},
-		{"huge", "POST", "/api/v1/projects", huge, "larger than 1048576 bytes", ""},
+		{"deep", "POST", "/api/v1/projects", `{"depends_on":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "}",
+			"the body is refused at line 1, column 78: lists and mappings nest more than 64 levels deep here, over the limit of 64", ""},
+		{"long number", "POST", "/api/v1/projects", `{"name":` + strings.Repeat("9", 100000) + "}",
+			"the body is refused at line 1, column 9: a number of 100000 characters, over the limit of 100", ""},
 		{"patch syntax", "PATCH", "/api/v1/projects/ns/web", `{"branch"`, "ends in the middle", ""},
 		{"patch type", "PATCH", "/api/v1/projects/ns/web", `{"branch":true}`, `"branch" must be a string, not bool`, "branch"},
 		{"bad offset", "GET", "/api/v1/builds/1/stages/build/log?offset=-1", "", "offset", "offset"},
@@ -170,10 +173,14 @@ func TestAPIMalformedRequests(t *testing.T) {
 			}
 		})
 	}
+	eb := e.apiErr("POST", "/api/v1/projects", huge, byToken, http.StatusRequestEntityTooLarge)
+	if eb.Error.Code != "too_large" || !strings.Contains(eb.Error.Message, "larger than 1048576 bytes") {
+		t.Errorf("huge: %+v", eb.Error)
+	}
 	if e.snapshot() != before {
 		t.Error("a malformed request changed the store")
 	}
-	eb := e.apiErr("PUT", "/api/v1/nothing", "", anon, http.StatusNotFound)
+	eb = e.apiErr("PUT", "/api/v1/nothing", "", anon, http.StatusNotFound)
 	if !strings.Contains(eb.Error.Message, "openapi.json") {
 		t.Errorf("unknown route: %+v", eb)
 	}

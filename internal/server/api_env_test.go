@@ -223,6 +223,10 @@ func (q *storeQueue) Trigger(ctx context.Context, key, cause string) (pipeline.B
 	return q.store.Enqueue(ctx, key, cause, time.Now())
 }
 
+func (q *storeQueue) TriggerForced(ctx context.Context, key, cause string) (pipeline.Build, bool, error) {
+	return q.Trigger(ctx, key, cause)
+}
+
 func (q *storeQueue) Cancel(ctx context.Context, id int64, by string) error {
 	q.record("cancel " + by)
 	b, err := q.store.Build(ctx, id)

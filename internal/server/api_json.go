@@ -134,7 +134,7 @@ func toProjectJSON(p pipeline.Project) *projectJSON {
 	}
 	out := &projectJSON{
 		Key: p.Key(), Namespace: p.AppID, Name: p.JobID, Tag: p.Tag,
-		RepoURL: p.GitURL, Branch: p.GitBranch, Path: displayPath(p.GitPath), Dockerfile: p.TargetFile,
+		RepoURL: pipeline.RedactURL(p.GitURL), Branch: p.GitBranch, Path: displayPath(p.GitPath), Dockerfile: p.TargetFile,
 		Context: p.BuildContext, DependsOn: deps, Email: p.NotifyEmail,
 		PrebuildScript: p.PrebuildScript, PrebuildContext: p.PrebuildContext,
 		ReadOnly: p.FromIndex(), Disabled: p.Disabled, URL: "/p/" + projectPath(p.Key()),

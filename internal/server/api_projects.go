@@ -220,6 +220,9 @@ func apiPatchProject(store pipeline.ProjectStore, log *slog.Logger) http.Handler
 		}
 		in := inputOf(old)
 		req.apply(&in)
+		if in.RepoURL == pipeline.RedactURL(old.GitURL) {
+			in.RepoURL = old.GitURL // the URL as GET shows it, sent back: keep its credentials
+		}
 		p, errs := in.project()
 		switch {
 		case errs != nil:

@@ -129,21 +129,54 @@ func (s *Server) currentUser(r *http.Request) (pipeline.User, bool) {
 	return a.user, a.ok
 }
 
+// TooManyLoginsError is returned by login while the client's address or
+// the user name is locked after failed logins; After is how long it stays so.
+type TooManyLoginsError struct{ After time.Duration }
+
+func (e *TooManyLoginsError) Error() string {
+	return fmt.Sprintf("too many failed sign-ins: try again in %s", e.After.Round(time.Second))
+}
+
 // login checks name and password and, when they match, starts a session:
 // the cookie hoist_session, HttpOnly, SameSite=Lax, for 14 days. A wrong
-// name or password returns ErrBadLogin.
+// name or password returns ErrBadLogin (and is logged); too many of them
+// from one address or for one name, a *TooManyLoginsError.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) error {
-	ctx := r.Context()
+	addr := clientAddr(r)
+	if d := s.logins.try(addr, name); d > 0 {
+		s.deps.Logger.Warn("sign-in refused: too many failures", "user", name, "remote", addr, "retry_after", d.Round(time.Second))
+		return &TooManyLoginsError{After: d}
+	}
+	u, err := s.checkLogin(r.Context(), name, password)
+	if err != nil {
+		if errors.Is(err, ErrBadLogin) {
+			s.deps.Logger.Warn("sign-in failed", "user", name, "remote", addr)
+		}
+		return err
+	}
+	s.logins.succeeded(addr, name)
+	return s.startSession(w, r, u)
+}
+
+// checkLogin returns the user when name and password match, else
+// ErrBadLogin (or the store's error).
+func (s *Server) checkLogin(ctx context.Context, name, password string) (pipeline.User, error) {
 	u, err := s.deps.Store.UserByName(ctx, name)
 	switch {
 	case errors.Is(err, pipeline.ErrNotFound):
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return ErrBadLogin
+		return u, ErrBadLogin
 	case err != nil:
-		return fmt.Errorf("finding user %q: %w", name, err)
+		return u, fmt.Errorf("finding user %q: %w", name, err)
 	case !CheckPassword(u.PasswordHash, password):
-		return ErrBadLogin
+		return u, ErrBadLogin
 	}
+	return u, nil
+}
+
+// startSession starts a session of u and sets its cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u pipeline.User) error {
+	ctx := r.Context()
 	secret, hash, err := NewSecret()
 	if err != nil {
 		return err

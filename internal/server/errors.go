@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ const (
 	codeForbidden    = "forbidden"
 	codeConflict     = "conflict"
 	codeInternal     = "internal"
+	codeTooLarge     = "too_large"
 )
 
 // errorTable maps domain errors to the API's status and code, checked in
@@ -76,6 +78,8 @@ func codeFor(status int) string {
 		return codeValidation
 	case http.StatusBadRequest:
 		return codeBadRequest
+	case http.StatusRequestEntityTooLarge:
+		return codeTooLarge
 	}
 	return codeInternal
 }
@@ -141,11 +145,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // maxBody is the largest request body the API reads.
 const maxBody = 1 << 20
 
-// decodeJSON reads r's body, one JSON object, into v. Unknown fields,
-// wrong types, trailing data and bodies over 1 MB are refused with an
-// *apiError (400) that says what is wrong and where.
+// decodeJSON reads r's body, one JSON object, into v. A body over 1 MiB
+// is refused with 413; unknown fields, wrong types, trailing data, and
+// nesting, values or numbers over pipeline's limits with 400, each with an
+// *apiError that says what is wrong and where.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return jsonError(err)
+	}
+	lim := pipeline.DefaultLimits()
+	lim.MaxBytes = maxBody
+	if err := pipeline.CheckJSONLimits("body", body, lim); err != nil {
+		var le *pipeline.LimitError
+		if errors.As(err, &le) {
+			return badRequest("the body is refused at line %d, column %d: %s", le.Line, le.Col, le.Message)
+		}
+		return badRequest("%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -183,7 +201,8 @@ func jsonError(err error) *apiError {
 	case errors.As(err, &typ):
 		return badRequest("the body must be a JSON object, not %s", typ.Value)
 	case errors.As(err, &mbe):
-		return badRequest("the body is larger than %d bytes", mbe.Limit)
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeTooLarge,
+			Message: fmt.Sprintf("the body is larger than %d bytes, the limit; send a smaller one", mbe.Limit)}
 	case errors.As(err, &fe):
 		return &apiError{Status: http.StatusBadRequest, Code: codeBadRequest, Field: fe.Field, Message: fe.Error()}
 	case strings.HasPrefix(what, unk):

@@ -15,10 +15,10 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// maxHookBody is the largest webhook body read; GitHub caps its own at
-// 25 MB, but a push payload that large lists thousands of commits Hoist
-// does not need.
-const maxHookBody = 10 << 20
+// maxHookBody is the largest webhook body read (413 above it); GitHub
+// caps its own at 25 MB, but a push payload that large lists thousands of
+// commits Hoist does not need.
+const maxHookBody = 5 << 20
 
 // Pusher turns a pushed commit into builds of every project on that
 // repository and branch, once per commit; sched.Pushes is one.
@@ -45,6 +45,10 @@ func (ws WebhookSecrets) secret(provider string) string {
 // its event and payload are read.
 type hook struct {
 	provider string
+	// admit reports, from the headers alone, whether the delivery may be
+	// authentic: a token is checked in full, a signature only for its
+	// form. Nothing of the body is read before.
+	admit func(r *http.Request, secret string) bool
 	// verify reports whether the delivery carries a valid signature or
 	// token for secret.
 	verify func(r *http.Request, body []byte, secret string) bool
@@ -89,11 +93,25 @@ func (s *Server) serveHook(h hook) http.HandlerFunc {
 				"webhooks are off: no secret is set; start hoist serve with --webhook-secret SECRET (or HOIST_WEBHOOK_SECRET) and give the %s webhook the same secret", h.provider)})
 			return
 		}
+		refuse := func() {
+			s.deps.Logger.Warn("webhook refused: bad or missing signature", "provider", h.provider, "remote", r.RemoteAddr)
+			writeError(w, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: fmt.Sprintf(
+				"the %s webhook's signature or token is missing or does not match this server's webhook secret", h.provider)})
+		}
+		if !h.admit(r, secret) {
+			refuse()
+			return
+		}
+		tooBig := &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeBadRequest,
+			Message: fmt.Sprintf("the webhook body is over %d MB", maxHookBody>>20)}
+		if r.ContentLength > maxHookBody {
+			writeError(w, tooBig)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeBadRequest,
-				Message: fmt.Sprintf("the webhook body is over %d MB", maxHookBody>>20)})
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			writeError(w, tooBig)
 			return
 		}
 		if err != nil {
@@ -101,9 +119,7 @@ func (s *Server) serveHook(h hook) http.HandlerFunc {
 			return
 		}
 		if !h.verify(r, body, secret) {
-			s.deps.Logger.Warn("webhook refused: bad or missing signature", "provider", h.provider, "remote", r.RemoteAddr)
-			writeError(w, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized, Message: fmt.Sprintf(
-				"the %s webhook's signature or token is missing or does not match this server's webhook secret", h.provider)})
+			refuse()
 			return
 		}
 		push, status, msg, err := h.parse(r, body)
@@ -157,6 +173,27 @@ func validHMAC(sig string, body []byte, secret string) bool {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
 	return hmac.Equal(got, mac.Sum(nil))
+}
+
+// hmacHeader returns an admit function that passes a delivery whose
+// header (the first of names that is set) has the form of an HMAC-SHA256
+// signature: 64 hex digits, after the "sha256=" prefix when prefix.
+func hmacHeader(prefix bool, names ...string) func(r *http.Request, _ string) bool {
+	return func(r *http.Request, _ string) bool {
+		for _, name := range names {
+			sig := strings.TrimSpace(r.Header.Get(name))
+			if sig == "" {
+				continue
+			}
+			hexSig, found := strings.CutPrefix(sig, "sha256=")
+			if prefix && !found {
+				return false
+			}
+			b, err := hex.DecodeString(hexSig)
+			return err == nil && len(b) == sha256.Size
+		}
+		return false
+	}
 }
 
 // sameToken compares a token to the secret in constant time.

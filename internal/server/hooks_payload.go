@@ -13,16 +13,21 @@ import (
 // The providers' webhooks.
 var (
 	githubHook = hook{provider: "github",
+		admit: hmacHeader(false, "X-Hub-Signature-256"),
 		verify: func(r *http.Request, body []byte, secret string) bool {
 			return validHMAC(r.Header.Get("X-Hub-Signature-256"), body, secret)
 		},
 		parse: eventParser("X-GitHub-Event", "push", "ping", "github")}
 	gitlabHook = hook{provider: "gitlab",
+		admit: func(r *http.Request, secret string) bool {
+			return sameToken(r.Header.Get("X-Gitlab-Token"), secret)
+		},
 		verify: func(r *http.Request, _ []byte, secret string) bool {
 			return sameToken(r.Header.Get("X-Gitlab-Token"), secret)
 		},
 		parse: eventParser("X-Gitlab-Event", "Push Hook", "", "gitlab")}
 	giteaHook = hook{provider: "gitea",
+		admit: hmacHeader(false, "X-Gitea-Signature", "X-Forgejo-Signature"),
 		verify: func(r *http.Request, body []byte, secret string) bool {
 			sig := r.Header.Get("X-Gitea-Signature")
 			if sig == "" {
@@ -32,6 +37,7 @@ var (
 		},
 		parse: giteaParse}
 	genericHook = hook{provider: "generic",
+		admit: hmacHeader(true, "X-Hoist-Signature"),
 		verify: func(r *http.Request, body []byte, secret string) bool {
 			sig := r.Header.Get("X-Hoist-Signature")
 			return strings.HasPrefix(sig, "sha256=") && validHMAC(sig, body, secret)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -26,9 +27,10 @@ const (
 // hookEnv is a Server whose webhooks queue into a real SQLite store holding
 // two projects on github.com/org/repo, branch main.
 type hookEnv struct {
-	t     *testing.T
-	store *sqlite.Store
-	url   string
+	t       *testing.T
+	store   *sqlite.Store
+	url     string
+	handler http.Handler // the server itself, for what a client cannot see
 }
 
 func newHookEnv(t *testing.T, secrets WebhookSecrets) *hookEnv {
@@ -46,9 +48,10 @@ func newHookEnv(t *testing.T, secrets WebhookSecrets) *hookEnv {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(New(Deps{Store: st, Pushes: sched.NewPushes(st, nil, nil)}, Options{Webhooks: secrets}))
+	h := New(Deps{Store: st, Pushes: sched.NewPushes(st, nil, nil)}, Options{Webhooks: secrets})
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &hookEnv{t: t, store: st, url: srv.URL}
+	return &hookEnv{t: t, store: st, url: srv.URL, handler: h}
 }
 
 // post delivers body to path with headers and returns the status and the
@@ -206,7 +209,7 @@ func TestWebhookPingsEventsAndLimits(t *testing.T) {
 	}
 	big := bytes.Repeat([]byte(" "), maxHookBody+1)
 	if code, _ := e.post("/hooks/generic", big, providers["generic"].headers(big, hookSecret)); code != http.StatusRequestEntityTooLarge {
-		t.Errorf("an 10 MB+ body: %d, want 413", code)
+		t.Errorf("a 5 MB+ body: %d, want 413", code)
 	}
 }
 
@@ -219,5 +222,64 @@ func TestWebhooksWithoutSecret(t *testing.T) {
 	}
 	if n := e.builds(); n != 0 {
 		t.Errorf("queued %d builds without a secret", n)
+	}
+}
+
+// countingBody is a request body of n bytes that counts what was read.
+type countingBody struct {
+	n, read int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	if b.read >= b.n {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), b.n-b.read)
+	clear(p[:k])
+	b.read += k
+	return int(k), nil
+}
+
+func (b *countingBody) Close() error { return nil }
+
+func TestWebhookBodyReadOnlyWhenAdmitted(t *testing.T) {
+	e := newHookEnv(t, WebhookSecrets{Shared: hookSecret, GitLab: "gitlab-own"})
+	const tenMB = 10 << 20
+	wellFormed := "sha256=" + strings.Repeat("ab", 32)
+	cases := []struct {
+		name    string
+		path    string
+		headers map[string]string
+		length  int64 // the Content-Length sent; -1 unknown
+		status  int
+		maxRead int64
+	}{
+		{"github unsigned", "/hooks/github", nil, -1, http.StatusUnauthorized, 0},
+		{"github bad signature form", "/hooks/github", map[string]string{"X-Hub-Signature-256": "sha256=zz"}, -1, http.StatusUnauthorized, 0},
+		{"gitlab no token", "/hooks/gitlab", nil, -1, http.StatusUnauthorized, 0},
+		{"gitlab wrong token", "/hooks/gitlab", map[string]string{"X-Gitlab-Token": hookSecret}, -1, http.StatusUnauthorized, 0},
+		{"gitea unsigned", "/hooks/gitea", nil, -1, http.StatusUnauthorized, 0},
+		{"generic without prefix", "/hooks/generic", map[string]string{"X-Hoist-Signature": strings.Repeat("ab", 32)}, -1, http.StatusUnauthorized, 0},
+		{"signed, too long by its header", "/hooks/github", map[string]string{"X-Hub-Signature-256": wellFormed}, tenMB, http.StatusRequestEntityTooLarge, 0},
+		{"signed, too long unannounced", "/hooks/github", map[string]string{"X-Hub-Signature-256": wellFormed}, -1, http.StatusRequestEntityTooLarge, maxHookBody + 64<<10},
+		{"gitlab token, too long unannounced", "/hooks/gitlab", map[string]string{"X-Gitlab-Token": "gitlab-own"}, -1, http.StatusRequestEntityTooLarge, maxHookBody + 64<<10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := &countingBody{n: tenMB}
+			req := httptest.NewRequest("POST", c.path, nil)
+			req.Body, req.ContentLength = body, c.length
+			for k, v := range c.headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			e.handler.ServeHTTP(rec, req)
+			if rec.Code != c.status || body.read > c.maxRead {
+				t.Errorf("%s: %d after reading %d bytes, want %d after at most %d", c.path, rec.Code, body.read, c.status, c.maxRead)
+			}
+		})
+	}
+	if n := e.builds(); n != 0 {
+		t.Errorf("queued %d builds", n)
 	}
 }

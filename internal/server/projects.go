@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -13,7 +14,8 @@ import (
 // ProjectInput is a project as a user registers or edits it, in the API
 // (JSON, below) and in the web form. Empty fields take the cccp index's
 // defaults: tag latest, branch master, path "/", dockerfile Dockerfile,
-// context "./".
+// context "./"; but a project registered without a branch gets the
+// repository's default branch when the server can read it (Deps.Branches).
 type ProjectInput struct {
 	Name       string `json:"name"`       // "ns/name", or "name" in the library namespace
 	RepoURL    string `json:"repo_url"`   // the git repository
@@ -194,6 +196,13 @@ func (s *Server) registerProject(ctx context.Context, in ProjectInput, by pipeli
 	case !isNotFound(err):
 		return pipeline.Project{}, pipeline.Build{}, fmt.Errorf("looking up %s: %w", key, err)
 	}
+	if strings.TrimSpace(in.Branch) == "" && s.deps.Branches != nil {
+		branch, err := s.defaultBranch(ctx, p.GitURL)
+		if err != nil {
+			return pipeline.Project{}, pipeline.Build{}, err
+		}
+		p.GitBranch = branch
+	}
 	if err := s.deps.Store.PutProject(ctx, p); err != nil {
 		return pipeline.Project{}, pipeline.Build{}, fmt.Errorf("storing %s: %w", key, err)
 	}
@@ -203,6 +212,21 @@ func (s *Server) registerProject(ctx context.Context, in ProjectInput, by pipeli
 		return p, pipeline.Build{}, fmt.Errorf("starting the first build of %s: %w", key, err)
 	}
 	return p, b, nil
+}
+
+// defaultBranchTimeout bounds reading a repository's default branch.
+const defaultBranchTimeout = 30 * time.Second
+
+// defaultBranch reads the default branch of the repository at url, as
+// `git clone` would check it out; a failure is a FieldErrors on repo_url.
+func (s *Server) defaultBranch(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, defaultBranchTimeout)
+	defer cancel()
+	branch, err := s.deps.Branches.DefaultBranch(ctx, url)
+	if err != nil {
+		return "", FieldErrors{{"repo_url", fmt.Sprintf("could not be read to find its default branch: %v; check the URL, or give the branch", err)}}
+	}
+	return branch, nil
 }
 
 // existsError says that old already builds the image in asks for.

@@ -21,10 +21,20 @@ type Queue interface {
 	// work of a running build is stopped and its containers removed.
 	// ErrNotFound for no such build; ErrFinished when it has already ended.
 	Cancel(ctx context.Context, id int64, by string) error
+	// TriggerForced is Trigger for a build that runs even when a build with
+	// the same inputs was delivered.
+	TriggerForced(ctx context.Context, key, cause string) (b pipeline.Build, joined bool, err error)
 	// Rebuild queues a forced build of the finished build id's commit; by
 	// names who asked. ErrNotFound for no such build, pipeline.ErrNotFinished
 	// while it runs, pipeline.ErrBusy when its project has a build queued.
 	Rebuild(ctx context.Context, id int64, by string) (pipeline.Build, error)
+}
+
+// Store is what the server reads and writes: the store, and the record of
+// the tracked index's reconciles.
+type Store interface {
+	pipeline.Store
+	pipeline.ReconcileStore
 }
 
 // ErrFinished is returned by Queue.Cancel for a build that already ended.
@@ -32,7 +42,7 @@ var ErrFinished = pipeline.ErrFinished
 
 // Deps are what the server needs.
 type Deps struct {
-	Store   pipeline.Store
+	Store   Store
 	Queue   Queue
 	Metrics http.Handler                    // serves /metrics; nil: 404
 	Ready   func(ctx context.Context) error // for /readyz; nil: always ready
@@ -41,6 +51,9 @@ type Deps struct {
 	// Rescanner re-scans a project's delivered image on demand ("Scan
 	// now"); nil: asking answers 501.
 	Rescanner Rescanner
+	// Branches reads a repository's default branch, for a project
+	// registered without one; nil: cccp's default, master.
+	Branches pipeline.DefaultBranchReader
 }
 
 // Options configure the server.
@@ -56,10 +69,11 @@ type Options struct {
 
 // Server serves the API and the UI. Create it with New.
 type Server struct {
-	deps  Deps
-	opts  Options
-	mux   *http.ServeMux
-	watch *buildWatch // tells the list pages' event streams about builds
+	deps   Deps
+	opts   Options
+	mux    *http.ServeMux
+	logins loginLimits // failed sign-ins, in memory
+	watch  *buildWatch // tells the list pages' event streams about builds
 }
 
 // New returns a Server with every route registered.
@@ -70,7 +84,7 @@ func New(deps Deps, opts Options) *Server {
 	if opts.LogPoll == 0 {
 		opts.LogPoll = 300
 	}
-	s := &Server{deps: deps, opts: opts, mux: http.NewServeMux()}
+	s := &Server{deps: deps, opts: opts, mux: http.NewServeMux(), logins: newLoginLimits()}
 	s.watch = s.newBuildWatch()
 	s.routes()
 	return s

@@ -170,12 +170,32 @@ func notFound(format string, args ...any) error {
 }
 
 // localPath returns next when it is a path on this site, else def: a
-// login or a form must not send the browser elsewhere.
+// login or a form must not send the browser elsewhere. Browsers drop tabs
+// and newlines from a URL and read a backslash as a slash ("/\t/x" and
+// "/\\x" both go to host x), so next is refused when it holds a control
+// character or a backslash (also percent-encoded), names a scheme or a
+// host, or starts with "//" (also percent-encoded).
 func localPath(next, def string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || unsafeInPath(next) {
+		return def
+	}
+	if dec, err := url.PathUnescape(next); err != nil || unsafeInPath(dec) || strings.HasPrefix(dec, "//") {
+		return def
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return def
+	}
+	if strings.HasPrefix(next, "//") {
 		return def
 	}
 	return next
+}
+
+// unsafeInPath reports whether s holds a character a browser may read
+// differently from Go: ASCII controls (tab, newline…), DEL or a backslash.
+func unsafeInPath(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
 }
 
 // backTo is the page to return to after signing in: the page itself for

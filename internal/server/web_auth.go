@@ -3,8 +3,11 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // loginData is the login page.
@@ -35,7 +38,14 @@ func (s *Server) webLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.login(w, r, d.Name, r.PostFormValue("password"))
+	var tooMany *TooManyLoginsError
 	switch {
+	case errors.As(err, &tooMany):
+		secs := int(math.Ceil(tooMany.After.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		d.Error = fmt.Sprintf("Too many failed sign-ins. Please wait %s and try again.", time.Duration(secs)*time.Second)
+		s.renderLogin(w, r, http.StatusTooManyRequests, d)
+		return
 	case errors.Is(err, ErrBadLogin):
 		d.Error = "Wrong user name or password."
 		s.renderLogin(w, r, http.StatusUnauthorized, d)

@@ -159,7 +159,10 @@ func TestWebLogin(t *testing.T) {
 }
 
 func TestLocalPath(t *testing.T) {
-	for in, want := range map[string]string{"/queue": "/queue", "": "/", "//evil": "/", "https://evil": "/", "/\\evil": "/", "/p/a/b?x=1": "/p/a/b?x=1"} {
+	for in, want := range map[string]string{"/queue": "/queue", "": "/", "//evil": "/", "https://evil": "/", "/\\evil": "/", "/p/a/b?x=1": "/p/a/b?x=1",
+		"/\t/evil.example": "/", "/\n/evil.example": "/", "/\r//evil": "/", "/%09/evil.example": "/", "/%5C/evil": "/", "/%5c%5cevil": "/",
+		"\t//evil": "/", "/x\\y": "/", "http:evil": "/", "https:/evil": "/", "///evil": "/", "/%zz": "/",
+		"/p/a%2Fb/builds/1": "/p/a%2Fb/builds/1", "/%2F%2Fevil": "/", "/%2fevil": "/"} {
 		if got := localPath(in, "/"); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}

@@ -21,6 +21,7 @@ var webFuncs = template.FuncMap{
 	"short":      shortDigest,
 	"shortsha":   shortSHA,
 	"shortrepo":  shortRepo,
+	"redact":     pipeline.RedactURL, // never show a repository URL's credentials
 	"projecturl": func(key string) string { return "/p/" + projectPath(key) },
 	"buildurl":   buildURL,
 	"statusicon": statusIcon,
@@ -151,10 +152,12 @@ func dict(kv ...any) (map[string]any, error) {
 	return m, nil
 }
 
-// shortRepo is a repository URL for a narrow column: without its scheme,
-// and, when long, only its end (where the name is) after "…".
+// shortRepo is a repository URL for a narrow column: without its scheme
+// and credentials, and, when long, only its end (where the name is) after
+// "…".
 func shortRepo(u string) string {
 	const max = 38
+	u = pipeline.RedactURL(u)
 	if _, rest, ok := strings.Cut(u, "://"); ok {
 		u = rest
 	}

@@ -42,20 +42,10 @@ func (s *Server) rebuildPlan(ctx context.Context, key string, rows []projectRow)
 	return steps, note, nil
 }
 
-// ForceQueue is a Queue that can also queue a build that runs even when a
-// build with the same inputs was delivered (sched.Dispatcher is one).
-type ForceQueue interface {
-	TriggerForced(ctx context.Context, key, cause string) (b pipeline.Build, joined bool, err error)
-}
-
 // trigger queues a build of key, forced when force is "true" or "1".
 func trigger(ctx context.Context, q Queue, key, cause, force string) (pipeline.Build, bool, error) {
 	if force != "true" && force != "1" {
 		return q.Trigger(ctx, key, cause)
 	}
-	fq, ok := q.(ForceQueue)
-	if !ok {
-		return pipeline.Build{}, false, fmt.Errorf("this server cannot force builds; build without force")
-	}
-	return fq.TriggerForced(ctx, key, cause+" (forced)")
+	return q.TriggerForced(ctx, key, cause+" (forced)")
 }

@@ -14,18 +14,9 @@ import (
 // reconcilesShown is how many reconciles the /index page shows.
 const reconcilesShown = 50
 
-// errNoTracking is the answer when the store keeps no reconciles.
-var errNoTracking = &apiError{Status: http.StatusNotFound, Code: codeNotFound,
-	Message: "this server's store does not record index reconciles"}
-
-// reconcilesOf lists the newest reconciles of the store, when it keeps
-// them (pipeline.ReconcileStore is an optional capability of a store).
-func reconcilesOf(ctx context.Context, st pipeline.Store, limit int) ([]pipeline.Reconcile, error) {
-	rs, ok := st.(pipeline.ReconcileStore)
-	if !ok {
-		return nil, errNoTracking
-	}
-	out, err := rs.Reconciles(ctx, limit)
+// reconcilesOf lists the newest reconciles of the store.
+func reconcilesOf(ctx context.Context, st Store, limit int) ([]pipeline.Reconcile, error) {
+	out, err := st.Reconciles(ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing reconciles: %w", err)
 	}
@@ -60,7 +51,7 @@ func toReconcileJSON(r pipeline.Reconcile) reconcileJSON {
 
 // apiListReconciles serves GET /api/v1/index/reconciles?limit=N: the
 // reconciles of the tracked index, newest first.
-func apiListReconciles(st pipeline.Store, log *slog.Logger) http.HandlerFunc {
+func apiListReconciles(st Store, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		limit := reconcilesShown
 		if v := r.URL.Query().Get("limit"); v != "" {

@@ -59,7 +59,7 @@ func (s *Server) webProjects(w http.ResponseWriter, r *http.Request) {
 		if d.Status != "" && row.Status() != d.Status {
 			continue
 		}
-		if q != "" && !strings.Contains(strings.ToLower(row.Key()), q) && !strings.Contains(strings.ToLower(row.Project.GitURL), q) {
+		if q != "" && !strings.Contains(strings.ToLower(row.Key()), q) && !strings.Contains(strings.ToLower(pipeline.RedactURL(row.Project.GitURL)), q) {
 			continue
 		}
 		d.Rows = append(d.Rows, row)

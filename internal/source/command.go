@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // maxTail is how much of a command's output is kept to explain a failure.
@@ -36,7 +38,9 @@ func (c *call) command(dir string, args ...string) *exec.Cmd {
 	full := append([]string{"-c", "credential.interactive=never"}, args...)
 	cmd := exec.CommandContext(c.ctx, bin, full...)
 	cmd.Dir = dir
-	cmd.Env = environ()
+	// Marked with the build, so that a restarted server kills a git a
+	// crash left hanging on a server that does not answer.
+	cmd.Env = append(c.git.lowSpeed(environ()), pipeline.OwnerOf(c.ctx).Env()...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = 5 * time.Second
@@ -66,6 +70,30 @@ func environ() []string {
 		env = append(env, "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
 	}
 	return env
+}
+
+// DefaultLowSpeedTime is how long git may receive (almost) nothing over
+// HTTP before it gives up, when Git.LowSpeedTime is not set.
+const DefaultLowSpeedTime = time.Minute
+
+// lowSpeed adds git's HTTP low-speed limit to env: a server that accepts
+// the connection and then sends less than 1 byte a second for LowSpeedTime
+// ends the command ("Operation too slow"), rather than hanging until the
+// checkout's timeout. Limits already in the environment are kept.
+func (g *Git) lowSpeed(env []string) []string {
+	if os.Getenv("GIT_HTTP_LOW_SPEED_LIMIT") != "" || os.Getenv("GIT_HTTP_LOW_SPEED_TIME") != "" {
+		return env
+	}
+	secs := max(int((g.lowSpeedTime()+time.Second-1)/time.Second), 1)
+	return append(env, "GIT_HTTP_LOW_SPEED_LIMIT=1", fmt.Sprintf("GIT_HTTP_LOW_SPEED_TIME=%d", secs))
+}
+
+// lowSpeedTime is LowSpeedTime or its default.
+func (g *Git) lowSpeedTime() time.Duration {
+	if g.LowSpeedTime <= 0 {
+		return DefaultLowSpeedTime
+	}
+	return g.LowSpeedTime
 }
 
 // run runs git with args in dir, showing the command line and its output

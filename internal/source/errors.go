@@ -59,6 +59,9 @@ func (c *call) classify(out string) error {
 	case containsAny(low, repoMarkers) || repoQuoted.MatchString(low):
 		return &Error{Kind: ErrRepoNotFound, Msg: fmt.Sprintf(
 			"repository %s not found (or not readable): %s", c.shown, lastLine(out))}
+	case strings.Contains(low, "operation too slow"):
+		return fmt.Errorf("%s stopped sending: git received nothing for %s and gave up (%s); check that the server works, or try again later",
+			c.shown, c.git.lowSpeedTime(), lastLine(out))
 	case strings.Contains(low, "host key verification failed"):
 		return fmt.Errorf("host key verification failed for %s: add the server's key to ~/.ssh/known_hosts", c.shown)
 	}

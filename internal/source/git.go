@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -23,6 +24,10 @@ import (
 type Git struct {
 	// Binary is the git program to run; "" means "git" on PATH.
 	Binary string
+	// LowSpeedTime is how long an HTTP transfer may receive (almost)
+	// nothing before git gives up; 0: DefaultLowSpeedTime. It does not
+	// bound a whole checkout: give ctx a deadline for that.
+	LowSpeedTime time.Duration
 }
 
 var _ pipeline.Source = (*Git)(nil)

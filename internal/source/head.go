@@ -37,3 +37,35 @@ func (g *Git) Head(ctx context.Context, url, branch string) (string, error) {
 	}
 	return sha, nil
 }
+
+var _ pipeline.DefaultBranchReader = (*Git)(nil)
+
+// DefaultBranch returns the branch the repository at url has as HEAD, the
+// one `git clone` checks out without --branch, with `git ls-remote
+// --symref`, without cloning. It never prompts for credentials.
+func (g *Git) DefaultBranch(ctx context.Context, url string) (string, error) {
+	remote, err := remoteURL(url)
+	if err != nil {
+		return "", err
+	}
+	c := &call{git: g, ctx: ctx, shown: redact(url)}
+	cmd := c.command("", "ls-remote", "--symref", "--", remote, "HEAD")
+	var out, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		if e := c.classify(stderr.String()); e != nil {
+			return "", e
+		}
+		return "", fmt.Errorf("reading the default branch of %s: git ls-remote: %w: %s", c.shown, err, lastLine(stderr.String()))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		ref, name, ok := strings.Cut(line, "\t")
+		if branch, isHead := strings.CutPrefix(ref, "ref: refs/heads/"); ok && isHead && name == "HEAD" && branch != "" {
+			return branch, nil
+		}
+	}
+	if strings.TrimSpace(out.String()) == "" {
+		return "", fmt.Errorf("repository %s has no default branch (it is empty, or its HEAD names no branch): give the branch", c.shown)
+	}
+	return "", fmt.Errorf("the server of %s does not say which branch is its default (HEAD): give the branch", c.shown)
+}

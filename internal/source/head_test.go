@@ -27,3 +27,22 @@ func TestHeadOverHTTP(t *testing.T) {
 		t.Errorf("Head of a missing repository: %v, want ErrRepoNotFound", err)
 	}
 }
+
+func TestDefaultBranchOverHTTP(t *testing.T) {
+	repo := testenv.GitRepo(t, map[string]string{"a": "1"})
+	url := testenv.GitHTTPServer(t, filepath.Dir(repo)) + "/repo"
+	g := New()
+	if got, err := g.DefaultBranch(t.Context(), url); err != nil || got != "main" {
+		t.Fatalf("DefaultBranch = %q, %v; want main", got, err)
+	}
+	testenv.Git(t, repo, "checkout", "--quiet", "-b", "release/2")
+	if got, err := g.DefaultBranch(t.Context(), url); err != nil || got != "release/2" {
+		t.Fatalf("DefaultBranch after HEAD moved = %q, %v; want release/2", got, err)
+	}
+	if got, err := g.DefaultBranch(t.Context(), repo); err != nil || got != "release/2" {
+		t.Errorf("DefaultBranch of the local path = %q, %v; want release/2", got, err)
+	}
+	if _, err := g.DefaultBranch(t.Context(), url+"-missing"); !errors.Is(err, ErrRepoNotFound) {
+		t.Errorf("DefaultBranch of a missing repository: %v, want ErrRepoNotFound", err)
+	}
+}

@@ -60,7 +60,11 @@
 //
 // Every container, the network and every image a run builds carry the
 // labels org.hoistci.autotest (the run's unique name) and
-// org.hoistci.autotest.project (the project's key), and are removed when
-// the run ends, whatever happened, a cancelled context included. Images it
-// pulls stay in the engine's cache, like any pulled base image.
+// org.hoistci.autotest.project (the project's key), and the owner labels of
+// the context (pipeline.WithOwner). When the run ends, whatever happened, a
+// cancelled context included, everything carrying the run's label is
+// removed (pipeline.Reaper): found by label after every call that creates
+// something has returned, not by the IDs those calls returned, so a
+// container made by a call the cancel cut short goes too. Images it pulls
+// stay in the engine's cache, like any pulled base image.
 package autotest

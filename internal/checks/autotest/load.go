@@ -103,9 +103,17 @@ var ignoredNotes = []struct {
 // load reads and checks spec.File and returns what to run. Its errors are
 // for the user: they name the file, with a line when known, and what to do.
 func load(ctx context.Context, spec Spec, env map[string]string, projectName string) (*plan, error) {
-	content, err := os.ReadFile(spec.File)
-	if err != nil {
+	content, err := pipeline.ReadRegularFile(spec.File, spec.location(), pipeline.DefaultMaxBytes)
+	var le *pipeline.LimitError
+	switch {
+	case errors.As(err, &le):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("reading %s: %w", spec.location(), err)
+	}
+	// compose-go's YAML parser has no limits of its own.
+	if err := pipeline.CheckYAMLLimits(spec.location(), content, pipeline.DefaultLimits()); err != nil {
+		return nil, err
 	}
 	pos := newPositions(content)
 	at := func(path ...string) string { return pos.at(spec.location(), path...) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -35,6 +34,7 @@ type Engine interface {
 	pipeline.Containers
 	pipeline.Builder
 	pipeline.ImagePuller
+	pipeline.Reaper
 }
 
 // Runner runs Docker Hub autotests. It is safe for concurrent use.
@@ -150,12 +150,9 @@ type run struct {
 	labels map[string]string
 	tail   *tailBuffer
 
-	mu         sync.Mutex
-	containers []string // started, in order
-	network    string
-	images     []string // tags it built
-	streams    sync.WaitGroup
-	writers    []*prefixWriter
+	mu      sync.Mutex
+	streams sync.WaitGroup
+	writers []*prefixWriter
 }
 
 // do runs the test and returns sut's exit code.
@@ -179,9 +176,6 @@ func (rn *run) do(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("creating the test network: %w", err)
 	}
-	rn.mu.Lock()
-	rn.network = netID
-	rn.mu.Unlock()
 
 	ids := map[string]string{}
 	for _, svc := range p.services {
@@ -223,10 +217,7 @@ func (rn *run) prepare(ctx context.Context, p *plan) error {
 		case svc.build != nil:
 			tag := rn.name + "-" + tagComponent(svc.name) + ":build"
 			svc.build.Tags = []string{tag}
-			svc.build.Labels = rn.labels
-			rn.mu.Lock()
-			rn.images = append(rn.images, tag)
-			rn.mu.Unlock()
+			svc.build.Labels = pipeline.WithLabels(ctx, rn.labels)
 			fmt.Fprintf(rn.log, "[autotest] building service %s from %s\n", svc.name, svc.build.ContextDir)
 			w := rn.writer(svc.name+" (build)", nil)
 			_, err := rn.e.Build(ctx, *svc.build, w)
@@ -271,9 +262,6 @@ func (rn *run) start(ctx context.Context, svc *service, netID string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("starting service %s: %w", svc.name, err)
 	}
-	rn.mu.Lock()
-	rn.containers = append(rn.containers, id)
-	rn.mu.Unlock()
 	var tee io.Writer
 	if svc.name == sutName {
 		tee = rn.tail
@@ -300,22 +288,14 @@ func (rn *run) writer(name string, tee io.Writer) *prefixWriter {
 }
 
 // cleanup removes everything the run made, with a context of its own so
-// that a cancelled caller still cleans up.
+// that a cancelled caller still cleans up. It runs after every call that
+// creates something has returned, and finds what they made by the run's
+// label, so that nothing is missed whenever a cancel landed (a container
+// made by a call cut short by the cancel included).
 func (rn *run) cleanup(parent context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), cleanupTimeout)
 	defer cancel()
-	rn.mu.Lock()
-	containers, network, images := rn.containers, rn.network, rn.images
-	rn.mu.Unlock()
-	var errs []error
-	removed := [3]int{}
-	for i := len(containers) - 1; i >= 0; i-- {
-		if err := rn.e.RemoveContainer(ctx, containers[i]); err != nil {
-			errs = append(errs, err)
-		} else {
-			removed[0]++
-		}
-	}
+	removed, err := rn.e.Reap(ctx, map[string]string{LabelRun: rn.name})
 	// The removed containers end their output streams.
 	done := make(chan struct{})
 	go func() { rn.streams.Wait(); close(done) }()
@@ -328,22 +308,8 @@ func (rn *run) cleanup(parent context.Context) {
 		w.flush()
 	}
 	rn.mu.Unlock()
-	if network != "" {
-		if err := rn.e.RemoveNetwork(ctx, network); err != nil {
-			errs = append(errs, err)
-		} else {
-			removed[1]++
-		}
-	}
-	for _, img := range images {
-		if err := rn.e.RemoveImage(ctx, img); err != nil {
-			errs = append(errs, err)
-		} else {
-			removed[2]++
-		}
-	}
-	fmt.Fprintf(rn.log, "[autotest] removed %d containers, %d networks and %d images\n", removed[0], removed[1], removed[2])
-	if err := errors.Join(errs...); err != nil {
+	fmt.Fprintf(rn.log, "[autotest] removed %d containers, %d networks and %d images\n", removed.Containers, removed.Networks, removed.Images)
+	if err != nil {
 		fmt.Fprintf(rn.log, "[autotest] cleanup failed: %v\n", err)
 	}
 }

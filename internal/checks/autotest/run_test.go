@@ -274,29 +274,63 @@ func TestRunCancelledLeavesNothing(t *testing.T) {
 	before := env.counts(t, f.spec)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
+	var log syncBuffer
 	go func() {
-		// Cancel once both services run (db built, network made).
+		// Cancel once both services run: sut printing means its start
+		// returned and its output is followed.
 		deadline := time.Now().Add(2 * time.Minute)
-		for time.Now().Before(deadline) {
-			if c := env.counts(t, f.spec); c[0] == 2 && c[1] == 1 && c[2] >= 1 {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
+		for time.Now().Before(deadline) && !strings.Contains(log.String(), "sut | up") {
+			time.Sleep(50 * time.Millisecond)
 		}
 		cancel()
 	}()
-	var log syncBuffer
 	start := time.Now()
 	res := autotest.New(env.e).Run(ctx, f.spec, &log)
 	if res.Status != pipeline.CheckFail || !strings.HasPrefix(res.Detail, "cancelled") {
 		t.Errorf("result %s: %q; want a cancelled failure\n%s", res.Status, res.Detail, log.String())
 	}
-	contains(t, "log", log.String(), "starting service db", "starting service sut", "removed 2 containers, 1 networks and 1 images")
+	contains(t, "log", log.String(), "starting service db", "starting service sut", "sut | up", "removed 2 containers, 1 networks and 1 images")
 	if after := env.counts(t, f.spec); after != before || after != [3]int{} {
 		t.Errorf("before %v, after %v containers/networks/images", before, after)
 	}
 	if d := time.Since(start); d > 2*time.Minute {
 		t.Errorf("Run took %v after cancel", d)
+	}
+}
+
+// lossyEngine stands for an engine call that a cancel cut short after the
+// engine made the container: the container exists, but its ID never
+// reached the caller.
+type lossyEngine struct {
+	*engine.Engine
+	cancel context.CancelFunc
+}
+
+func (l lossyEngine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec) (string, error) {
+	id, err := l.Engine.StartContainer(ctx, spec)
+	if err == nil && spec.Labels[autotest.LabelService] == "sut" {
+		l.cancel()
+		return "", context.Canceled
+	}
+	return id, err
+}
+
+// TestRunCancelledFindsLostContainers: what the run made is found by its
+// label, not only by the IDs its calls returned.
+func TestRunCancelledFindsLostContainers(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	f := newFixture(t, env, "cancel")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var log syncBuffer
+	res := autotest.New(lossyEngine{env.e, cancel}).Run(ctx, f.spec, &log)
+	if res.Status != pipeline.CheckFail || !strings.HasPrefix(res.Detail, "cancelled") {
+		t.Errorf("result %s: %q; want a cancelled failure\n%s", res.Status, res.Detail, log.String())
+	}
+	contains(t, "log", log.String(), "removed 2 containers, 1 networks and 1 images")
+	if after := env.counts(t, f.spec); after != [3]int{} {
+		t.Errorf("left behind %v containers/networks/images", after)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // Kind is a test's type; its text is how upstream names results of that type.
@@ -115,6 +117,9 @@ var (
 // starts with "file:line:col: ". A test that uses what Hoist does not
 // support is kept with its Problems, so that it fails where it is.
 func Parse(file string, data []byte) (*File, error) {
+	if err := pipeline.CheckYAMLLimits(file, data, pipeline.DefaultLimits()); err != nil {
+		return nil, err
+	}
 	root, err := parseYAML(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s:%v", file, err)

@@ -33,6 +33,8 @@ func (s *Scanner) runCVE(ctx context.Context, image, digest string) pipeline.Sca
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "HOIST_IMAGE="+image, "HOIST_DIGEST="+digest)
+	cmd.Env = append(cmd.Env, pipeline.OwnerOf(ctx).Env()...) // a restart kills it, a crash left it
+
 	// The scanner and whatever it started go when the time is up; children
 	// that still hold the pipes do not hang us.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -42,7 +44,7 @@ func (s *Scanner) runCVE(ctx context.Context, image, digest string) pipeline.Sca
 		}
 		return nil
 	}
-	cmd.WaitDelay = 5 * time.Second
+	cmd.WaitDelay = 2 * time.Second // a cancelled build stops within 5 s
 	stdout := &limitedBuffer{max: maxCVEOutput}
 	stderr := &tailBuffer{max: 8 << 10}
 	cmd.Stdout, cmd.Stderr = stdout, stderr

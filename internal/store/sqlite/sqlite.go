@@ -38,12 +38,18 @@ var _ pipeline.Store = (*Store)(nil)
 
 // Open opens the SQLite database at path, creating it and its parent
 // folders when missing, and migrates its schema to the newest version this
-// binary knows. A database migrated by a newer Hoist is refused.
+// binary knows. A database migrated by a newer Hoist is refused. The
+// database holds password hashes and logs: it and its WAL and shared
+// memory files are made readable by their owner only (0600), and folders
+// Open creates are 0700.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("opening store %s: %w", path, err)
 		}
+	}
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
@@ -54,6 +60,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("opening store %s: %w", path, err)
 	}
 	return &Store{db: db}, nil
+}
+
+// private creates the database file at path with mode 0600 when missing,
+// so that SQLite, which gives its WAL and shared memory files the mode of
+// the database, makes them 0600 too; an existing database and those files
+// (from an older Hoist, made 0644) are set to 0600.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // dsn is the modernc.org/sqlite data source name for the file at path. The

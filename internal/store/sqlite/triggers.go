@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -44,13 +43,18 @@ func enqueueCommit(ctx context.Context, tx *sql.Tx, project, commit, cause strin
 			queued = &active[i]
 		}
 	}
-	newest, err := scanBuild(tx.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds
-		WHERE project = ? ORDER BY number DESC LIMIT 1`, project))
-	switch {
-	case err == nil && pipeline.SameCommit(newest.Commit, commit) && !newest.StartFailed():
-		return newest, pipeline.EnqueueDuplicate, nil
-	case err != nil && !errors.Is(err, sql.ErrNoRows):
+	// Any earlier build of the commit that got past checkout: a replayed
+	// delivery of an older push builds nothing.
+	earlier, err := queryBuildsIn(ctx, tx, `SELECT `+buildColumns+` FROM builds
+		WHERE project = ? AND lower(substr(git_commit, 1, 7)) = lower(substr(?, 1, 7))
+		ORDER BY number DESC`, project, commit)
+	if err != nil {
 		return pipeline.Build{}, "", err
+	}
+	for _, b := range earlier {
+		if pipeline.SameCommit(b.Commit, commit) && !b.StartFailed() {
+			return b, pipeline.EnqueueDuplicate, nil
+		}
 	}
 	if queued != nil {
 		_, err := tx.ExecContext(ctx, `UPDATE builds SET git_commit = ? WHERE id = ?`, commit, queued.ID)

@@ -105,6 +105,45 @@ func (s *Store) DeleteCredential(ctx context.Context, kind pipeline.CredentialKi
 	return nil
 }
 
+// Tokens lists the API tokens of the user with userID (every user's for
+// 0), oldest first.
+func (s *Store) Tokens(ctx context.Context, userID int64) ([]pipeline.Credential, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT kind, hash, user_id, name, created, expires
+		FROM credentials WHERE kind = ? AND (? = 0 OR user_id = ?)
+		ORDER BY created, user_id, name, hash`, pipeline.CredentialToken, userID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("listing tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []pipeline.Credential
+	for rows.Next() {
+		var c pipeline.Credential
+		var created, expires sql.NullInt64
+		if err := rows.Scan(&c.Kind, &c.Hash, &c.UserID, &c.Name, &created, &expires); err != nil {
+			return nil, fmt.Errorf("listing tokens: %w", err)
+		}
+		c.Created, c.Expires = fromNanos(created), fromNanos(expires)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing tokens: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteUser removes the user with id; their credentials go with them (ON
+// DELETE CASCADE). A missing user is pipeline.ErrNotFound.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("deleting user %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("deleting user %d: %w", id, pipeline.ErrNotFound)
+	}
+	return nil
+}
+
 // isUnique reports whether err is a UNIQUE constraint violation.
 func isUnique(err error) bool {
 	var e *sqlite.Error

@@ -9,6 +9,7 @@ import (
 const (
 	shaA = "aaaaaaa111111111111111111111111111111111"
 	shaB = "bbbbbbb222222222222222222222222222222222"
+	shaC = "ccccccc333333333333333333333333333333333"
 )
 
 // enqueueCommit queues a build of project at commit and checks the outcome.
@@ -45,15 +46,48 @@ func testEnqueueCommitDedupe(t *testing.T, s pipeline.Store) {
 	if second.Number != 2 || second.Commit != shaB {
 		t.Errorf("build of a new commit: %+v, want number 2 at %s", second, shaB)
 	}
-	joined := enqueueCommit(t, s, p, shaA, pipeline.EnqueueJoined)
-	if joined.ID != second.ID || joined.Commit != shaA {
-		t.Errorf("joined build %+v, want build %d now at %s", joined, second.ID, shaA)
+	if old := enqueueCommit(t, s, p, shaA, pipeline.EnqueueDuplicate); old.ID != first.ID {
+		t.Errorf("the built commit again returned build %d, want %d", old.ID, first.ID)
+	}
+	joined := enqueueCommit(t, s, p, shaC, pipeline.EnqueueJoined)
+	if joined.ID != second.ID || joined.Commit != shaC {
+		t.Errorf("joined build %+v, want build %d now at %s", joined, second.ID, shaC)
 	}
 	stored, err := s.Build(ctx(t), second.ID)
 	must(t, "Build", err)
-	if stored.Commit != shaA {
-		t.Errorf("joined build stored at commit %q, want %s", stored.Commit, shaA)
+	if stored.Commit != shaC {
+		t.Errorf("joined build stored at commit %q, want %s", stored.Commit, shaC)
 	}
+}
+
+// testEnqueueCommitReplay replays the delivery of an older push after a
+// newer commit was built: the older commit, built before, queues nothing.
+func testEnqueueCommitReplay(t *testing.T, s pipeline.Store) {
+	const p = "a/x:latest"
+	first := enqueueCommit(t, s, p, shaA, pipeline.EnqueueQueued)
+	finishClaimed(t, s, first.ID, pipeline.StatusSucceeded)
+	second := enqueueCommit(t, s, p, shaB, pipeline.EnqueueQueued)
+	finishClaimed(t, s, second.ID, pipeline.StatusSucceeded)
+	for range 2 {
+		if again := enqueueCommit(t, s, p, shaA, pipeline.EnqueueDuplicate); again.ID != first.ID {
+			t.Errorf("replay of %.7s returned build %d, want build %d, which built it", shaA, again.ID, first.ID)
+		}
+	}
+	if bs, err := s.Builds(ctx(t), p, 0); err != nil || len(bs) != 2 {
+		t.Errorf("after replays: %d builds (%v), want 2", len(bs), err)
+	}
+}
+
+// finishClaimed claims the queued build with id and ends it with status.
+func finishClaimed(t *testing.T, s pipeline.Store, id int64, status pipeline.Status) {
+	t.Helper()
+	if b := claim(t, s); b.ID != id {
+		t.Fatalf("claimed build %d, want %d", b.ID, id)
+	}
+	b, err := s.Build(ctx(t), id)
+	must(t, "Build", err)
+	b.Status, b.Finished = status, at(5, 7)
+	must(t, "UpdateBuild", s.UpdateBuild(ctx(t), b))
 }
 
 func testEnqueueCommitAfterStartFailure(t *testing.T, s pipeline.Store) {

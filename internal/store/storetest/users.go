@@ -94,3 +94,42 @@ func testCredentialUnknownUser(t *testing.T, s pipeline.Store) {
 	_, err := s.Credential(ctx(t), c.Kind, c.Hash, at(0, 0))
 	mustNotFound(t, "Credential refused for a missing user", err)
 }
+
+func testTokensDeleteUser(t *testing.T, s pipeline.Store) {
+	alice, bob := user(t, s, "alice"), user(t, s, "bob")
+	now := at(100, 0)
+	ci := pipeline.Credential{Kind: pipeline.CredentialToken, Hash: "aa01", UserID: alice.ID, Name: "ci", Created: at(1, 0)}
+	laptop := pipeline.Credential{Kind: pipeline.CredentialToken, Hash: "aa02", UserID: bob.ID, Name: "laptop", Created: at(2, 0), Expires: at(3, 0)}
+	old := pipeline.Credential{Kind: pipeline.CredentialToken, Hash: "aa03", UserID: alice.ID, Name: "old", Created: at(3, 0)}
+	session := pipeline.Credential{Kind: pipeline.CredentialSession, Hash: "aa04", UserID: alice.ID, Created: at(4, 0), Expires: at(200, 0)}
+	for _, c := range []pipeline.Credential{old, laptop, ci, session} {
+		must(t, "PutCredential", s.PutCredential(ctx(t), c))
+	}
+	all, err := s.Tokens(ctx(t), 0)
+	must(t, "Tokens", err)
+	if d := diff([]pipeline.Credential{ci, laptop, old}, all); d != "" {
+		t.Errorf("Tokens(0), oldest first, expired too, no sessions (-want +got):\n%s", d)
+	}
+	for _, c := range all {
+		mustUTC(t, "Tokens", c.Created, c.Expires)
+	}
+	mine, err := s.Tokens(ctx(t), alice.ID)
+	must(t, "Tokens", err)
+	if d := diff([]pipeline.Credential{ci, old}, mine); d != "" {
+		t.Errorf("Tokens(alice) (-want +got):\n%s", d)
+	}
+
+	must(t, "DeleteUser", s.DeleteUser(ctx(t), alice.ID))
+	_, err = s.UserByName(ctx(t), "alice")
+	mustNotFound(t, "UserByName after DeleteUser", err)
+	for _, c := range []pipeline.Credential{ci, session} {
+		_, err := s.Credential(ctx(t), c.Kind, c.Hash, now)
+		mustNotFound(t, "a deleted user's credential", err)
+	}
+	left, err := s.Tokens(ctx(t), 0)
+	must(t, "Tokens", err)
+	if d := diff([]pipeline.Credential{laptop}, left); d != "" {
+		t.Errorf("Tokens after deleting alice (-want +got):\n%s", d)
+	}
+	mustNotFound(t, "DeleteUser of a missing user", s.DeleteUser(ctx(t), alice.ID))
+}

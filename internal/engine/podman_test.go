@@ -1,0 +1,57 @@
+package engine
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+func TestPlainHTTPHook(t *testing.T) {
+	hook := plainHTTPHook(insecureHosts([]string{"Reg.Example:5000", "plain.example"}))
+	for _, tc := range []struct {
+		method, url string
+		want        string // tlsVerify after the hook
+	}{
+		{"POST", "/v1.41/images/127.0.0.1:5941/examples/busybox/push?tag=test", "false"},
+		{"POST", "/v1.41/images/localhost:5000/a/b/push?tag=x", "false"},
+		{"POST", "/v1.41/images/reg.example:5000/a/b/push?tag=x", "false"},
+		{"POST", "/v1.41/images/plain.example:443/a/push?tag=x", "false"},
+		{"POST", "/v1.41/images/create?fromImage=127.0.0.1%3A5941%2Fa%2Fb&tag=sha256%3Aabc", "false"},
+		{"POST", "/v1.41/images/create?fromImage=reg.example%3A5000%2Fa", "false"},
+		{"POST", "/v1.41/images/quay.io/a/b/push?tag=x", ""},
+		{"POST", "/v1.41/images/reg.example:5001/a/b/push?tag=x", ""},
+		{"POST", "/v1.41/images/create?fromImage=busybox", ""},
+		{"GET", "/v1.41/images/127.0.0.1:5941/a/json", ""},
+		{"POST", "/v1.41/images/127.0.0.1:5941/a/tag?repo=x", ""},
+	} {
+		u, err := url.Parse("http://engine" + tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := &http.Request{Method: tc.method, URL: u}
+		if err := hook(req); err != nil {
+			t.Fatal(err)
+		}
+		if got := req.URL.Query().Get("tlsVerify"); got != tc.want {
+			t.Errorf("%s %s: tlsVerify = %q, want %q", tc.method, tc.url, got, tc.want)
+		}
+	}
+}
+
+func TestPushedDigest(t *testing.T) {
+	const d = "sha256:07d636ed0c7fc3726553646f752564a0bd3a9902e19b6dec0c9e2a90d45486cd"
+	for in, want := range map[string]string{
+		"test: digest: " + d + " size: 423": d, // Docker and Podman
+		"digest: " + d:                      d,
+		"Copying blob " + d:                 "",
+		"test: digest: sha256:1 size: 5":    "",
+	} {
+		got := ""
+		if m := pushedDigest.FindStringSubmatch(in); m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("%q: digest %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/testenv"
+)
+
+// lateAnswers serves the engine's API on a unix socket of its own,
+// forwarding every call to the real engine but answering the calls whose
+// path ends with one of suffixes only after delay: the engine has done the
+// work, the answer is late. It returns an Engine that talks through it.
+func lateAnswers(t *testing.T, delay time.Duration, suffixes ...string) *Engine {
+	t.Helper()
+	host := testenv.DockerHost(t)
+	if !strings.HasPrefix(host, "unix://") {
+		t.Skip("the late-answering proxy needs the engine on a unix socket")
+	}
+	sock := strings.TrimPrefix(host, "unix://")
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(&url.URL{Scheme: "http", Host: "docker"}) },
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}},
+		ModifyResponse: func(res *http.Response) error {
+			for _, s := range suffixes {
+				if strings.HasSuffix(res.Request.URL.Path, s) {
+					time.Sleep(delay)
+				}
+			}
+			return nil
+		},
+	}
+	path := filepath.Join(t.TempDir(), "late.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	e, err := New(t.Context(), Options{Host: "unix://" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// TestCreateCancelledLosesNothing: a cancel that lands while the engine
+// makes a container or a network leaves neither behind.
+func TestCreateCancelledLosesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildBusybox(t, e, id)
+	late := lateAnswers(t, time.Second, "/containers/create", "/networks/create")
+	tests := map[string]func(ctx context.Context) error{
+		"StartContainer": func(ctx context.Context) error {
+			_, err := late.StartContainer(ctx, pipeline.ContainerSpec{Image: image, Cmd: []string{"sleep", "60"}, Labels: map[string]string{testLabel: id}})
+			return err
+		},
+		"Run": func(ctx context.Context) error {
+			_, err := late.Run(ctx, pipeline.RunSpec{Image: image, Cmd: []string{"sleep", "60"}, Labels: map[string]string{testLabel: id}}, nil)
+			return err
+		},
+		"CreateNetwork": func(ctx context.Context) error {
+			_, err := late.CreateNetwork(ctx, id, map[string]string{testLabel: id})
+			return err
+		},
+	}
+	for name, call := range tests {
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		err := call(ctx)
+		cancel()
+		if err == nil {
+			t.Errorf("%s with a cancel during the create succeeded", name)
+		}
+		if n, nw := countLabelled(t, e, id), countNetworks(t, e, id); n != 0 || nw != 0 {
+			t.Errorf("%s cancelled during the create left %d containers and %d networks", name, n, nw)
+			removeLabelled(t, e, id)
+			_, _ = e.Reap(context.Background(), map[string]string{testLabel: id})
+		}
+	}
+}
+
+// TestReapByOwner: what a build's context owns carries its owner's labels,
+// and Reap removes it all, and nothing of another owner.
+func TestReapByOwner(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildBusybox(t, e, id)
+	mine := pipeline.WithOwner(t.Context(), pipeline.Owner{Instance: id, Build: 7})
+	theirs := pipeline.WithOwner(t.Context(), pipeline.Owner{Instance: id + "-other", Build: 7})
+	labels := map[string]string{testLabel: id}
+	var keep string
+	for i, ctx := range []context.Context{mine, theirs} {
+		nid, err := e.CreateNetwork(ctx, id+"-"+string(rune('a'+i)), labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.RemoveNetwork(context.Background(), nid) })
+		cid, err := e.StartContainer(ctx, pipeline.ContainerSpec{Image: image, Cmd: []string{"sleep", "60"}, Network: nid, Labels: labels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.RemoveContainer(context.Background(), cid) }) // before its network's
+		keep = cid
+	}
+	ins, err := e.cli.ContainerInspect(t.Context(), keep, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ins.Container.Config.Labels; got[pipeline.LabelInstance] != id+"-other" || got[pipeline.LabelBuild] != "7" || got[testLabel] != id {
+		t.Errorf("labels %v; want the owner's and the caller's", got)
+	}
+	n, err := e.Reap(t.Context(), map[string]string{pipeline.LabelInstance: id})
+	if err != nil || n != (pipeline.Reaped{Containers: 1, Networks: 1}) {
+		t.Errorf("Reap = %+v, %v; want 1 container and 1 network", n, err)
+	}
+	if c, nw := countLabelled(t, e, id), countNetworks(t, e, id); c != 1 || nw != 1 {
+		t.Errorf("after Reap: %d containers and %d networks labelled; want the other owner's 1 and 1", c, nw)
+	}
+	if _, err := e.Reap(t.Context(), nil); err == nil {
+		t.Error("Reap without labels did not refuse")
+	}
+}
