@@ -3,12 +3,14 @@ package server
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -101,11 +103,32 @@ func (s *Server) webBuildEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		offset, line = 0, 0
 	}
-	if b, err = s.deps.Store.Build(ctx, b.ID); err != nil {
-		s.deps.Logger.Warn("web: reading a build", "build", b.ID, "err", err)
+	if b, err = s.buildEnded(ctx, b.ID); err != nil {
+		if ctx.Err() == nil {
+			s.deps.Logger.Warn("web: reading a build", "build", b.ID, "err", err)
+		}
 		return
 	}
 	_ = sw.send("done", "done", sseEvent{Status: b.Status})
+}
+
+// buildEnded waits until the build is recorded as ended, polling: its last
+// stage ends before the runner has cleaned up and recorded the build.
+func (s *Server) buildEnded(ctx context.Context, id int64) (pipeline.Build, error) {
+	poll := time.Duration(s.opts.LogPoll) * time.Millisecond
+	for {
+		b, err := s.deps.Store.Build(ctx, id)
+		if err != nil || b.Status.Done() {
+			return b, err
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return b, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // sendStage sends the stage event of a stage that ended, with its

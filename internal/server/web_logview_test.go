@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -146,5 +147,32 @@ func TestFavicon(t *testing.T) {
 	status, body := e.get("/favicon.ico", anon)
 	if status != 200 || !strings.HasPrefix(body, "<svg") {
 		t.Errorf("/favicon.ico: %d %.40q", status, body)
+	}
+}
+
+// TestWebEventsDoneWaitsForTheBuild: the runner records a build's end
+// after its last stage (it cleans up first); the page's "done" event waits
+// for that record, so the page shows the build's final status.
+func TestWebEventsDoneWaitsForTheBuild(t *testing.T) {
+	e := newWebEnv(t, Options{PublicRead: true})
+	ctx := t.Context()
+	now := time.Now()
+	for _, name := range pipeline.Stages {
+		webMust(t, e.store.PutStage(ctx, pipeline.Stage{BuildID: e.running.ID, Name: name, Status: pipeline.StatusSucceeded, Started: now, Finished: now}))
+	}
+	ch := openEvents(t, e, "/p/demo/slow/builds/1/events?from=deliver", "")
+	if ev := next(t, ch); ev.name != "stage" || ev.data.Stage != pipeline.StageDeliver {
+		t.Fatalf("first event %+v, want the end of deliver", ev)
+	}
+	select {
+	case ev := <-ch:
+		t.Fatalf("event %+v while the build is still recorded running", ev)
+	case <-time.After(300 * time.Millisecond): // 30 polls
+	}
+	b := e.running
+	b.Status, b.Finished = pipeline.StatusSucceeded, time.Now()
+	webMust(t, e.store.UpdateBuild(ctx, b))
+	if ev := next(t, ch); ev.name != "done" || ev.data.Status != pipeline.StatusSucceeded {
+		t.Errorf("last event %+v, want done: succeeded", ev)
 	}
 }
