@@ -309,8 +309,10 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("with one worker busy, the new build is %q, want queued", st)
 		}
 		b.open("/queue")
+		b.acceptConfirm("Cancel build #1 of demo/later:latest?")
 		b.do(chromedp.Click(chromedp.CSS(`form[action="/p/demo/later/builds/1/cancel"] button`)))
 		b.waitJS("the cancelled build to leave the queue", `location.pathname == "/queue" && !document.querySelector('#queue a[href="/p/demo/later/builds/1"]')`, 30*time.Second)
+		mustContain(t, "the queue's notice", b.text(".notice"), "Build #1 of demo/later:latest: cancel requested")
 		mustContain(t, "the queue", b.text("#queue"), "demo/slow:latest")
 
 		b.open("/p/demo/later/builds/1")
@@ -334,6 +336,7 @@ func TestBrowser(t *testing.T) {
 
 		// The running one is cancelled from the Queue page too: its engine work stops.
 		b.open("/queue")
+		b.acceptConfirm("Cancel build #1 of demo/slow:latest?")
 		b.do(chromedp.Click(chromedp.CSS(`form[action="/p/demo/slow/builds/1/cancel"] button`)))
 		b.waitJS("the running build to leave the queue", `location.pathname == "/queue" && !document.querySelector('#queue a[href="/p/demo/slow/builds/1"]')`, time.Minute)
 		b.open("/p/demo/slow/builds/1")

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // ProjectStore keeps projects. Implementations are safe for concurrent use.
@@ -41,6 +42,22 @@ type LogStore interface {
 	OpenLog(ctx context.Context, buildID int64, stage StageName, offset int64) (io.ReadCloser, error)
 }
 
+// LogMark says when a log reached a length: the bytes before End were
+// stored by At.
+type LogMark struct {
+	End int64
+	At  time.Time // zero when the store did not record it
+}
+
+// LogTimer tells when each part of a log was stored, for per-line
+// timestamps: a line arrived when the first mark past its start was stored.
+type LogTimer interface {
+	// LogMarks lists the marks of the log of (buildID, stage) in order of
+	// End, one per stored piece (an append may store several). An empty or
+	// missing log has none.
+	LogMarks(ctx context.Context, buildID int64, stage StageName) ([]LogMark, error)
+}
+
 // ImageStore keeps the record of delivered images.
 type ImageStore interface {
 	// RecordImage stores a delivery, replacing an earlier one of the same
@@ -57,12 +74,14 @@ type Store interface {
 	BuildStore
 	LastBuilds
 	LogStore
+	LogTimer
 	ImageStore
 	UserStore
 	NamespaceStore
 	QueueStore
 	CommitQueue
 	GraphStore
+	BuildPins
 	QueuePicker
 	CheckStore
 	ScanStore

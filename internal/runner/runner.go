@@ -26,6 +26,7 @@ type Store interface {
 	pipeline.LogStore
 	pipeline.ImageStore
 	pipeline.GraphStore
+	pipeline.BuildPins
 	pipeline.CheckStore
 	pipeline.ArtifactStore
 	pipeline.ScanStore

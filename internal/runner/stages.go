@@ -28,7 +28,16 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 		return fmt.Errorf("creating the workspace: %w", err)
 	}
 	_ = os.RemoveAll(j.dir) // a leftover of an interrupted run with the same id
-	commit, err := r.fetch(ctx, p, j.dir, log)
+	ref, err := r.deps.Store.PinnedCommit(ctx, j.build.ID)
+	if err != nil {
+		return err
+	}
+	src := p
+	if ref != "" {
+		fmt.Fprintf(log, "rebuilding commit %s of %s\n", ref, p.GitBranch)
+		src.GitBranch = ref
+	}
+	commit, err := r.fetch(ctx, src, j.dir, log)
 	if err != nil {
 		return err
 	}

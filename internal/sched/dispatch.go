@@ -33,6 +33,7 @@ type DispatchStore interface {
 	pipeline.BuildStore
 	pipeline.GraphStore
 	pipeline.QueuePicker
+	pipeline.BuildPins
 }
 
 // BuildObserver hears about every build the dispatcher ends: run, failed

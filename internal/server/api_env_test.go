@@ -243,6 +243,22 @@ func (q *storeQueue) Cancel(ctx context.Context, id int64, by string) error {
 	return q.store.UpdateBuild(ctx, b)
 }
 
+func (q *storeQueue) Rebuild(ctx context.Context, id int64, by string) (pipeline.Build, error) {
+	q.record("rebuild " + by)
+	old, err := q.store.Build(ctx, id)
+	if err != nil {
+		return old, err
+	}
+	if !old.Status.Done() {
+		return old, pipeline.ErrNotFinished
+	}
+	b, _, err := q.store.Enqueue(ctx, old.Project, "rebuild", time.Now())
+	if err == nil {
+		err = q.store.PinCommit(ctx, b.ID, old.Commit)
+	}
+	return b, err
+}
+
 func (q *storeQueue) record(s string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -24,6 +24,7 @@ var writeCases = map[string]struct{ path, body string }{
 	"DELETE /projects/{ns}/{name}":      {"/api/v1/projects/ns/web", ""},
 	"POST /projects/{ns}/{name}/builds": {"/api/v1/projects/ns/web/builds", ""},
 	"POST /builds/{id}/cancel":          {"/api/v1/builds/1/cancel", ""},
+	"POST /builds/{id}/rebuild":         {"/api/v1/builds/2/rebuild", ""},
 	"POST /projects/{ns}/{name}/scan":   {"/api/v1/projects/ns/web/scan", ""},
 }
 
@@ -44,6 +45,13 @@ func newWriteEnv(t *testing.T) *apiEnv {
 	if err := e.store.RecordImage(ctx, pipeline.DeliveredImage{Image: "127.0.0.1:5000/ns/web:latest", Project: "ns/web:latest",
 		Digest: "sha256:" + strings.Repeat("0", 64), Delivered: time.Now()}); err != nil {
 		t.Fatal(err)
+	}
+	// A finished build of another project (id 2), to be rebuilt.
+	e.putProject(testProject("ns", "old"))
+	old := pipeline.Build{Project: "ns/old:latest", Status: pipeline.StatusSucceeded, Commit: strings.Repeat("c", 40),
+		Created: time.Now(), Finished: time.Now()}
+	if err := e.store.CreateBuild(ctx, &old); err != nil || old.ID != 2 {
+		t.Fatal(old, err)
 	}
 	return e
 }

@@ -37,6 +37,8 @@ var errorTable = []struct {
 	{pipeline.ErrFinished, http.StatusConflict, codeConflict},
 	{pipeline.ErrElsewhere, http.StatusConflict, codeConflict},
 	{pipeline.ErrDisabled, http.StatusConflict, codeConflict},
+	{pipeline.ErrNotFinished, http.StatusConflict, codeConflict},
+	{pipeline.ErrBusy, http.StatusConflict, codeConflict},
 	{errReadOnly, http.StatusConflict, codeConflict},
 	{errForbidden, http.StatusForbidden, codeForbidden},
 	{ErrBadLogin, http.StatusUnauthorized, codeUnauthorized},

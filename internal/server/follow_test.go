@@ -57,7 +57,7 @@ func TestAPIStageLog(t *testing.T) {
 	if !strings.Contains(eb.Error.Message, "checkout") {
 		t.Errorf("unknown stage: %+v", eb)
 	}
-	e.apiErr("GET", "/api/v1/builds/2/stages/build/log", "", anon, http.StatusNotFound)
+	e.apiErr("GET", "/api/v1/builds/99/stages/build/log", "", anon, http.StatusNotFound)
 	e.apiErr("GET", "/api/v1/builds/1/stages/build/log?follow=maybe", "", anon, http.StatusBadRequest)
 }
 

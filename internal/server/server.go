@@ -24,6 +24,10 @@ type Queue interface {
 	// TriggerForced is Trigger for a build that runs even when a build with
 	// the same inputs was delivered.
 	TriggerForced(ctx context.Context, key, cause string) (b pipeline.Build, joined bool, err error)
+	// Rebuild queues a forced build of the finished build id's commit; by
+	// names who asked. ErrNotFound for no such build, pipeline.ErrNotFinished
+	// while it runs, pipeline.ErrBusy when its project has a build queued.
+	Rebuild(ctx context.Context, id int64, by string) (pipeline.Build, error)
 }
 
 // Store is what the server reads and writes: the store, and the record of
@@ -72,6 +76,7 @@ type Server struct {
 	opts   Options
 	mux    *http.ServeMux
 	logins loginLimits // failed sign-ins, in memory
+	watch  *buildWatch // tells the list pages' event streams about builds
 }
 
 // New returns a Server with every route registered.
@@ -83,6 +88,7 @@ func New(deps Deps, opts Options) *Server {
 		opts.LogPoll = 300
 	}
 	s := &Server{deps: deps, opts: opts, mux: http.NewServeMux(), logins: newLoginLimits()}
+	s.watch = s.newBuildWatch()
 	s.routes()
 	return s
 }

@@ -29,10 +29,12 @@ var staticFS embed.FS
 // for a signed-in user and the form's CSRF token.
 func (s *Server) webRoutes() {
 	read, write := s.needReader, s.needWriter
-	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	s.mux.HandleFunc("GET /static/", serveStatic)
+	s.mux.HandleFunc("GET /favicon.ico", serveFavicon)
+	s.mux.HandleFunc("/", s.webNotFound)
 	s.mux.HandleFunc("GET /{$}", read(s.webProjects))
 	s.mux.HandleFunc("GET /failures", read(s.webFailures))
+	s.mux.HandleFunc("GET /events", read(s.webEvents))
 	s.mux.HandleFunc("GET /queue", read(s.webQueue))
 	s.mux.HandleFunc("GET /index", read(s.webIndex))
 	s.mux.HandleFunc("GET /register", s.webRegisterForm)
@@ -40,23 +42,17 @@ func (s *Server) webRoutes() {
 	s.mux.HandleFunc("GET /login", s.webLoginForm)
 	s.mux.HandleFunc("POST /login", s.webLogin)
 	s.mux.HandleFunc("POST /logout", s.webLogout)
-	s.mux.HandleFunc("GET /p/{ns}/{name}", read(s.webProject))
+	s.mux.HandleFunc("GET /p/{ns}/{name}", read(s.webProjectOrTags))
 	s.mux.HandleFunc("POST /p/{ns}/{name}/build", write(s.maintains(s.webBuildNow)))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}", read(s.webBuild))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/live", read(s.webBuildLive))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/events", read(s.webBuildEvents))
+	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/logs/{stage}", read(s.webLogBefore))
 	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/cancel", write(s.maintains(s.webCancel)))
+	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/rebuild", write(s.maintains(s.webRebuild)))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/results", read(s.webBuildResults))
 	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/artifacts/{file}", read(s.webBuildArtifact))
 	s.mux.HandleFunc("POST /p/{ns}/{name}/scan", write(s.maintains(s.webRescan)))
-}
-
-// cacheStatic lets browsers keep the embedded assets for an hour.
-func cacheStatic(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(w, r)
-	})
 }
 
 // page is what every template gets: the layout's parts and the page's own
@@ -131,8 +127,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	writeBody(w, r, status, buf.Bytes())
 }
 
 // errorData is the error page's content.

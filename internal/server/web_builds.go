@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,16 +27,35 @@ type buildData struct {
 	Failed   *stageView             // the stage the build failed in, if it did
 	FailTail template.HTML          // the last lines of that stage's log
 	From     string                 // the first stage whose log is still to come (live builds)
+	FromAt   int64                  // where in that stage's log the page's lines end
+	FromLine int                    // the number of the last line the page shows of it
 	Failing  []pipeline.CheckResult // the blocking check failures, shown with the failure
 	Results  *resultsView           // checks, artifacts and scan (the whole page only)
+	Pull     string                 // "docker pull REPO@DIGEST" of a delivered build
+	Wait     string                 // why a queued build has not started
+}
+
+// pullCommand is the command that pulls what build b delivered, by
+// digest: exactly the tested image; "" when it delivered nothing.
+func pullCommand(b pipeline.Build) string {
+	if b.Status != pipeline.StatusSucceeded || b.Image == "" || b.Digest == "" {
+		return ""
+	}
+	repo := b.Image
+	if i := strings.LastIndexByte(repo, ':'); i > strings.LastIndexByte(repo, '/') {
+		repo = repo[:i]
+	}
+	return "docker pull " + repo + "@" + b.Digest
 }
 
 // stageView is a stage with the end of its log, rendered.
 type stageView struct {
 	pipeline.Stage
-	Log    template.HTML
-	Cut    bool // the log's beginning is not shown
-	Open   bool // its section starts open
+	Log    template.HTML // its lines (see web_logview.go)
+	Cut    bool          // the log's beginning is not shown
+	Start  int64         // the log offset of the first line shown
+	First  int           // the number of the first line shown
+	Open   bool          // its section starts open
 	RawURL string
 }
 
@@ -74,7 +92,7 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 	for _, st := range stages {
 		byName[st.Name] = st
 	}
-	d := &buildData{Project: p, Build: b}
+	d := &buildData{Project: p, Build: b, Pull: pullCommand(b)}
 	for _, name := range pipeline.Stages {
 		st, ok := byName[name]
 		if !ok {
@@ -99,17 +117,32 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 		if v.Status == pipeline.StatusCancelled {
 			v.Open = true
 		}
-		if (!withLogs && !failed) || (!v.Status.Done() && !b.Status.Done()) {
+		live := !v.Status.Done() && !b.Status.Done()
+		if (!withLogs && !failed) || (live && string(v.Name) != d.From) {
 			continue // not shown, or its log is still to come over the event stream
 		}
-		tail, cut, err := s.logTail(ctx, b.ID, v.Name, logTailBytes)
+		part, err := s.readTail(ctx, b.ID, v.Name, logTailBytes, !live)
 		if err != nil {
 			return nil, err
 		}
-		v.Log, v.Cut = template.HTML(renderANSI(tail)), cut
-		if failed && d.Failed == v {
-			d.FailTail = template.HTML(renderANSI(lastLines(tail, failTailLines)))
+		v.Log, v.Cut, v.Start, v.First = template.HTML(part.HTML), part.Start > 0, part.Start, part.First
+		if live {
+			d.FromAt, d.FromLine = part.End, part.Lines
 		}
+		if failed && d.Failed == v {
+			d.FailTail = template.HTML(renderANSI(lastLines(string(part.Raw), failTailLines)))
+		}
+	}
+	if b.Status == pipeline.StatusQueued {
+		active, err := s.deps.Store.Active(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the queue: %w", err)
+		}
+		waits, err := s.waitReasons(ctx, active)
+		if err != nil {
+			return nil, err
+		}
+		d.Wait = waits[b.ID]
 	}
 	if b.Status == pipeline.StatusSucceeded {
 		d.Stages[len(d.Stages)-1].Open = true // the delivery: where the image went
@@ -127,41 +160,6 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 		d.Failing = blockingFailures(checks)
 	}
 	return d, nil
-}
-
-// logTail reads a stage's log through and returns its last max bytes,
-// starting at a line, and whether the beginning was cut.
-func (s *Server) logTail(ctx context.Context, buildID int64, stage pipeline.StageName, max int) (string, bool, error) {
-	rc, err := s.deps.Store.OpenLog(ctx, buildID, stage, 0)
-	if err != nil {
-		return "", false, fmt.Errorf("reading the %s log of build %d: %w", stage, buildID, err)
-	}
-	defer rc.Close()
-	var keep []byte
-	cut := false
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := rc.Read(buf)
-		keep = append(keep, buf[:n]...)
-		if len(keep) > 2*max {
-			keep, cut = append(keep[:0:0], keep[len(keep)-max:]...), true
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", false, fmt.Errorf("reading the %s log of build %d: %w", stage, buildID, err)
-		}
-	}
-	if len(keep) > max {
-		keep, cut = keep[len(keep)-max:], true
-	}
-	if cut {
-		if i := strings.IndexByte(string(keep), '\n'); i >= 0 {
-			keep = keep[i+1:]
-		}
-	}
-	return string(keep), cut, nil
 }
 
 // lastLines is the last n lines of s.

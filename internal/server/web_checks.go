@@ -242,7 +242,7 @@ type projectScanData struct {
 	Diff    *pipeline.ScanDiff // since Prev; nil for a first scan
 	Prev    *pipeline.Scan
 	History []scanRow
-	CanScan bool // the server can re-scan
+	CanScan bool // the server can re-scan, and the project delivered an image to scan
 }
 
 // scanHistory is how many scans a project's page lists.
@@ -255,7 +255,8 @@ func (s *Server) projectScanData(ctx context.Context, p pipeline.Project, builds
 	if err != nil {
 		return nil, err
 	}
-	d := &projectScanData{CanScan: s.deps.Rescanner != nil}
+	delivered := len(scans) > 0 || slices.ContainsFunc(builds, func(b pipeline.Build) bool { return b.Status == pipeline.StatusSucceeded })
+	d := &projectScanData{CanScan: s.deps.Rescanner != nil && delivered}
 	if len(scans) == 0 {
 		return d, nil
 	}

@@ -2,26 +2,32 @@ package server
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // A build page follows a running build with one Server-Sent Events stream,
-// /p/{ns}/{name}/builds/{n}/events?from=STAGE. It follows each stage's log
-// in pipeline order from STAGE on (s.followLog) and sends:
+// /p/{ns}/{name}/builds/{n}/events?from=STAGE&at=OFFSET&line=N. It follows
+// each stage's log in pipeline order from byte OFFSET of STAGE's log, where
+// line N+1 begins (the page shows the lines before), on (s.followLog) and
+// sends:
 //
-//	event: log    data: {"stage":"build","html":"…"}   the log's next lines, as HTML
+//	event: log    data: {"stage":"build","html":"…"}   the log's next lines, numbered (web_logview.go)
 //	event: stage  data: {"stage":"build","status":"failed","summary":"…"}   a stage ended
 //	event: done   data: {"status":"succeeded"}          the build ended; the page closes the stream
 //
-// Every event's id is "STAGE:OFFSET", the log position it reaches, so a
-// browser that reconnects (sending Last-Event-ID) goes on where it was.
+// Every event's id is "STAGE:OFFSET:LINE", the log position it reaches and
+// the last line it sent, so a browser that reconnects (sending
+// Last-Event-ID) goes on where it was.
 
 // sseEvent is the data of one event.
 type sseEvent struct {
@@ -61,7 +67,7 @@ func (s *Server) webBuildEvents(w http.ResponseWriter, r *http.Request) {
 		s.webFail(w, r, err)
 		return
 	}
-	start, offset := eventStart(r)
+	start, offset, line := eventStart(r)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -72,15 +78,14 @@ func (s *Server) webBuildEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, stage := range pipeline.Stages[start:] {
-		var a ansiHTML
-		pos := offset
+		l := newLogLines(stage, offset, line, nil)
+		l.more = func() []pipeline.LogMark { return s.logMarks(ctx, b.ID, stage) }
 		err := s.followLog(ctx, b.ID, stage, offset, func(chunk []byte) error {
-			pos += int64(len(chunk))
-			html := a.Write(chunk)
+			html := l.Write(chunk)
 			if html == "" {
 				return nil
 			}
-			return sw.send("log", fmt.Sprintf("%s:%d", stage, pos-int64(len(a.pending))), sseEvent{Stage: stage, HTML: html})
+			return sw.send("log", logEventID(stage, l), sseEvent{Stage: stage, HTML: html})
 		})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -88,21 +93,42 @@ func (s *Server) webBuildEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		if rest := a.Close(); rest != "" {
-			if sw.send("log", fmt.Sprintf("%s:%d", stage, pos), sseEvent{Stage: stage, HTML: rest}) != nil {
+		if rest := l.Close(); rest != "" {
+			if sw.send("log", logEventID(stage, l), sseEvent{Stage: stage, HTML: rest}) != nil {
 				return
 			}
 		}
 		if err := s.sendStage(r, sw, b, stage); err != nil {
 			return
 		}
-		offset = 0
+		offset, line = 0, 0
 	}
-	if b, err = s.deps.Store.Build(ctx, b.ID); err != nil {
-		s.deps.Logger.Warn("web: reading a build", "build", b.ID, "err", err)
+	if b, err = s.buildEnded(ctx, b.ID); err != nil {
+		if ctx.Err() == nil {
+			s.deps.Logger.Warn("web: reading a build", "build", b.ID, "err", err)
+		}
 		return
 	}
 	_ = sw.send("done", "done", sseEvent{Status: b.Status})
+}
+
+// buildEnded waits until the build is recorded as ended, polling: its last
+// stage ends before the runner has cleaned up and recorded the build.
+func (s *Server) buildEnded(ctx context.Context, id int64) (pipeline.Build, error) {
+	poll := time.Duration(s.opts.LogPoll) * time.Millisecond
+	for {
+		b, err := s.deps.Store.Build(ctx, id)
+		if err != nil || b.Status.Done() {
+			return b, err
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return b, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // sendStage sends the stage event of a stage that ended, with its
@@ -125,26 +151,48 @@ func (s *Server) sendStage(r *http.Request, sw sseWriter, b pipeline.Build, stag
 	return sw.send("stage", fmt.Sprintf("%s:end", stage), sseEvent{Stage: stage, Status: st.Status, Summary: buf.String()})
 }
 
-// eventStart is where a stream starts: the stage index and log offset of
-// Last-Event-ID ("build:1234", or "build:end" for after that stage), else
-// the stage ?from= names at offset 0, else the first stage.
-func eventStart(r *http.Request) (int, int64) {
+// logEventID is the id of a log event: where the stream stands.
+func logEventID(stage pipeline.StageName, l *logLines) string {
+	off, line := l.Pos()
+	return fmt.Sprintf("%s:%d:%d", stage, off, line)
+}
+
+// eventStart is where a stream starts: the stage index, log offset and
+// number of the last line sent of Last-Event-ID ("build:1234:56", or
+// "build:end" for after that stage), else of ?from=STAGE&at=OFFSET&line=N
+// (at and line default to 0), else the first stage.
+func eventStart(r *http.Request) (int, int64, int) {
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		name, pos, _ := strings.Cut(id, ":")
 		if i := slices.Index(pipeline.Stages, pipeline.StageName(name)); i >= 0 {
 			if pos == "end" {
-				return i + 1, 0
+				return i + 1, 0, 0
 			}
-			if off, err := strconv.ParseInt(pos, 10, 64); err == nil && off >= 0 {
-				return i, off
+			off, line, ok := logPos(pos)
+			if ok {
+				return i, off, line
 			}
 		}
 		if id == "done" {
-			return len(pipeline.Stages), 0
+			return len(pipeline.Stages), 0, 0
 		}
 	}
 	if i := slices.Index(pipeline.Stages, pipeline.StageName(r.FormValue("from"))); i >= 0 {
-		return i, 0
+		if off, line, ok := logPos(r.FormValue("at") + ":" + r.FormValue("line")); ok {
+			return i, off, line
+		}
+		return i, 0, 0
 	}
-	return 0, 0
+	return 0, 0, 0
+}
+
+// logPos parses "OFFSET:LINE" (each may be empty for 0).
+func logPos(s string) (int64, int, bool) {
+	o, l, _ := strings.Cut(s, ":")
+	off, err1 := strconv.ParseInt(cmp.Or(o, "0"), 10, 64)
+	line, err2 := strconv.Atoi(cmp.Or(l, "0"))
+	if err1 != nil || err2 != nil || off < 0 || line < 0 {
+		return 0, 0, false
+	}
+	return off, line, true
 }

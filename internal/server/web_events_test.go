@@ -82,12 +82,15 @@ func TestWebBuildEvents(t *testing.T) {
 	ch := openEvents(t, e, "/p/demo/slow/builds/1/events?from=checkout", "")
 	e.log(e.running.ID, pipeline.StageCheckout, "cloning <repo>\n\x1b[32mgre")
 	ev := next(t, ch)
-	if ev.name != "log" || ev.data.Stage != pipeline.StageCheckout || ev.data.HTML != "cloning &lt;repo&gt;\n<span class=\"fg-2\">gre</span>" {
+	// Whole lines only, numbered and linkable; "gre" waits for its line's end.
+	if ev.name != "log" || ev.data.Stage != pipeline.StageCheckout || ev.id != "checkout:15:1" ||
+		!strings.HasPrefix(ev.data.HTML, `<span id="checkout-L1" data-t="`) ||
+		!strings.HasSuffix(ev.data.HTML, `><a href="#checkout-L1">1</a>cloning &lt;repo&gt;`+"\n</span>") {
 		t.Errorf("first event %+v", ev)
 	}
 	e.log(e.running.ID, pipeline.StageCheckout, "en\x1b[0m done\n")
 	ev = next(t, ch)
-	if ev.data.HTML != `<span class="fg-2">en</span> done`+"\n" || ev.id != "checkout:35" {
+	if !strings.HasSuffix(ev.data.HTML, `<a href="#checkout-L2">2</a><span class="fg-2">green</span> done`+"\n</span>") || ev.id != "checkout:35:2" {
 		t.Errorf("second event %+v", ev)
 	}
 	// The stage ends, then the build: every later stage ends at once.
@@ -111,13 +114,18 @@ func TestWebBuildEvents(t *testing.T) {
 	}
 
 	// A browser that reconnects goes on from its last event.
-	ch = openEvents(t, e, "/p/demo/slow/builds/1/events", "checkout:15")
+	ch = openEvents(t, e, "/p/demo/slow/builds/1/events", "checkout:15:1")
 	var html string
 	for ev := next(t, ch); ev.name == "log"; ev = next(t, ch) {
 		html += ev.data.HTML
 	}
-	if stripTags(html) != "green done\n" {
+	if stripTags(html) != "2green done\n" || !strings.Contains(html, `id="checkout-L2"`) {
 		t.Errorf("resumed log %q", html)
+	}
+	// So does a page that shows the first line: ?at= and ?line= say where it ends.
+	ch = openEvents(t, e, "/p/demo/slow/builds/1/events?from=checkout&at=15&line=1", "")
+	if ev := next(t, ch); !strings.Contains(ev.data.HTML, `id="checkout-L2"`) || strings.Contains(ev.data.HTML, "cloning") {
+		t.Errorf("log from line 2: %+v", ev)
 	}
 }
 

@@ -45,6 +45,8 @@ func (s *Server) webFailures(w http.ResponseWriter, r *http.Request) {
 type queueData struct {
 	Running []pipeline.Build
 	Queued  []pipeline.Build
+	Notice  string           // what the last action did ("Cancelled build #3 of …")
+	Waits   map[int64]string // why each queued build waits, by ID
 }
 
 // webQueue serves /queue: running and queued builds, oldest first, each
@@ -56,6 +58,13 @@ func (s *Server) webQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var d queueData
+	if n, of := r.FormValue("cancelled"), r.FormValue("of"); n != "" && of != "" {
+		d.Notice = fmt.Sprintf("Build #%s of %s: cancel requested; a running build stops within seconds.", n, of)
+	}
+	if d.Waits, err = s.waitReasons(r.Context(), active); err != nil {
+		s.webFail(w, r, err)
+		return
+	}
 	for _, b := range active {
 		if b.Status == pipeline.StatusRunning {
 			d.Running = append(d.Running, b)

@@ -35,6 +35,9 @@ type projectsData struct {
 	Status   string // the status filter, "" for all
 	Statuses []string
 	Counts   map[string]int // projects per status, before filtering
+	// IndexErrors are the errors of the newest index reconcile, when it
+	// had any (the index was not applied): a banner shows them.
+	IndexErrors []string
 }
 
 // statusFilters are the choices of the projects page's status filter.
@@ -60,6 +63,9 @@ func (s *Server) webProjects(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		d.Rows = append(d.Rows, row)
+	}
+	if rs, err := reconcilesOf(r.Context(), s.deps.Store, 1); err == nil && len(rs) > 0 {
+		d.IndexErrors = rs[0].Errors
 	}
 	s.render(w, r, http.StatusOK, "projects", "layout", s.newPage(w, r, "Projects", "projects", d))
 }

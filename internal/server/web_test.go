@@ -137,7 +137,7 @@ func TestWebPages(t *testing.T) {
 			"Needed by", "/p/examples/app", "alice"}},
 		{"/p/examples/app/builds/1", anon, []string{"<title>examples/app:latest #1 failed · Hoist</title>", "Failed in", "build",
 			`<span class="fg-1">red error</span>`, "last line here", "Last lines of the build log", `id="stage-build" data-stage="build" open`}},
-		{"/p/demo/slow/builds/1", byCookie, []string{"running", `hx-trigger="every 1s"`, "/p/demo/slow/builds/1/events?from=checkout", "Cancel build"}},
+		{"/p/demo/slow/builds/1", byCookie, []string{"running", `hx-trigger="hoist-stage from:body"`, "/p/demo/slow/builds/1/events?from=checkout&amp;at=0&amp;line=0", "Cancel build"}},
 		{"/p/demo/slow/builds/1/live", anon, []string{`id="build-live"`, `hx-get="/p/demo/slow/builds/1/live"`}},
 		{"/p/examples/app/builds/1/live", anon, []string{`id="build-live"`, "Failed in"}},
 		{"/register", anon, []string{"<title>Register a project · Hoist</title>", "Sign in to register"}},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -25,6 +26,7 @@ func (s *Store) AppendLog(ctx context.Context, buildID int64, stage pipeline.Sta
 	if len(p) == 0 {
 		return nil
 	}
+	now := nanos(time.Now())
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var seq, end int64
 		err := tx.QueryRowContext(ctx, `SELECT seq, end_offset FROM log_chunks
@@ -37,8 +39,8 @@ func (s *Store) AppendLog(ctx context.Context, buildID int64, stage pipeline.Sta
 			n := min(len(p), maxChunk)
 			seq, end = seq+1, end+int64(n)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO log_chunks
-				(build_id, stage, seq, end_offset, data) VALUES (?, ?, ?, ?, ?)`,
-				buildID, stage, seq, end, p[:n]); err != nil {
+				(build_id, stage, seq, end_offset, data, stored) VALUES (?, ?, ?, ?, ?, ?)`,
+				buildID, stage, seq, end, p[:n], now); err != nil {
 				return notFoundIf(err, buildID)
 			}
 			p = p[n:]
@@ -49,6 +51,31 @@ func (s *Store) AppendLog(ctx context.Context, buildID int64, stage pipeline.Sta
 		return fmt.Errorf("appending to log %s of build %d: %w", stage, buildID, err)
 	}
 	return nil
+}
+
+// LogMarks lists the end offset and storing time of each chunk of the log
+// of (buildID, stage), in order.
+func (s *Store) LogMarks(ctx context.Context, buildID int64, stage pipeline.StageName) ([]pipeline.LogMark, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT end_offset, stored FROM log_chunks
+		WHERE build_id = ? AND stage = ? ORDER BY end_offset`, buildID, stage)
+	if err != nil {
+		return nil, fmt.Errorf("reading the times of log %s of build %d: %w", stage, buildID, err)
+	}
+	defer rows.Close()
+	var marks []pipeline.LogMark
+	for rows.Next() {
+		var m pipeline.LogMark
+		var at sql.NullInt64
+		if err := rows.Scan(&m.End, &at); err != nil {
+			return nil, fmt.Errorf("reading the times of log %s of build %d: %w", stage, buildID, err)
+		}
+		m.At = fromNanos(at)
+		marks = append(marks, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the times of log %s of build %d: %w", stage, buildID, err)
+	}
+	return marks, nil
 }
 
 // OpenLog reads the log of (buildID, stage) from byte offset on, up to its

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -137,5 +138,33 @@ func testLogLarge(t *testing.T, s pipeline.Store) {
 	must(t, "reading the 20 MB log", err)
 	if n != size || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
 		t.Errorf("read %d bytes with sha256 %x, want %d bytes with %x", n, got.Sum(nil), size, want.Sum(nil))
+	}
+}
+
+// testLogMarks: every append leaves a mark at the log's new length, stored
+// at the time of the append, in order; an empty log has none.
+func testLogMarks(t *testing.T, s pipeline.Store) {
+	b := create(t, s, "a/x:latest")
+	before := time.Now().Add(-time.Second)
+	must(t, "AppendLog", s.AppendLog(ctx(t), b.ID, pipeline.StageBuild, []byte("one\n")))
+	time.Sleep(20 * time.Millisecond)
+	must(t, "AppendLog", s.AppendLog(ctx(t), b.ID, pipeline.StageBuild, []byte("two\nthree\n")))
+	after := time.Now().Add(time.Second)
+	marks, err := s.LogMarks(ctx(t), b.ID, pipeline.StageBuild)
+	must(t, "LogMarks", err)
+	if len(marks) != 2 || marks[0].End != 4 || marks[1].End != 14 {
+		t.Fatalf("LogMarks = %+v, want ends 4 and 14", marks)
+	}
+	for i, m := range marks {
+		if m.At.Before(before) || m.At.After(after) {
+			t.Errorf("mark %d stored at %v, want between %v and %v", i, m.At, before, after)
+		}
+		mustUTC(t, "mark", m.At)
+	}
+	if !marks[1].At.After(marks[0].At) {
+		t.Errorf("second mark at %v, not after the first at %v", marks[1].At, marks[0].At)
+	}
+	if marks, err := s.LogMarks(ctx(t), b.ID, pipeline.StageTest); err != nil || len(marks) != 0 {
+		t.Errorf("LogMarks of an empty log = %+v, %v; want none", marks, err)
 	}
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Log/Snapshot", testLogSnapshot},
 		{"Log/MissingBuild", testLogMissingBuild},
 		{"Log/Large", testLogLarge},
+		{"Log/Marks", testLogMarks},
 		{"Image/RecordReplaceList", testImages},
 		{"User/CreateFind", testUsers},
 		{"User/Exists", testUserExists},
@@ -78,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Queue/EnqueueCommitReplay", testEnqueueCommitReplay},
 		{"Graph/FromImages", testFromImages},
 		{"Graph/Identity", testIdentity},
+		{"Graph/Pins", testPins},
 		{"Queue/ClaimIDSkipQueued", testClaimIDSkipQueued},
 		{"Close", testClose},
 	}
