@@ -201,29 +201,44 @@ func benchNoopSweep(ctx context.Context, e *env, rep *report, reg string, n int)
 	return nil
 }
 
+// planPerFile is how many entries (g2) writes to each index file.
+const planPerFile = 500
+
 // benchPlan times `hoist plan` over a synthetic index of n entries: a layered
-// graph where entry i depends on up to two earlier ones.
+// graph where entry i depends on up to two earlier ones. The entries are
+// spread over files of planPerFile, one namespace each, as a real index is
+// (one file per namespace); one file of 10,000 would be over the index's
+// per-file limits.
 func benchPlan(ctx context.Context, e *env, rep *report, n int) error {
 	dir := filepath.Join(e.tmp, "g2", "index.d")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	var b strings.Builder
-	b.WriteString("Projects:\n")
+	ns := func(i int) string { return fmt.Sprintf("bench%d", (i-1)/planPerFile) }
+	files := map[string]*strings.Builder{}
 	for i := 1; i <= n; i++ {
+		b := files[ns(i)]
+		if b == nil {
+			b = &strings.Builder{}
+			b.WriteString("Projects:\n")
+			files[ns(i)] = b
+		}
 		deps := "null"
 		if i > 10 {
-			deps = fmt.Sprintf("bench/p%d:latest", (i*7919)%(i-1)+1)
+			d := (i*7919)%(i-1) + 1
+			deps = fmt.Sprintf("%s/p%d:latest", ns(d), d)
 		}
-		fmt.Fprintf(&b, "  - id: %d\n    app-id: bench\n    job-id: p%d\n    git-url: https://git.example/bench/p%d.git\n    git-branch: main\n"+
+		fmt.Fprintf(b, "  - id: %d\n    app-id: %s\n    job-id: p%d\n    git-url: https://git.example/bench/p%d.git\n    git-branch: main\n"+
 			"    git-path: /\n    target-file: Dockerfile\n    desired-tag: latest\n    notify-email: bench@hoist.invalid\n"+
-			"    build-context: ./\n    depends-on: %s\n", i, i, i, deps)
+			"    build-context: ./\n    depends-on: %s\n", i, ns(i), i, i, deps)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bench.yaml"), []byte(b.String()), 0o644); err != nil {
-		return err
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(b.String()), 0o644); err != nil {
+			return err
+		}
 	}
 	hoistBin := filepath.Join(e.root, "bin", "hoist")
-	cmd := exec.CommandContext(ctx, hoistBin, "plan", "--index", dir, "--changed", "bench/p1", "--changed", "bench/p2")
+	cmd := exec.CommandContext(ctx, hoistBin, "plan", "--index", dir, "--changed", ns(1)+"/p1", "--changed", ns(2)+"/p2")
 	progress("(g2) hoist plan over %d entries", n)
 	d, err := e.timed(ctx, cmd)
 	if err != nil {
@@ -233,14 +248,14 @@ func benchPlan(ctx context.Context, e *env, rep *report, n int) error {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss // KiB on Linux
 	}
-	out, err := exec.CommandContext(ctx, hoistBin, "plan", "--index", dir, "--changed", "bench/p1", "--changed", "bench/p2").Output()
+	out, err := exec.CommandContext(ctx, hoistBin, "plan", "--index", dir, "--changed", ns(1)+"/p1", "--changed", ns(2)+"/p2").Output()
 	if err != nil {
 		return err
 	}
 	first, _, _ := strings.Cut(string(out), "\n")
 	rep.rows = append(rep.rows, row{name: fmt.Sprintf("(g2) hoist plan, %d-entry index", n), hoist: []time.Duration{d},
 		ratio: fmt.Sprintf("peak RSS %.1f MiB", float64(rss)/1024)})
-	rep.how = append(rep.how, fmt.Sprintf("(g2) wall time and peak RSS (rusage of the child) of `hoist plan --index <%d entries> --changed bench/p1 --changed bench/p2`, "+
-		"which reads and validates the index, builds the graph and prints the plan (%q)", n, first))
+	rep.how = append(rep.how, fmt.Sprintf("(g2) wall time and peak RSS (rusage of the child) of `hoist plan --index <%d entries in files of %d> --changed bench0/p1 --changed bench0/p2`, "+
+		"which reads and validates the index, builds the graph and prints the plan (%q)", n, planPerFile, first))
 	return nil
 }
