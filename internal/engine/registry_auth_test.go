@@ -36,7 +36,10 @@ func TestPushToProtectedEmbeddedRegistry(t *testing.T) {
 	if _, err := anon.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{ref}}, &log); err != nil {
 		t.Fatalf("Build: %v\n%s", err, log.String())
 	}
-	anonymous := &Engine{cli: anon.cli, keychain: authn.NewMultiKeychain(), log: anon.log}
+	// The same engine (Podman's too) with no credentials.
+	plain := *anon
+	plain.keychain = authn.NewMultiKeychain()
+	anonymous := &plain
 	if _, err := anonymous.Push(t.Context(), ref, &log); err == nil {
 		t.Fatal("an anonymous push to the embedded registry was taken")
 	}
