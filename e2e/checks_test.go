@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/registry"
@@ -255,7 +258,20 @@ CMD ["true"]
 // host ("host/repo:hoist-rescan…").
 func rescanTags(t *testing.T, host string) []string {
 	t.Helper()
-	out, err := exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}").Output()
+	// Podman's image list can fail while another image is being removed:
+	// ask again before giving up.
+	var out []byte
+	var err error
+	for range 3 {
+		var stderr bytes.Buffer
+		cmd := exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}")
+		cmd.Stderr = &stderr
+		if out, err = cmd.Output(); err == nil {
+			break
+		}
+		err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		time.Sleep(time.Second)
+	}
 	if err != nil {
 		t.Fatalf("docker images: %v", err)
 	}
