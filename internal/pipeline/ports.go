@@ -131,12 +131,24 @@ type RepoConfigReader interface {
 	ReadRepoConfig(root, dir string) (cfg RepoConfig, found bool, err error)
 }
 
-// ScriptSpec is a script to run on the host.
+// ScriptSpec is a script to run.
 type ScriptSpec struct {
 	Script  string   // absolute path of the script
 	Dir     string   // working directory
 	Env     []string // added to a minimal environment
 	Timeout time.Duration
+	// Workspace is the absolute path of the checkout Script and Dir lie
+	// in. A sandboxed runner gives the script this folder (and nothing
+	// else of the host) to read and write; "" for runners on the host.
+	Workspace string
+}
+
+// Limits bound what one sandboxed container may use. A zero field is the
+// runner's default.
+type Limits struct {
+	Memory int64   // bytes, swap included
+	CPUs   float64 // CPUs' worth of time
+	PIDs   int64   // processes and threads
 }
 
 // ScriptRunner runs user scripts (prebuild, test-script) on the host.

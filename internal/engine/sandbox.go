@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// SandboxUID is the user sandboxed scripts run as when Hoist runs as root;
+// otherwise they run as Hoist's own user, who owns the checkout.
+const SandboxUID = 10001
+
+// WorkspaceMount is where a sandboxed script sees its checkout.
+const WorkspaceMount = "/workspace"
+
+// DefaultLimits bound a sandboxed script when the Sandbox names none: 1 GiB
+// of memory, one CPU, 256 processes.
+var DefaultLimits = pipeline.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256}
+
+// Sandbox runs scripts in confined containers (pipeline.ScriptRunner): the
+// checkout (ScriptSpec.Workspace) mounted at /workspace and nothing else
+// of the host, a non-root user, no capabilities, no-new-privileges, a
+// read-only root filesystem with a /tmp in memory, the engine's default
+// network (so downloads work) but no engine socket, CPU, memory and
+// process limits, and none of Hoist's environment. What the script writes
+// into the checkout stays there for the build.
+type Sandbox struct {
+	Engine *Engine
+	Image  string          // the image scripts run in: EnsureToolbox's
+	Limits pipeline.Limits // zero fields: DefaultLimits'
+}
+
+var _ pipeline.ScriptRunner = (*Sandbox)(nil)
+
+var errSandboxTimedOut = errors.New("script timed out")
+
+// RunScript runs spec in a container of s.Image and removes the container
+// whatever happens; a cancel or spec.Timeout kills it at once.
+func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log io.Writer) error {
+	log = orDiscard(log)
+	if spec.Workspace == "" {
+		return errors.New("a sandboxed script needs a workspace")
+	}
+	name := displayName(spec.Script, spec.Dir)
+	script, err := inWorkspace(spec.Workspace, spec.Script)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	dir, err := inWorkspace(spec.Workspace, spec.Dir)
+	if err != nil {
+		return fmt.Errorf("%s: working folder: %w", name, err)
+	}
+	if info, err := os.Stat(spec.Script); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: not found", name)
+	} else if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	} else if info.IsDir() {
+		return fmt.Errorf("%s: is a folder, not a script", name)
+	}
+	user, err := ownWorkspace(spec.Workspace)
+	if err != nil {
+		return fmt.Errorf("%s: giving the checkout to the sandbox user: %w", name, err)
+	}
+	if spec.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, spec.Timeout, errSandboxTimedOut)
+		defer cancel()
+	}
+	lim := s.limits()
+	env := append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", "LANG=C.UTF-8"}, spec.Env...)
+	// The script runs directly when it is executable (its "#!" line picks
+	// the interpreter), else with sh, as on the host.
+	cmd := []string{"/bin/sh", "-c", `if [ -x "$0" ]; then exec "$0"; else exec sh "$0"; fi`, script}
+	pids := lim.PIDs
+	id, err := s.Engine.createContainer(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image:      s.Image,
+			Cmd:        cmd,
+			Env:        env,
+			User:       user,
+			WorkingDir: dir,
+			Labels:     pipeline.WithLabels(ctx, nil),
+		},
+		HostConfig: &container.HostConfig{
+			Mounts:         []mount.Mount{{Type: mount.TypeBind, Source: spec.Workspace, Target: WorkspaceMount}},
+			CapDrop:        []string{"ALL"},
+			SecurityOpt:    []string{"no-new-privileges"},
+			ReadonlyRootfs: true,
+			Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=64m"},
+			Resources: container.Resources{
+				Memory:     lim.Memory,
+				MemorySwap: lim.Memory,
+				NanoCPUs:   int64(lim.CPUs * 1e9),
+				PidsLimit:  &pids,
+				Ulimits:    ulimits(),
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("%s: creating its sandbox from %s: %w", name, s.Image, err)
+	}
+	defer s.Engine.remove(id)
+	finish, err := s.Engine.attach(ctx, id, log)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if _, err := s.Engine.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		finish(false)
+		return fmt.Errorf("%s: starting its sandbox: %w", name, err)
+	}
+	res, err := s.Engine.await(ctx, id, 0)
+	finish(err == nil)
+	switch {
+	case errors.Is(context.Cause(ctx), errSandboxTimedOut):
+		return fmt.Errorf("%s timed out after %s", name, spec.Timeout)
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s stopped: %w", name, context.Cause(ctx))
+	case err != nil:
+		return fmt.Errorf("%s: %w", name, err)
+	case res.ExitCode == 0:
+		return nil
+	}
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if insp, err := s.Engine.cli.ContainerInspect(ictx, id, client.ContainerInspectOptions{}); err == nil &&
+		insp.Container.State != nil && insp.Container.State.OOMKilled {
+		return fmt.Errorf("%s was killed: it used more than its %s of memory", name, bytesText(lim.Memory))
+	}
+	return fmt.Errorf("%s exited with status %d", name, res.ExitCode)
+}
+
+// limits returns s.Limits with DefaultLimits for its zero fields.
+func (s *Sandbox) limits() pipeline.Limits {
+	l := s.Limits
+	if l.Memory <= 0 {
+		l.Memory = DefaultLimits.Memory
+	}
+	if l.CPUs <= 0 {
+		l.CPUs = DefaultLimits.CPUs
+	}
+	if l.PIDs <= 0 {
+		l.PIDs = DefaultLimits.PIDs
+	}
+	return l
+}
+
+// inWorkspace returns p (a host path inside ws) as the sandbox sees it.
+func inWorkspace(ws, p string) (string, error) {
+	rel, err := filepath.Rel(ws, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("%s lies outside the checkout", p)
+	}
+	return path.Join(WorkspaceMount, filepath.ToSlash(rel)), nil
+}
+
+// ownWorkspace returns the user a sandboxed script runs as ("uid:gid"):
+// Hoist's own when it is not root, else SandboxUID, to whom the checkout
+// is then given so that the script can write in it.
+func ownWorkspace(ws string) (string, error) {
+	if uid := os.Getuid(); uid != 0 {
+		return fmt.Sprintf("%d:%d", uid, os.Getgid()), nil
+	}
+	err := filepath.WalkDir(ws, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, SandboxUID, SandboxUID)
+	})
+	return fmt.Sprintf("%d:%d", SandboxUID, SandboxUID), err
+}
+
+// displayName names the script relative to dir when it lies inside it.
+func displayName(p, dir string) string {
+	rel, err := filepath.Rel(dir, p)
+	if dir == "" || err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return p
+	}
+	return filepath.ToSlash(rel)
+}
+
+// bytesText is n bytes for people: "1 GiB", "512 MiB".
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
