@@ -61,7 +61,7 @@ func startBrowserServer(t *testing.T, workers int) *browserServer {
 	s := &browserServer{gitBase: serveRepos(t, repos), data: filepath.Join(t.TempDir(), "data")}
 	addr := freeAddr(t)
 	s.base = "http://" + addr
-	s.srv = startServe(t, "serve", "--index", filepath.Join(examples, "examples/index.d"), "--addr", addr,
+	s.srv = startServe(t, "serve", "--trust-index", "--index", filepath.Join(examples, "examples/index.d"), "--addr", addr,
 		"--data", s.data, "--registry-addr", freeAddr(t), "--workers", fmt.Sprint(workers))
 	if r := hoistStdin(t, browserPassword+"\n", nil, "user", "add", "--admin", "--data", s.data, "alice"); r.code != 0 {
 		t.Fatalf("user add:\n%s", r)

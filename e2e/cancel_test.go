@@ -95,7 +95,7 @@ func TestServeCancelsEveryStage(t *testing.T) {
 
 	data := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
-	srv := startServe(t, "serve", "--index", idx, "--addr", addr, "--data", data, "--registry-addr", freeAddr(t),
+	srv := startServe(t, "serve", "--trust-index", "--index", idx, "--addr", addr, "--data", data, "--registry-addr", freeAddr(t),
 		"--workers", strconv.Itoa(len(scenarios)), "--cve-scanner", cve)
 	defer srv.stop(t)
 	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--admin", "--data", data, "alice"); r.code != 0 {
@@ -323,7 +323,7 @@ func TestServeCancelsDeliver(t *testing.T) {
 	idx := writeIndex(t, "cancel", entry(1, "cancel", "deliver", app, "    prebuild-script: prebuild.sh\n    prebuild-context: ./\n"))
 	data := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
-	srv := startServe(t, "serve", "--index", idx, "--addr", addr, "--data", data, "--registry", ln.Addr().String())
+	srv := startServe(t, "serve", "--trust-index", "--index", idx, "--addr", addr, "--data", data, "--registry", ln.Addr().String())
 	defer srv.stop(t)
 	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--admin", "--data", data, "alice"); r.code != 0 {
 		t.Fatalf("user add:\n%s", r)

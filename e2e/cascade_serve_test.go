@@ -54,7 +54,7 @@ func TestCascadeServe(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
 	base := "http://" + addr
-	srv := startServe(t, "serve", "--index", idx, "--addr", addr, "--data", data, "--registry-addr", freeAddr(t), "--workers", "2")
+	srv := startServe(t, "serve", "--trust-index", "--index", idx, "--addr", addr, "--data", data, "--registry-addr", freeAddr(t), "--workers", "2")
 	defer srv.stop(t)
 	srv.waitOutput(t, "hoist is serving")
 	if r := hoistStdin(t, "not-a-secret-1\n", nil, "user", "add", "--admin", "--data", data, "alice"); r.code != 0 {

@@ -75,7 +75,7 @@ func TestServeReapsLeftovers(t *testing.T) {
 	}
 	start := func() *server {
 		data := filepath.Join(t.TempDir(), "data")
-		s := &server{args: []string{"serve", "--index", idx, "--addr", freeAddr(t), "--data", data, "--registry-addr", freeAddr(t), "--workers", "2"}}
+		s := &server{args: []string{"serve", "--trust-index", "--index", idx, "--addr", freeAddr(t), "--data", data, "--registry-addr", freeAddr(t), "--workers", "2"}}
 		s.srv = startServe(t, s.args...)
 		b, err := os.ReadFile(filepath.Join(data, "instance"))
 		if err != nil {

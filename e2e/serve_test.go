@@ -30,7 +30,7 @@ func TestServe(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
 	base := "http://" + addr
-	args := []string{"serve", "--index", filepath.Join(repo, "examples/index.d"), "--addr", addr,
+	args := []string{"serve", "--trust-index", "--index", filepath.Join(repo, "examples/index.d"), "--addr", addr,
 		"--data", data, "--registry-addr", freeAddr(t), "--workers", "2"}
 	srv := startServe(t, args...)
 	mustContain(t, "serve output", srv.waitOutput(t, "hoist is serving"), "hoist is serving "+base)

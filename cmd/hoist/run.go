@@ -46,6 +46,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		prebuildLimit = fs.Duration("prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
 		checkoutLimit = fs.Duration("checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
 		force         = fs.Bool("force", false, "build even projects whose inputs were delivered before")
+		sandbox       = fs.Bool("sandbox", false, "run the projects' scripts confined in containers, as hoist serve does for projects it does not trust (default: on this machine, as your user)")
 	)
 	fs.Var(&indexes, "index", "index to build: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&only, "only", "build only NS/NAME or NS/NAME:TAG (repeatable)")
@@ -98,6 +99,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		CheckoutTimeout: *checkoutLimit,
 		Observer:        prog,
 		Instance:        env.instance,
+		Trusted:         func(pipeline.Project) bool { return !*sandbox },
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
 	notices := nf.service(env.store, defaultServeAddr, warnLogger(stderr))

@@ -49,6 +49,7 @@ type serveFlags struct {
 	prebuild      time.Duration
 	checkout      time.Duration
 	stages        stageFlags
+	trustIndex    bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -66,6 +67,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
 	fs.DurationVar(&f.checkout, "checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
+	fs.BoolVar(&f.trustIndex, "trust-index", false, "trust every project of the index: their scripts run on this machine as Hoist's user (root-equivalent), not sandboxed")
 	f.stages.register(fs)
 	f.reg.register(fs)
 	f.notify.register(fs)
@@ -122,6 +124,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // serve runs the dispatcher and the HTTP server until ctx ends, then stops
 // them: running builds are cancelled ("server stopping") and recorded.
 func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
+	if _, err := env.engine.EnsureToolbox(ctx); err != nil {
+		return err // untrusted scripts cannot run without it
+	}
 	m := metrics.New(env.store, log)
 	notices := f.notify.service(env.store, ln.Addr().String(), log)
 	defer flushNotifications(notices, log) // after the dispatcher has stopped
@@ -195,6 +200,7 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		Observer:        m,
 		Logger:          log,
 		Instance:        env.instance,
+		Trusted:         func(p pipeline.Project) bool { return f.trustIndex && p.FromIndex() },
 	})
 }
 

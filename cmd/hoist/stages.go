@@ -9,6 +9,7 @@ import (
 	"github.com/hoistci/hoist/internal/checks"
 	"github.com/hoistci/hoist/internal/checks/scan"
 	"github.com/hoistci/hoist/internal/dockerfile"
+	"github.com/hoistci/hoist/internal/engine"
 	"github.com/hoistci/hoist/internal/index"
 	"github.com/hoistci/hoist/internal/runner"
 	"github.com/hoistci/hoist/internal/script"
@@ -46,6 +47,7 @@ func (s *stageFlags) deps(env *env) runner.Deps {
 		Tester: checks.New(checks.Deps{Engine: env.engine, Containers: env.engine, Layers: env.registry, Scripts: scripts},
 			checks.Options{ScriptTimeout: s.testTimeout, SizeBudget: int64(s.sizeBudget)}),
 		Scripts:     scripts,
+		Sandbox:     &engine.Sandbox{Engine: env.engine},
 		RepoConfigs: index.RepoConfigs{},
 		Dockerfiles: dockerfile.Reader{},
 		Linter:      dockerfile.Linter{},

@@ -39,7 +39,7 @@ var DefaultLimits = pipeline.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256}
 // into the checkout stays there for the build.
 type Sandbox struct {
 	Engine *Engine
-	Image  string          // the image scripts run in: EnsureToolbox's
+	Image  string          // the image scripts run in; "": the toolbox (EnsureToolbox)
 	Limits pipeline.Limits // zero fields: DefaultLimits'
 }
 
@@ -79,6 +79,12 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 		ctx, cancel = context.WithTimeoutCause(ctx, spec.Timeout, errSandboxTimedOut)
 		defer cancel()
 	}
+	image := s.Image
+	if image == "" {
+		if image, err = s.Engine.EnsureToolbox(ctx); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	lim := s.limits()
 	env := append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", "LANG=C.UTF-8"}, spec.Env...)
 	// The script runs directly when it is executable (its "#!" line picks
@@ -87,7 +93,7 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 	pids := lim.PIDs
 	id, err := s.Engine.createContainer(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{
-			Image:      s.Image,
+			Image:      image,
 			Cmd:        cmd,
 			Env:        env,
 			User:       user,
@@ -110,7 +116,7 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("%s: creating its sandbox from %s: %w", name, s.Image, err)
+		return fmt.Errorf("%s: creating its sandbox from %s: %w", name, image, err)
 	}
 	defer s.Engine.remove(id)
 	finish, err := s.Engine.attach(ctx, id, log)

@@ -37,11 +37,15 @@ type Store interface {
 
 // Deps are the adapters a runner drives.
 type Deps struct {
-	Source      pipeline.Source
-	Engine      pipeline.Engine
-	Registry    pipeline.Registry
-	Tester      pipeline.Tester
-	Scripts     pipeline.ScriptRunner
+	Source   pipeline.Source
+	Engine   pipeline.Engine
+	Registry pipeline.Registry
+	Tester   pipeline.Tester
+	Scripts  pipeline.ScriptRunner
+	// Sandbox runs the scripts of projects Options.Trusted does not trust,
+	// confined in a container with their checkout; nil: every project's
+	// scripts run through Scripts.
+	Sandbox     pipeline.ScriptRunner
 	RepoConfigs pipeline.RepoConfigReader
 	Dockerfiles pipeline.FromReader // nil: FROM lines are not read
 	Linter      pipeline.Linter     // nil: the lint stage is skipped
@@ -87,6 +91,18 @@ type Options struct {
 	// a restarted server finds and removes what a crash left behind. ""
 	// marks nothing.
 	Instance string
+	// Trusted says whether a project's scripts may run through
+	// Deps.Scripts (on the host, with what Hoist's user may do); the
+	// others' run in Deps.Sandbox. nil trusts none.
+	Trusted func(pipeline.Project) bool
+}
+
+// scripts returns the runner for p's scripts and whether it is the sandbox.
+func (r *Runner) scripts(p pipeline.Project) (pipeline.ScriptRunner, bool) {
+	if r.deps.Sandbox == nil || r.opts.Trusted != nil && r.opts.Trusted(p) {
+		return r.deps.Scripts, false
+	}
+	return r.deps.Sandbox, true
 }
 
 // DefaultCheckoutTimeout bounds the checkout when Options.CheckoutTimeout

@@ -149,9 +149,14 @@ func (r *Runner) prebuild(ctx context.Context, j *job, log io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("prebuild-context: %w", err)
 	}
-	fmt.Fprintf(log, "running %s in %s (timeout %s)\n", p.PrebuildScript, p.PrebuildContext, r.opts.PrebuildTimeout)
-	return r.deps.Scripts.RunScript(ctx, pipeline.ScriptSpec{
-		Script: script, Dir: dir, Timeout: r.opts.PrebuildTimeout,
+	scripts, sandboxed := r.scripts(p)
+	where := ""
+	if sandboxed {
+		where = ", sandboxed: the project is not trusted"
+	}
+	fmt.Fprintf(log, "running %s in %s (timeout %s%s)\n", p.PrebuildScript, p.PrebuildContext, r.opts.PrebuildTimeout, where)
+	return scripts.RunScript(ctx, pipeline.ScriptSpec{
+		Script: script, Dir: dir, Timeout: r.opts.PrebuildTimeout, Workspace: j.dir,
 		Env: []string{"HOIST_PROJECT=" + p.Key(), "HOIST_COMMIT=" + j.build.Commit},
 	}, log)
 }
