@@ -30,26 +30,38 @@ func readTree(t *testing.T, dir string) map[string]string {
 	return files
 }
 
-// TestServeSandboxesUntrustedPrebuild builds, in hoist serve without
-// --trust-index, the hostile project testdata/hostile/prebuild: its
-// prebuild script looks for the server's secrets and database, the engine
-// socket, a way to write outside its checkout and to become root. It runs
-// in the toolbox container as a non-root user, finds none of them, and
-// what it writes into its checkout is what the build gets: the project is
-// delivered.
-func TestServeSandboxesUntrustedPrebuild(t *testing.T) {
+// TestServeSandboxesUntrustedProjects builds, in hoist serve without
+// --trust-index, two projects it does not trust. The hostile
+// testdata/hostile/prebuild's prebuild script looks for the server's
+// secrets and database, the engine socket, a way to write outside its
+// checkout and to become root: it runs in the toolbox container as a
+// non-root user, finds none of them, and what it writes into its checkout
+// is what the build gets: the project is delivered. The test-script of
+// testdata/untrusted/web wgets the image under test on $TARGET_HOST, in a
+// sandbox that shares that container's network, and passes.
+func TestServeSandboxesUntrustedProjects(t *testing.T) {
 	testenv.DockerHost(t)
 	t.Setenv("HOIST_WEBHOOK_SECRET", "sandbox-e2e-secret")
 	repo := testenv.GitRepo(t, readTree(t, "testdata/hostile/prebuild"))
-	idx := writeIndex(t, "hostile", entry(1, "hostile", "prebuild", repo, "    prebuild-script: prebuild.sh\n    prebuild-context: ./\n"))
+	web := testenv.GitRepo(t, readTree(t, "testdata/untrusted/web"))
+	prebuild := "    prebuild-script: prebuild.sh\n    prebuild-context: ./\n"
+	idx := writeIndex(t, "hostile", entry(1, "hostile", "prebuild", repo, prebuild), entry(2, "hostile", "web", web, prebuild))
 	data := filepath.Join(t.TempDir(), "data")
 	srv := startServe(t, "serve", "--index", idx, "--addr", freeAddr(t), "--data", data, "--registry-addr", freeAddr(t), "--workers", "1")
 	defer srv.stop(t)
 	st := openStore(t, data)
-	waitFor(t, "the build", func() bool {
+	waitFor(t, "the builds", func() bool {
 		b, _ := lastBuild(t, st, "hostile/prebuild:latest")
-		return b.ID != 0 && b.Status.Done()
+		w, _ := lastBuild(t, st, "hostile/web:latest")
+		return b.ID != 0 && b.Status.Done() && w.ID != 0 && w.Status.Done()
 	})
+	w, _ := lastBuild(t, st, "hostile/web:latest")
+	testLog := stageLog(t, st, w.ID, pipeline.StageTest)
+	if w.Status != pipeline.StatusSucceeded {
+		t.Errorf("web build: %s %q\ntest log:\n%s", w.Status, w.Reason, testLog)
+	}
+	mustContain(t, "web test log", testLog, "sandboxed, the project is not trusted", "testing 127.0.0.1:", "on localhost:8080",
+		"got: hello from an untrusted project", "PASS test-script")
 	b, _ := lastBuild(t, st, "hostile/prebuild:latest")
 	log := stageLog(t, st, b.ID, pipeline.StagePrebuild)
 	if b.Status != pipeline.StatusSucceeded {

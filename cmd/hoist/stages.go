@@ -40,14 +40,15 @@ func (s *stageFlags) scanner(env *env) *scan.Scanner {
 // deps are the adapters a runner drives, on env.
 func (s *stageFlags) deps(env *env) runner.Deps {
 	scripts := &script.Runner{}
+	sandbox := &engine.Sandbox{Engine: env.engine}
 	return runner.Deps{
 		Source:   source.New(),
 		Engine:   env.engine,
 		Registry: env.registry,
-		Tester: checks.New(checks.Deps{Engine: env.engine, Containers: env.engine, Layers: env.registry, Scripts: scripts},
+		Tester: checks.New(checks.Deps{Engine: env.engine, Containers: env.engine, Layers: env.registry, Scripts: scripts, Sandbox: sandbox},
 			checks.Options{ScriptTimeout: s.testTimeout, SizeBudget: int64(s.sizeBudget)}),
 		Scripts:     scripts,
-		Sandbox:     &engine.Sandbox{Engine: env.engine},
+		Sandbox:     sandbox,
 		RepoConfigs: index.RepoConfigs{},
 		Dockerfiles: dockerfile.Reader{},
 		Linter:      dockerfile.Linter{},

@@ -31,6 +31,9 @@ type Deps struct {
 	Containers autotest.Engine      // background containers (ports, tests); an autotest's builds and pulls
 	Layers     pipeline.LayerReader // the image's files, from the registry
 	Scripts    pipeline.ScriptRunner
+	// Sandbox runs the test-scripts of projects that are not trusted
+	// (TestSpec.Sandboxed), beside the image under test; nil: Scripts.
+	Sandbox pipeline.ScriptRunner
 }
 
 // Options tune the checks.

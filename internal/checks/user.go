@@ -29,7 +29,9 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 	}
 	fmt.Fprintf(log, "--- test-script %s (IMAGE=%s)\n", spec.Config.TestScript, spec.Image)
 	script, err := pipeline.SafeJoin(spec.Dir, spec.Config.TestScript)
-	if err == nil {
+	if err == nil && spec.Sandboxed && s.d.Sandbox != nil {
+		err = s.sandboxedScript(ctx, spec, script, log)
+	} else if err == nil {
 		err = s.scripts.RunScript(ctx, pipeline.ScriptSpec{
 			Script:  script,
 			Dir:     spec.Dir,
@@ -46,12 +48,57 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 	return r
 }
 
+// sandboxedScript starts the image under test, then runs the test-script
+// in the sandbox, in the network namespace of that container: the script
+// reaches it on TARGET_HOST (localhost) and the ports it EXPOSEs. The
+// container is removed afterwards.
+func (s *Suite) sandboxedScript(ctx context.Context, spec pipeline.TestSpec, script string, log io.Writer) error {
+	id, err := s.d.Containers.StartContainer(ctx, pipeline.ContainerSpec{Image: spec.Image})
+	if err != nil {
+		return fmt.Errorf("starting the image under test for the test-script: %w", err)
+	}
+	defer func() { _ = s.d.Containers.RemoveContainer(context.WithoutCancel(ctx), id) }()
+	fmt.Fprintf(log, "(sandboxed, the project is not trusted: the image under test runs as %s, reachable on $TARGET_HOST=localhost)\n", shortID(id))
+	err = s.d.Sandbox.RunScript(ctx, pipeline.ScriptSpec{
+		Script:        script,
+		Dir:           spec.Dir,
+		Env:           append(append(Env(spec), "TARGET_HOST=localhost"), spec.Env...),
+		Timeout:       s.opts.ScriptTimeout,
+		Workspace:     spec.RepoRoot,
+		JoinContainer: id,
+	}, log)
+	if err != nil {
+		var out strings.Builder
+		if s.d.Containers.ContainerOutput(context.WithoutCancel(ctx), id, &out, &out, false) == nil && out.Len() > 0 {
+			fmt.Fprintf(log, "--- output of the image under test:\n%s", bounded(out.String(), 4096))
+		}
+	}
+	return err
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// bounded returns the last n bytes of s.
+func bounded(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
 // Env is the environment a test-script gets:
 //
 //	IMAGE, CONTAINER_NAME  the image under test (NAME:test, registry included)
 //	HOIST_PROJECT          the project, ns/name:tag
 //	HOIST_COMMIT           the commit being built
 //	HOIST_GIT_URL          the repository, credentials hidden (its output is shown)
+//	TARGET_HOST            sandboxed only: where the image under test
+//	                       answers (localhost: the script shares its network)
 func Env(spec pipeline.TestSpec) []string {
 	return []string{
 		"IMAGE=" + spec.Image,

@@ -91,6 +91,10 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 	// the interpreter), else with sh, as on the host.
 	cmd := []string{"/bin/sh", "-c", `if [ -x "$0" ]; then exec "$0"; else exec sh "$0"; fi`, script}
 	pids := lim.PIDs
+	network := container.NetworkMode("")
+	if spec.JoinContainer != "" {
+		network = container.NetworkMode("container:" + spec.JoinContainer)
+	}
 	id, err := s.Engine.createContainer(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image:      image,
@@ -101,6 +105,7 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 			Labels:     pipeline.WithLabels(ctx, nil),
 		},
 		HostConfig: &container.HostConfig{
+			NetworkMode:    network,
 			Mounts:         []mount.Mount{{Type: mount.TypeBind, Source: spec.Workspace, Target: WorkspaceMount}},
 			CapDrop:        []string{"ALL"},
 			SecurityOpt:    []string{"no-new-privileges"},

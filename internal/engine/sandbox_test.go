@@ -19,7 +19,13 @@ import (
 // error. Every container it made is gone afterwards.
 func sandboxRun(t *testing.T, script string, files map[string]string, lim pipeline.Limits, timeout time.Duration) (string, string, error) {
 	t.Helper()
-	e := newEngine(t)
+	return sandboxRunIn(t, newEngine(t), "", script, files, lim, timeout)
+}
+
+// sandboxRunIn is sandboxRun on e, in the network namespace of join ("":
+// its own).
+func sandboxRunIn(t *testing.T, e *Engine, join, script string, files map[string]string, lim pipeline.Limits, timeout time.Duration) (string, string, error) {
+	t.Helper()
 	img, err := e.EnsureToolbox(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +40,7 @@ func sandboxRun(t *testing.T, script string, files map[string]string, lim pipeli
 	var log bytes.Buffer
 	err = (&Sandbox{Engine: e, Image: img, Limits: lim}).RunScript(ctx, pipeline.ScriptSpec{
 		Script: filepath.Join(ws, "s.sh"), Dir: ws, Workspace: ws, Timeout: timeout,
-		Env: []string{"HOIST_PROJECT=ns/app:1"},
+		Env: []string{"HOIST_PROJECT=ns/app:1"}, JoinContainer: join,
 	}, &log)
 	filter := make(client.Filters).Add("label", pipeline.LabelInstance+"="+owner.Instance)
 	cs, lerr := e.cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: filter})
@@ -88,6 +94,7 @@ cat ` + secretFile + ` || echo "host file: unreadable"
 if [ -e /var/run/docker.sock ] || [ -e /run/docker.sock ]; then echo "engine socket: present"; else echo "engine socket: absent"; fi
 touch /bin/owned || echo "root filesystem: read-only"
 su -c id root </dev/null || echo "su: refused"
+docker ps
 echo done
 `
 	_, log, err := sandboxRun(t, script, nil, pipeline.Limits{}, time.Minute)
@@ -99,7 +106,7 @@ echo done
 			t.Errorf("the script got %q:\n%s", leak, log)
 		}
 	}
-	for _, want := range []string{"environ: no secret", "host file: unreadable", "engine socket: absent", "root filesystem: read-only", "su: refused", "done"} {
+	for _, want := range []string{"environ: no secret", "host file: unreadable", "engine socket: absent", "root filesystem: read-only", "su: refused", "docker: this project is not trusted", "hoist serve --trust-index", "done"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
@@ -140,5 +147,23 @@ func TestSandboxTimesOut(t *testing.T) {
 	}
 	if d := time.Since(start); d > 60*time.Second {
 		t.Errorf("RunScript took %s after a 3s timeout", d)
+	}
+}
+
+// A script that joins a container's network reaches it on localhost, and
+// nothing of the container's filesystem.
+func TestSandboxJoinsTheNetworkOfAContainer(t *testing.T) {
+	e := newEngine(t)
+	id := uniqueID(t)
+	img := buildImage(t, e, id, id+":test", map[string]string{"www/index.html": "hello from the image under test\n"},
+		"COPY www /www", `CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]`)
+	cid := start(t, e, id, pipeline.ContainerSpec{Image: img})
+	script := "#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://localhost:8080/ && exit 0; sleep 1; done; exit 1\n"
+	_, log, err := sandboxRunIn(t, e, cid, script, nil, pipeline.Limits{}, time.Minute)
+	if err != nil {
+		t.Fatalf("RunScript: %v\n%s", err, log)
+	}
+	if !strings.Contains(log, "hello from the image under test") {
+		t.Errorf("log lacks the page the container serves:\n%s", log)
 	}
 }

@@ -33,7 +33,7 @@ func (e *Engine) EnsureToolbox(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("making the toolbox image: %w (install Debian's busybox-static: apt-get install busybox-static)", err)
 	}
-	sum := sha256.Sum256(bb)
+	sum := sha256.Sum256(append([]byte(dockerStub), bb...))
 	ref := ToolboxRepo + ":" + hex.EncodeToString(sum[:6])
 	if _, err := e.cli.ImageInspect(ctx, ref); err == nil {
 		return ref, nil
@@ -60,6 +60,15 @@ func (e *Engine) EnsureToolbox(ctx context.Context) (string, error) {
 	return ref, nil
 }
 
+// dockerStub is the toolbox's docker: sandboxed scripts have no engine, and
+// one that calls docker learns why and what to do about it.
+const dockerStub = `#!/bin/sh
+echo "docker: this project is not trusted, so its scripts run sandboxed, without a container engine." >&2
+echo "docker: the image under test already runs beside a test-script: reach it on \$TARGET_HOST (localhost) and its EXPOSEd ports." >&2
+echo "docker: to give the project's scripts the engine (root-equivalent on the Hoist host), a Hoist admin trusts it (hoist serve --trust-index for index projects)." >&2
+exit 127
+`
+
 // writeToolbox writes the toolbox's root filesystem as a tar stream.
 func writeToolbox(w io.Writer, busybox []byte, applets []string) error {
 	tw := tar.NewWriter(w)
@@ -84,6 +93,9 @@ func writeToolbox(w io.Writer, busybox []byte, applets []string) error {
 	}
 	passwd := fmt.Sprintf("root:x:0:0:root:/tmp:/bin/sh\nhoist:x:%d:%d:hoist sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n", SandboxUID, SandboxUID)
 	group := fmt.Sprintf("root:x:0:\nhoist:x:%d:\nnogroup:x:65534:\n", SandboxUID)
+	if err := file("bin/docker", 0o755, []byte(dockerStub)); err != nil {
+		return err
+	}
 	if err := file("etc/passwd", 0o644, []byte(passwd)); err != nil {
 		return err
 	}
@@ -91,7 +103,7 @@ func writeToolbox(w io.Writer, busybox []byte, applets []string) error {
 		return err
 	}
 	for _, a := range applets {
-		if a == "busybox" || strings.Contains(a, "/") {
+		if a == "busybox" || a == "docker" || strings.Contains(a, "/") {
 			continue
 		}
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777}); err != nil {

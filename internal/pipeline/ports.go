@@ -141,6 +141,10 @@ type ScriptSpec struct {
 	// in. A sandboxed runner gives the script this folder (and nothing
 	// else of the host) to read and write; "" for runners on the host.
 	Workspace string
+	// JoinContainer is a running container (Containers.StartContainer's
+	// id) whose network namespace a sandboxed script shares, so that it
+	// reaches that container on localhost; "": its own network.
+	JoinContainer string
 }
 
 // Limits bound what one sandboxed container may use. A zero field is the
@@ -174,6 +178,9 @@ type TestSpec struct {
 	Env        []string
 	Project    Project
 	Commit     string
+	// Sandboxed says that the project is not trusted: its test-script runs
+	// in the sandbox beside the image under test, not on the host.
+	Sandboxed bool
 }
 
 // Tester runs the test stage: predefined checks and the project's own tests.

@@ -76,11 +76,12 @@ func (r *Runner) lint(ctx context.Context, j *job, log io.Writer) error {
 // test runs the predefined checks and the project's own tests, records
 // their results and the JUnit report, and fails on a blocking failure.
 func (r *Runner) test(ctx context.Context, j *job, log io.Writer) error {
+	_, sandboxed := r.scripts(j.project)
 	results, err := r.deps.Tester.Test(ctx, pipeline.TestSpec{
 		Image: r.ref(j, "test"), Digest: j.digest,
 		TargetFile: j.paths.targetFile, ContextDir: j.paths.context, RepoRoot: j.dir,
 		Dir: j.paths.gitPath, Config: j.repo, HasRepo: j.hasRepo,
-		Project: j.project, Commit: j.build.Commit,
+		Project: j.project, Commit: j.build.Commit, Sandboxed: sandboxed,
 	}, log)
 	r.record(ctx, j, log, results)
 	if err != nil {
