@@ -49,10 +49,13 @@ var layers = map[string][]string{
 	"internal/server":          {"internal/pipeline"},
 	"internal/notifypolicy":    {"internal/pipeline"},
 	"internal/arch":            nil,
+
+	// the executors' behaviour suite (testOnly)
+	"internal/pipeline/executortest": {"internal/pipeline"},
 }
 
 // testOnly packages may be imported by tests only.
-var testOnly = map[string]bool{"internal/testenv": true, "internal/store/storetest": true, "internal/checks/checktest": true}
+var testOnly = map[string]bool{"internal/testenv": true, "internal/store/storetest": true, "internal/checks/checktest": true, "internal/pipeline/executortest": true}
 
 // domain and core are the packages the external-import rules cover.
 var (

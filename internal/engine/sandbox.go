@@ -212,3 +212,9 @@ func bytesText(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+var _ pipeline.Executor = (*Engine)(nil)
+
+// Sandbox returns a Sandbox on e with DefaultLimits and the toolbox image,
+// so that *Engine is a pipeline.Executor.
+func (e *Engine) Sandbox() pipeline.ScriptRunner { return &Sandbox{Engine: e} }

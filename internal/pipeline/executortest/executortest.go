@@ -1,0 +1,144 @@
+// Package executortest is the behaviour every pipeline.Executor must have,
+// as storetest is for stores: an implementation's tests call Run with a
+// way to make one. It needs nothing but the Executor: the images it builds
+// are made by a sandboxed script from the sandbox's own busybox, in a
+// workspace, as an untrusted project's prebuild would.
+package executortest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// makeImage is the prebuild script the suite runs sandboxed: it makes a
+// root filesystem from the sandbox's busybox and a page holding $TOKEN.
+const makeImage = `#!/bin/sh
+set -eu
+echo "uid=$(id -u)"
+mkdir -p rootfs/bin rootfs/www rootfs/tmp
+cp /bin/busybox rootfs/bin/busybox
+for a in sh cat httpd sleep; do ln -s busybox "rootfs/bin/$a"; done
+echo "$TOKEN" > rootfs/www/index.html
+`
+
+const dockerfile = `FROM scratch
+COPY rootfs/ /
+ENV PATH=/bin
+EXPOSE 8080
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+`
+
+// Run runs the suite against executors newExecutor makes.
+func Run(t *testing.T, newExecutor func(t *testing.T) pipeline.Executor) {
+	x := newExecutor(t)
+	token := "executortest-" + random(t)
+	owner := pipeline.Owner{Instance: token, Build: 1}
+	ctx := pipeline.WithOwner(t.Context(), owner)
+	t.Cleanup(func() { _, _ = x.Reap(context.Background(), owner.Labels()) })
+	ws := t.TempDir()
+	write(t, filepath.Join(ws, "make.sh"), makeImage, 0o755)
+	write(t, filepath.Join(ws, "Dockerfile"), dockerfile, 0o644)
+	script := func(t *testing.T, body string) pipeline.ScriptSpec {
+		p := filepath.Join(ws, "s-"+random(t)+".sh")
+		write(t, p, body, 0o755)
+		return pipeline.ScriptSpec{Script: p, Dir: ws, Workspace: ws, Timeout: 2 * time.Minute, Env: []string{"TOKEN=" + token}}
+	}
+	tag := token + ":test"
+
+	t.Run("SandboxWritesTheWorkspaceAsNonRoot", func(t *testing.T) {
+		var log bytes.Buffer
+		spec := pipeline.ScriptSpec{Script: filepath.Join(ws, "make.sh"), Dir: ws, Workspace: ws, Timeout: 2 * time.Minute, Env: []string{"TOKEN=" + token}}
+		if err := x.Sandbox().RunScript(ctx, spec, &log); err != nil {
+			t.Fatalf("RunScript: %v\n%s", err, log.String())
+		}
+		if strings.Contains(log.String(), "uid=0\n") {
+			t.Errorf("the sandboxed script ran as root:\n%s", log.String())
+		}
+		if b, err := os.ReadFile(filepath.Join(ws, "rootfs", "www", "index.html")); err != nil || string(b) != token+"\n" {
+			t.Errorf("the page the script wrote: %q, %v", b, err)
+		}
+	})
+	t.Run("SandboxHasNoEngineAndReportsExitStatus", func(t *testing.T) {
+		var log bytes.Buffer
+		err := x.Sandbox().RunScript(ctx, script(t, "#!/bin/sh\n[ -e /var/run/docker.sock ] && echo ENGINE\ndocker ps && echo DOCKER\nexit 3\n"), &log)
+		if err == nil || !strings.Contains(err.Error(), "exited with status 3") {
+			t.Errorf("err = %v, want it to say the script exited with status 3", err)
+		}
+		if strings.Contains(log.String(), "ENGINE") || strings.Contains(log.String(), "DOCKER") {
+			t.Errorf("the sandboxed script reached an engine:\n%s", log.String())
+		}
+	})
+
+	var built bool
+	outer := t
+	t.Run("BuildsTheWorkspaceAndRunsTheImage", func(t *testing.T) {
+		var log bytes.Buffer
+		id, err := x.Build(ctx, pipeline.BuildSpec{ContextDir: ws, Dockerfile: "Dockerfile", Tags: []string{tag}}, &log)
+		if err != nil {
+			t.Fatalf("Build: %v\n%s", err, log.String())
+		}
+		built = true
+		outer.Cleanup(func() { _ = x.RemoveImage(context.Background(), id) })
+		log.Reset()
+		res, err := x.Run(ctx, pipeline.RunSpec{Image: tag, Cmd: []string{"cat", "/www/index.html"}}, &log)
+		if err != nil || !res.Exited || res.ExitCode != 0 || !strings.Contains(log.String(), token) {
+			t.Errorf("Run: %+v, %v, output %q; want exit 0 printing the page", res, err, log.String())
+		}
+		cfg, err := x.InspectImage(ctx, tag)
+		if err != nil || len(cfg.ExposedPorts) != 1 || cfg.ExposedPorts[0] != "8080/tcp" {
+			t.Errorf("InspectImage: %+v, %v; want 8080/tcp exposed", cfg, err)
+		}
+	})
+	if !built {
+		return
+	}
+	t.Run("SandboxReachesTheImageUnderTestOnLocalhost", func(t *testing.T) {
+		id, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag})
+		if err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		defer func() { _ = x.RemoveContainer(context.Background(), id) }()
+		spec := script(t, "#!/bin/sh\nfor i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://localhost:8080/ && exit 0; sleep 1; done; exit 1\n")
+		spec.JoinContainer = id
+		var log bytes.Buffer
+		if err := x.Sandbox().RunScript(ctx, spec, &log); err != nil || !strings.Contains(log.String(), token) {
+			t.Errorf("RunScript beside the container: %v\n%s", err, log.String())
+		}
+	})
+	t.Run("ReapRemovesWhatTheOwnerLeft", func(t *testing.T) {
+		if _, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag, Cmd: []string{"sleep", "1000"}}); err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		got, err := x.Reap(context.Background(), owner.Labels())
+		if err != nil || got.Containers < 1 {
+			t.Errorf("Reap: %+v, %v; want the left container removed", got, err)
+		}
+		if again, err := x.Reap(context.Background(), owner.Labels()); err != nil || again.Containers != 0 {
+			t.Errorf("second Reap: %+v, %v; want nothing left", again, err)
+		}
+	})
+}
+
+func write(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func random(t *testing.T) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
