@@ -21,6 +21,13 @@ var _ pipeline.Containers = (*Engine)(nil)
 // StartContainer creates a container from spec and starts it in the
 // background. When starting fails, the created container is removed.
 func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec) (string, error) {
+	if spec.Privileged {
+		return "", fmt.Errorf("starting container from %s: privileged containers are refused: Hoist runs other people's images confined", spec.Image)
+	}
+	if container.NetworkMode(spec.Network).IsHost() {
+		return "", fmt.Errorf("starting container from %s: the host's network is refused", spec.Image)
+	}
+	hc := e.confined()
 	opts := client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image:      spec.Image,
@@ -31,10 +38,7 @@ func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec
 			WorkingDir: spec.WorkingDir,
 			Labels:     pipeline.WithLabels(ctx, spec.Labels),
 		},
-		HostConfig: &container.HostConfig{
-			Privileged: spec.Privileged,
-			Resources:  container.Resources{Ulimits: ulimits()},
-		},
+		HostConfig: &hc,
 	}
 	if e.podman && spec.Entrypoint != nil && len(spec.Entrypoint) == 0 {
 		// Podman reads an empty entrypoint as "the image's"; [""] clears it.

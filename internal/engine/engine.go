@@ -44,6 +44,9 @@ type Options struct {
 	// push to and pull from over plain HTTP, besides loopback ones. Docker
 	// reads this from its own configuration; Podman is told on each call.
 	Insecure []string
+	// Limits bound every container Hoist starts from an image; zero fields
+	// are DefaultLimits'.
+	Limits pipeline.Limits
 }
 
 // Engine talks to one container engine. It is safe for concurrent use.
@@ -53,6 +56,7 @@ type Engine struct {
 	log      *slog.Logger
 	insecure map[string]bool // registry hosts allowed plain HTTP
 	podman   bool            // the engine is Podman's compatible service
+	limits   pipeline.Limits
 }
 
 // New connects to the engine, negotiates the API version and pings it. When
@@ -79,7 +83,8 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		cli.Close()
 		return nil, noEngine(host, err)
 	}
-	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger, insecure: insecureHosts(opts.Insecure), podman: podman}
+	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger, insecure: insecureHosts(opts.Insecure), podman: podman,
+		limits: (&Sandbox{Limits: opts.Limits}).limits()}
 	if e.keychain == nil {
 		e.keychain = authn.DefaultKeychain
 	}

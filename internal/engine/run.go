@@ -31,6 +31,32 @@ func ulimits() []*container.Ulimit {
 	}
 }
 
+// droppedCaps are capabilities of the engine's default set that images
+// under test do not get: raw sockets, device nodes, audit records and file
+// capabilities.
+var droppedCaps = []string{"NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP"}
+
+// confined is the HostConfig of every container Hoist starts from an
+// image (the checks, structure tests, autotests, the image under test
+// beside a test-script): the engine's limits (Options.Limits), never
+// privileged, the engine's default namespaces (no host network, PID or
+// IPC), no mounts, and fewer capabilities than the engine's default.
+func (e *Engine) confined() container.HostConfig {
+	pids := e.limits.PIDs
+	return container.HostConfig{
+		CapDrop: droppedCaps,
+		Resources: container.Resources{
+			Memory:     e.limits.Memory,
+			MemorySwap: e.limits.Memory,
+			NanoCPUs:   int64(e.limits.CPUs * 1e9),
+			PidsLimit:  &pids,
+			Ulimits:    ulimits(),
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // Run creates and starts a container from spec, copies its output to log,
 // waits until it exits or has stayed up for spec.StayUp (then stops it), and
 // removes it whatever happens.
@@ -42,7 +68,7 @@ func (e *Engine) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer) 
 			Env:    spec.Env,
 			Labels: pipeline.WithLabels(ctx, spec.Labels),
 		},
-		HostConfig: &container.HostConfig{Resources: container.Resources{Ulimits: ulimits()}},
+		HostConfig: ptr(e.confined()),
 	})
 	if err != nil {
 		return pipeline.RunResult{}, fmt.Errorf("creating container from %s: %w", spec.Image, err)

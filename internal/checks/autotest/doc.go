@@ -38,7 +38,7 @@
 // # What a service may use
 //
 // Supported: image, build (context, dockerfile, args), command, entrypoint,
-// environment, working_dir, user, labels, privileged, depends_on (the
+// environment, working_dir, user, labels, privileged: false, depends_on (the
 // conditions service_started and service_completed_successfully;
 // service_healthy is treated as service_started, with a note in the log),
 // links (a link's alias becomes a name of the linked service), networks
@@ -52,7 +52,7 @@
 // profiles (every profile is enabled).
 //
 // Everything else fails the test, naming the file, line, service and field:
-// volumes and bind mounts, env_file, network_mode, pid, ipc, cap_add,
+// privileged: true, volumes and bind mounts, env_file, network_mode, pid, ipc, cap_add,
 // devices, secrets, configs, extends, include and so on. Hoist never runs
 // a file it cannot honour and never passes it silently.
 //

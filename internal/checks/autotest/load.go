@@ -346,7 +346,9 @@ func newService(spec Spec, sc types.ServiceConfig, extraAliases []string, at fun
 		Cmd:        sc.Command,
 		User:       sc.User,
 		WorkingDir: sc.WorkingDir,
-		Privileged: sc.Privileged,
+	}
+	if sc.Privileged {
+		return nil, nil, fmt.Errorf("%s: service %q: privileged is refused: Hoist runs every container confined, without extra privileges; remove it and test another way", at("services", sc.Name, "privileged"), sc.Name)
 	}
 	if sc.Entrypoint != nil {
 		cs.Entrypoint = []string(sc.Entrypoint)

@@ -82,7 +82,7 @@ services:
     ports: ["80:80"]
     user: "1000"
     working_dir: /w
-    privileged: true
+    privileged: false
   web:
     image: docker.io/hoisttest/app:other
     depends_on: [db]
@@ -123,7 +123,7 @@ services:
 	if want := []string{"A=1", "HOST="}; !slices.Equal(sut.spec.Env, want) {
 		t.Errorf("sut env = %q, want %q (nothing from the host)", sut.spec.Env, want)
 	}
-	if sut.spec.User != "1000" || sut.spec.WorkingDir != "/w" || !sut.spec.Privileged {
+	if sut.spec.User != "1000" || sut.spec.WorkingDir != "/w" || sut.spec.Privileged {
 		t.Errorf("sut spec = %+v", sut.spec)
 	}
 	if want := []dependency{{"init", "service_completed_successfully"}, {"web", "service_started"}}; !slices.Equal(sut.deps, want) {
@@ -188,6 +188,10 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"app/docker-compose.test.yml:4:5", `service "sut": network_mode`}},
 		{"host pid", "services:\n  sut:\n    image: x\n  db:\n    image: y\n    pid: host\n",
 			[]string{"app/docker-compose.test.yml:6:5", `service "db": pid`}},
+		{"privileged", "services:\n  sut:\n    image: x\n    depends_on: [db]\n  db:\n    image: y\n    privileged: true\n",
+			[]string{"app/docker-compose.test.yml:7:5", `service "db": privileged is refused`, "remove it"}},
+		{"devices", "services:\n  sut:\n    image: x\n    devices: [/dev/sda]\n",
+			[]string{"app/docker-compose.test.yml:4:5", `service "sut": devices`}},
 		{"cap_add", "services:\n  sut:\n    image: x\n    cap_add: [SYS_ADMIN]\n",
 			[]string{`service "sut": cap_add`}},
 		{"env_file", "services:\n  sut:\n    image: x\n    env_file: /etc/shadow\n",
