@@ -52,6 +52,13 @@ func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 		Remove:      true,
 		ForceRemove: true,
 		PullParent:  false,
+		// RUN steps are other people's code too: the limits of every
+		// container (Options.Limits), but for processes, which the classic
+		// builder cannot bound.
+		Memory:     e.limits.Memory,
+		MemorySwap: e.limits.Memory,
+		CPUPeriod:  100000,
+		CPUQuota:   int64(e.limits.CPUs * 100000),
 	})
 	if err != nil {
 		return "", fmt.Errorf("starting build of %s: %w", spec.ContextDir, err)

@@ -167,3 +167,22 @@ func TestSandboxJoinsTheNetworkOfAContainer(t *testing.T) {
 		t.Errorf("log lacks the page the container serves:\n%s", log)
 	}
 }
+
+// A RUN step that allocates more than the engine's memory limit fails the
+// build.
+func TestBuildStepsAreLimited(t *testing.T) {
+	host := newEngine(t) // skips without an engine
+	e, err := New(t.Context(), Options{Host: host.cli.DaemonHost(), Limits: pipeline.Limits{Memory: 64 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	id := uniqueID(t)
+	dir := newContext(t, e, id, map[string]string{"Dockerfile": dockerfile(id,
+		`RUN x=$(head -c 536870912 /dev/zero | tr '\0' a); echo "allocated ${#x}"`)})
+	var log bytes.Buffer
+	_, err = e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{id + ":test"}}, &log)
+	if err == nil || strings.Contains(log.String(), "allocated 536870912") {
+		t.Fatalf("Build allocated 512 MiB under a 64 MiB limit: %v\n%s", err, log.String())
+	}
+}
