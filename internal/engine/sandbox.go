@@ -150,6 +150,11 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 		insp.Container.State != nil && insp.Container.State.OOMKilled {
 		return fmt.Errorf("%s was killed: it used more than its %s of memory", name, bytesText(lim.Memory))
 	}
+	if res.ExitCode == 137 {
+		// SIGKILL that Hoist did not send; Podman does not report
+		// OOMKilled, and the memory limit is what kills a sandbox.
+		return fmt.Errorf("%s was killed (signal 9): most likely it used more than its %s of memory", name, bytesText(lim.Memory))
+	}
 	return fmt.Errorf("%s exited with status %d", name, res.ExitCode)
 }
 
