@@ -102,7 +102,7 @@ func (g *Git) lowSpeedTime() time.Duration {
 func (c *call) run(dir string, args ...string) (string, error) {
 	shown := make([]string, len(args))
 	for i, a := range args {
-		shown[i] = redact(a)
+		shown[i] = pipeline.RedactURL(a)
 	}
 	fmt.Fprintf(c.log, "$ git %s\n", strings.Join(shown, " "))
 	cmd := c.command(dir, args...)
@@ -133,7 +133,7 @@ type tee struct {
 }
 
 func (t *tee) Write(p []byte) (int, error) {
-	_, _ = t.log.Write(p)
+	_, _ = t.log.Write([]byte(pipeline.RedactText(string(p))))
 	t.tail = append(t.tail, p...)
 	if n := len(t.tail); n > maxTail {
 		t.tail = append(t.tail[:0:0], t.tail[n-maxTail:]...)
@@ -166,30 +166,4 @@ func scpLike(u string) bool {
 	colon := strings.IndexByte(u, ':')
 	slash := strings.IndexByte(u, '/')
 	return colon > 0 && (slash < 0 || colon < slash)
-}
-
-// redact hides credentials in a URL: https://user:pass@host becomes
-// https://user:***@host, and a lone http(s) user name (often a token)
-// becomes ***. Other strings are returned unchanged.
-func redact(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	hostEnd := strings.IndexByte(rest, '/')
-	if hostEnd < 0 {
-		hostEnd = len(rest)
-	}
-	at := strings.LastIndexByte(rest[:hostEnd], '@')
-	if at < 0 {
-		return s
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	switch {
-	case hasPass:
-		user += ":***"
-	case strings.HasPrefix(scheme, "http"):
-		user = "***"
-	}
-	return scheme + "://" + user + rest[at:]
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,7 +59,7 @@ func (g *Git) Checkout(ctx context.Context, url, branch, dir string, log io.Writ
 	if err := checkEmpty(dir); err != nil {
 		return "", err
 	}
-	c := &call{git: g, ctx: ctx, log: log, shown: redact(url)}
+	c := &call{git: g, ctx: ctx, log: log, shown: pipeline.RedactURL(url)}
 	commit, err := c.checkout(remote, branch, dir)
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -96,11 +97,30 @@ func (c *call) checkout(remote, ref, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := c.forgetCredentials(remote, dir); err != nil {
+		return "", err
+	}
 	head, err := c.output(dir, "rev-parse", "--verify", "--quiet", "HEAD")
 	if err != nil {
 		return "", fmt.Errorf("repository %s has no commits", c.shown)
 	}
 	return head, nil
+}
+
+// forgetCredentials leaves the checkout's origin without the user name and
+// password the remote URL carried: the checkout is handed to the build
+// context and to sandboxed scripts, which must not find them in
+// .git/config.
+func (c *call) forgetCredentials(remote, dir string) error {
+	u, err := neturl.Parse(remote)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	u.User = nil
+	if out, err := c.run(dir, "remote", "set-url", "origin", u.String()); err != nil {
+		return c.failed("removing the credentials from the checkout's origin", err, out)
+	}
+	return nil
 }
 
 // clone makes a shallow clone of one branch or tag ("" = the default branch).

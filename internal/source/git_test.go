@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -196,12 +197,28 @@ func TestCheckoutCredentialsRedacted(t *testing.T) {
 	f := newFixture(t)
 	base := testenv.GitHTTPServerAuth(t, filepath.Dir(f.repo), "alice", "s3cret")
 	url := strings.Replace(base, "://", "://alice:s3cret@", 1) + "/repo"
-	_, commit, log, err := checkout(t, t.Context(), url, "dev")
-	if err != nil || commit != f.dev {
-		t.Fatalf("Checkout = %s, %v; want %s\nlog:\n%s", commit, err, f.dev, log)
+	// git refuses an upper-case scheme, which the server accepts as a URL:
+	// its password must not show in the log or the error either.
+	upper := "HTTP" + strings.TrimPrefix(url, "http")
+	if _, _, log, err := checkout(t, t.Context(), upper, "dev"); err == nil || strings.Contains(log+err.Error(), "s3cret") {
+		t.Errorf("Checkout(%s): %v, want an error without the password\nlog:\n%s", upper, err, log)
 	}
-	if strings.Contains(log, "s3cret") || !strings.Contains(log, "alice:***@") {
-		t.Errorf("log does not redact the password:\n%s", log)
+	for _, tc := range []struct{ url, ref, want string }{{url, "dev", f.dev}, {url, f.dev, f.dev}} {
+		dir, commit, log, err := checkout(t, t.Context(), tc.url, tc.ref)
+		if err != nil || commit != tc.want {
+			t.Fatalf("Checkout(%s) = %s, %v; want %s\nlog:\n%s", tc.ref, commit, err, tc.want, log)
+		}
+		if strings.Contains(log, "s3cret") || !strings.Contains(log, "alice:***@") {
+			t.Errorf("log does not redact the password:\n%s", log)
+		}
+		// The checkout goes to the build context and to sandboxed
+		// scripts: no file in it may hold the password.
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() && strings.Contains(readFile(t, p), "s3cret") {
+				t.Errorf("checkout of %s: %s holds the password", tc.ref, p)
+			}
+			return nil
+		})
 	}
 }
 

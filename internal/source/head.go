@@ -19,9 +19,9 @@ func (g *Git) Head(ctx context.Context, url, branch string) (string, error) {
 		return "", err
 	}
 	if branch == "" || strings.HasPrefix(branch, "-") {
-		return "", fmt.Errorf("reading the head of %s: branch %q is not a branch name", redact(url), branch)
+		return "", fmt.Errorf("reading the head of %s: branch %q is not a branch name", pipeline.RedactURL(url), branch)
 	}
-	c := &call{git: g, ctx: ctx, shown: redact(url)}
+	c := &call{git: g, ctx: ctx, shown: pipeline.RedactURL(url)}
 	cmd := c.command("", "ls-remote", "--heads", "--", remote, "refs/heads/"+branch)
 	var out, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &stderr
@@ -48,7 +48,7 @@ func (g *Git) DefaultBranch(ctx context.Context, url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c := &call{git: g, ctx: ctx, shown: redact(url)}
+	c := &call{git: g, ctx: ctx, shown: pipeline.RedactURL(url)}
 	cmd := c.command("", "ls-remote", "--symref", "--", remote, "HEAD")
 	var out, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &stderr
