@@ -207,6 +207,15 @@ func (b *browser) submit(form string, fields map[string]string) {
 	b.do(chromedp.Click(chromedp.CSS(form + ` button[type=submit]`)))
 }
 
+// clickLive clicks the element sel names on a page that swaps its parts
+// in live (the Queue, the projects list): found and clicked in one step,
+// so that a swap between finding and clicking cannot leave a stale node.
+func (b *browser) clickLive(sel string) {
+	b.t.Helper()
+	b.waitJS("a "+sel+" to click", fmt.Sprintf(`document.querySelector(%q)`, sel), 30*time.Second)
+	b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).click()`, sel)))
+}
+
 // login signs in through the login form.
 func (b *browser) login() {
 	b.t.Helper()
@@ -310,7 +319,7 @@ func TestBrowser(t *testing.T) {
 		}
 		b.open("/queue")
 		b.acceptConfirm("Cancel build #1 of demo/later:latest?")
-		b.do(chromedp.Click(chromedp.CSS(`form[action="/p/demo/later/builds/1/cancel"] button`)))
+		b.clickLive(`form[action="/p/demo/later/builds/1/cancel"] button`)
 		b.waitJS("the cancelled build to leave the queue", `location.pathname == "/queue" && !document.querySelector('#queue a[href="/p/demo/later/builds/1"]')`, 30*time.Second)
 		mustContain(t, "the queue's notice", b.text(".notice"), "Build #1 of demo/later:latest: cancel requested")
 		mustContain(t, "the queue", b.text("#queue"), "demo/slow:latest")
@@ -337,7 +346,7 @@ func TestBrowser(t *testing.T) {
 		// The running one is cancelled from the Queue page too: its engine work stops.
 		b.open("/queue")
 		b.acceptConfirm("Cancel build #1 of demo/slow:latest?")
-		b.do(chromedp.Click(chromedp.CSS(`form[action="/p/demo/slow/builds/1/cancel"] button`)))
+		b.clickLive(`form[action="/p/demo/slow/builds/1/cancel"] button`)
 		b.waitJS("the running build to leave the queue", `location.pathname == "/queue" && !document.querySelector('#queue a[href="/p/demo/slow/builds/1"]')`, time.Minute)
 		b.open("/p/demo/slow/builds/1")
 		b.waitBuild("cancelled", time.Minute)
@@ -349,7 +358,7 @@ func TestBrowser(t *testing.T) {
 		b.do(chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "brok"))
 		b.waitJS("the list to filter in place", `location.search.includes("q=brok") && document.querySelectorAll("#projects tbody tr").length == 1`, 10*time.Second)
 		mustContain(t, "the filtered list", b.text("#projects"), "demo/broken:latest")
-		b.do(chromedp.Click(chromedp.CSS(`#projects a.name`)))
+		b.clickLive(`#projects a.name`)
 		b.waitJS("the project page", `location.pathname == "/p/demo/broken"`, 10*time.Second)
 		b.do(chromedp.NavigateBack())
 		b.waitJS("the filtered list again", `location.search.includes("q=brok") && document.querySelectorAll("#projects tbody tr").length == 1`, 10*time.Second)

@@ -32,7 +32,8 @@ type Deps struct {
 	Layers     pipeline.LayerReader // the image's files, from the registry
 	Scripts    pipeline.ScriptRunner
 	// Sandbox runs the test-scripts of projects that are not trusted
-	// (TestSpec.Sandboxed), beside the image under test; nil: Scripts.
+	// (TestSpec.Sandboxed), beside the image under test; without it such
+	// a test-script fails, and never runs through Scripts.
 	Sandbox pipeline.ScriptRunner
 }
 

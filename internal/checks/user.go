@@ -29,9 +29,14 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 	}
 	fmt.Fprintf(log, "--- test-script %s (IMAGE=%s)\n", spec.Config.TestScript, spec.Image)
 	script, err := pipeline.SafeJoin(spec.Dir, spec.Config.TestScript)
-	if err == nil && spec.Sandboxed && s.d.Sandbox != nil {
+	switch {
+	case err == nil && spec.Sandboxed && s.d.Sandbox == nil:
+		// Never on the host instead: a wiring mistake must not run
+		// untrusted code there.
+		err = fmt.Errorf("%s is not trusted and this server has no sandbox to run its test-script in", spec.Project.Key())
+	case err == nil && spec.Sandboxed:
 		err = s.sandboxedScript(ctx, spec, script, log)
-	} else if err == nil {
+	case err == nil:
 		err = s.scripts.RunScript(ctx, pipeline.ScriptSpec{
 			Script:  script,
 			Dir:     spec.Dir,

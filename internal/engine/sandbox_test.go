@@ -186,3 +186,26 @@ func TestBuildStepsAreLimited(t *testing.T) {
 		t.Fatalf("Build allocated 512 MiB under a 64 MiB limit: %v\n%s", err, log.String())
 	}
 }
+
+// A workspace reached through a symlink (a data folder on another disk)
+// holds the paths SafeJoin resolved in it; one leading out does not.
+func TestInWorkspaceThroughSymlink(t *testing.T) {
+	real := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(real, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(real, "app", "build.sh"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "data")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	got, err := inWorkspace(link, filepath.Join(real, "app", "build.sh"))
+	if err != nil || got != WorkspaceMount+"/app/build.sh" {
+		t.Errorf("inWorkspace = %q, %v; want %s/app/build.sh", got, err, WorkspaceMount)
+	}
+	if _, err := inWorkspace(link, t.TempDir()); err == nil {
+		t.Error("a path outside the workspace was taken")
+	}
+}

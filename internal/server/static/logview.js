@@ -36,12 +36,14 @@
     var r = parseHash(location.hash);
     if (!r) { copyBtn.hidden = true; return; }
     var first = null;
-    for (var n = r.from; n <= r.to; n++) {
-      var el = document.getElementById(r.stage + "-L" + n);
-      if (!el) continue;
+    // Walk the lines shown, not the range: a link may name a billion.
+    var prefix = r.stage + "-L";
+    logs.querySelectorAll('pre.log > span[id^="' + prefix + '"]').forEach(function (el) {
+      var n = +el.id.slice(prefix.length);
+      if (n < r.from || n > r.to) return;
       el.classList.add("hl");
       if (!first) first = el;
-    }
+    });
     if (!first) { copyBtn.hidden = true; return; }
     openStage(first);
     first.appendChild(copyBtn);
