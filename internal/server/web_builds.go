@@ -107,6 +107,12 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 		}
 		d.Stages = append(d.Stages, v)
 	}
+	if d.From == "" && !b.Status.Done() {
+		// Every stage ended, but the runner has not recorded the build's
+		// end yet (it first removes what the build left): the stream only
+		// waits for that.
+		d.From = streamEnd
+	}
 	for i := range d.Stages {
 		v := &d.Stages[i]
 		failed := v.Status == pipeline.StatusFailed || (v.Name == b.FailedStage && b.Status == pipeline.StatusFailed)

@@ -157,6 +157,10 @@ func logEventID(stage pipeline.StageName, l *logLines) string {
 	return fmt.Sprintf("%s:%d:%d", stage, off, line)
 }
 
+// streamEnd as ?from= starts a build's stream after its last stage: it
+// sends only "done", once the build is recorded as ended.
+const streamEnd = "end"
+
 // eventStart is where a stream starts: the stage index, log offset and
 // number of the last line sent of Last-Event-ID ("build:1234:56", or
 // "build:end" for after that stage), else of ?from=STAGE&at=OFFSET&line=N
@@ -176,6 +180,9 @@ func eventStart(r *http.Request) (int, int64, int) {
 		if id == "done" {
 			return len(pipeline.Stages), 0, 0
 		}
+	}
+	if r.FormValue("from") == streamEnd {
+		return len(pipeline.Stages), 0, 0
 	}
 	if i := slices.Index(pipeline.Stages, pipeline.StageName(r.FormValue("from"))); i >= 0 {
 		if off, line, ok := logPos(r.FormValue("at") + ":" + r.FormValue("line")); ok {

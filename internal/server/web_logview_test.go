@@ -153,6 +153,28 @@ func TestFavicon(t *testing.T) {
 // TestWebEventsDoneWaitsForTheBuild: the runner records a build's end
 // after its last stage (it cleans up first); the page's "done" event waits
 // for that record, so the page shows the build's final status.
+// A page opened after the last stage ended but before the build's end was
+// recorded still learns of that end: its stream starts past the stages.
+func TestWebPageBetweenLastStageAndEnd(t *testing.T) {
+	e := newWebEnv(t, Options{PublicRead: true})
+	ctx := t.Context()
+	now := time.Now()
+	for _, name := range pipeline.Stages {
+		webMust(t, e.store.PutStage(ctx, pipeline.Stage{BuildID: e.running.ID, Name: name, Status: pipeline.StatusSucceeded, Started: now, Finished: now}))
+	}
+	_, page := e.get("/p/demo/slow/builds/1", anon)
+	if !strings.Contains(page, `/events?from=end&amp;`) {
+		t.Fatalf("the page of a build past its last stage has no stream to its end:\n%s", page)
+	}
+	ch := openEvents(t, e, "/p/demo/slow/builds/1/events?from=end", "")
+	b := e.running
+	b.Status, b.Finished = pipeline.StatusCancelled, time.Now()
+	webMust(t, e.store.UpdateBuild(ctx, b))
+	if ev := next(t, ch); ev.name != "done" || ev.data.Status != pipeline.StatusCancelled {
+		t.Errorf("first event %+v, want done: cancelled", ev)
+	}
+}
+
 func TestWebEventsDoneWaitsForTheBuild(t *testing.T) {
 	e := newWebEnv(t, Options{PublicRead: true})
 	ctx := t.Context()
