@@ -52,14 +52,20 @@ func CheckPassword(hash, pw string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
 }
 
-// NewSecret returns a new random secret for an API token or a session (32
-// bytes, URL-safe base64) and the hash to store instead of it.
+// secretPrefix starts every secret, so that one never begins with "-" (a
+// command line would read it as a flag: "hoist token revoke -x…") and
+// secret scanners can recognise a leaked Hoist token.
+const secretPrefix = "hoist_"
+
+// NewSecret returns a new random secret for an API token or a session
+// ("hoist_" and 32 bytes, URL-safe base64) and the hash to store instead
+// of it.
 func NewSecret() (secret, hash string, err error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", "", fmt.Errorf("making secret: %w", err)
 	}
-	secret = base64.RawURLEncoding.EncodeToString(b)
+	secret = secretPrefix + base64.RawURLEncoding.EncodeToString(b)
 	return secret, HashSecret(secret), nil
 }
 

@@ -204,8 +204,16 @@ func TestSecretsAreStoredHashed(t *testing.T) {
 func TestNewSecret(t *testing.T) {
 	a, ha, err := NewSecret()
 	b, _, _ := NewSecret()
-	if err != nil || len(a) != 43 || a == b || ha != HashSecret(a) || len(ha) != 64 || strings.ContainsAny(a, "+/=") {
+	if err != nil || len(a) != len("hoist_")+43 || a == b || ha != HashSecret(a) || len(ha) != 64 || strings.ContainsAny(a, "+/=") {
 		t.Errorf("NewSecret = %q %q %v; then %q", a, ha, err, b)
+	}
+	// One secret in 64 would begin with "-" without the prefix, and a
+	// command line reads that as a flag (CI once failed on exactly that).
+	for range 256 {
+		s, _, _ := NewSecret()
+		if !strings.HasPrefix(s, "hoist_") {
+			t.Fatalf("NewSecret = %q, want it to start with hoist_", s)
+		}
 	}
 	if _, err := HashPassword(""); err == nil {
 		t.Error("HashPassword accepted an empty password")
