@@ -98,3 +98,22 @@ func mustBuild(t *testing.T, st interface {
 	}
 	return b[0].ID
 }
+
+// TestExampleSandboxed builds examples/busybox with --sandbox, as hoist
+// serve builds a project it does not trust: its prebuild runs in the
+// toolbox container (busybox's own sh, no ldd) and must still make the
+// root filesystem the build needs. bench (a2) measures this same run.
+func TestExampleSandboxed(t *testing.T) {
+	testenv.DockerHost(t)
+	repo := copyExamples(t)
+	data := filepath.Join(t.TempDir(), "data")
+	r := hoist(t, nil, "run", "--sandbox", "--index", filepath.Join(repo, "examples/index.d"), "--only", "examples/busybox",
+		"--data", data, "--registry-addr", freeAddr(t))
+	if r.code != 0 {
+		t.Fatalf("hoist run --sandbox failed:\n%s", r)
+	}
+	st := openStore(t, data)
+	id := mustBuild(t, st, "examples/busybox:latest")
+	mustContain(t, "prebuild log", stageLog(t, st, id, pipeline.StagePrebuild),
+		"sandboxed: the project is not trusted", "rootfs.tar: ", "busybox from /bin/busybox")
+}

@@ -1,10 +1,19 @@
 #!/bin/sh
 # Makes a root filesystem from Debian's static busybox (apt-get install
-# busybox-static): /bin/busybox and a link for each of its applets.
+# busybox-static): /bin/busybox and a link for each of its applets. It runs
+# on the host for a trusted project, and in Hoist's sandbox (whose toolbox is
+# that same static busybox, without ldd) for an untrusted one.
 set -eu
-bb=$(command -v busybox || true)
-if [ -z "$bb" ] || ! ldd "$bb" 2>&1 | grep -q 'not a dynamic'; then
+bb=
+for d in $(echo "$PATH" | tr : ' ') /bin; do # not command -v: busybox's own sh answers "busybox"
+  if [ -x "$d/busybox" ]; then bb=$d/busybox; break; fi
+done
+if [ -z "$bb" ]; then
   echo "a static busybox is needed: apt-get install busybox-static" >&2
+  exit 1
+fi
+if command -v ldd >/dev/null 2>&1 && ! ldd "$bb" 2>&1 | grep -q 'not a dynamic'; then
+  echo "$bb is linked dynamically; a static busybox is needed: apt-get install busybox-static" >&2
   exit 1
 fi
 rm -rf rootfs rootfs.tar
