@@ -69,11 +69,12 @@ func benchEndToEnd(ctx context.Context, e *env, rep *report, reg, example string
 	script := filepath.Join(e.root, "bench", "baseline.sh")
 	work := filepath.Join(e.tmp, "a")
 
-	runHoist := func(label string) (time.Duration, error) {
+	runHoist := func(label string, extra ...string) (time.Duration, error) {
 		data := filepath.Join(work, "hoist-data-"+label) // fresh each round
 		defer os.RemoveAll(data)
-		return e.timed(ctx, exec.CommandContext(ctx, hoistBin, "run", "--index", indexDir,
-			"--only", p.Image().Repository(), "--data", data, "--registry", reg))
+		args := append([]string{"run", "--index", indexDir,
+			"--only", p.Image().Repository(), "--data", data, "--registry", reg}, extra...)
+		return e.timed(ctx, exec.CommandContext(ctx, hoistBin, args...))
 	}
 	runBaseline := func(label string) (time.Duration, error) {
 		dir := filepath.Join(work, "baseline-"+label)
@@ -86,40 +87,42 @@ func benchEndToEnd(ctx context.Context, e *env, rep *report, reg, example string
 			"IMAGE="+p.Image().Repository(), "TAG="+p.Image().Tag, "REGISTRY="+reg, "WORK="+dir)
 		return e.timed(ctx, cmd)
 	}
+	// The three contestants: hoist run as its user runs it (the project
+	// trusted, its prebuild on the host), the same with --sandbox (the
+	// prebuild in the toolbox container, as hoist serve runs an untrusted
+	// project's), and the hand-run baseline.
+	contestants := map[string]func(label string) (time.Duration, error){
+		"hoist":    func(l string) (time.Duration, error) { return runHoist(l) },
+		"sandbox":  func(l string) (time.Duration, error) { return runHoist("sandbox-"+l, "--sandbox") },
+		"baseline": runBaseline,
+	}
+	order := []string{"hoist", "sandbox", "baseline"}
+	if example != "busybox" { // hello's prebuild compiles with the host's go, which the toolbox lacks
+		order = []string{"hoist", "baseline"}
+	}
 
 	// Untimed: warms the Docker layer cache, the Go build cache and the
-	// page cache for both sides, so that both run in the same cache state.
-	progress("(a) untimed warm-up: hoist run, then baseline.sh")
-	if _, err := runHoist("warm"); err != nil {
-		return err
+	// page cache for every side, so that all run in the same cache state.
+	progress("(a) untimed warm-up: hoist run, hoist run --sandbox, then baseline.sh")
+	for _, who := range order {
+		if _, err := contestants[who]("warm"); err != nil {
+			return fmt.Errorf("warm-up of %s: %w", who, err)
+		}
 	}
-	if _, err := runBaseline("warm"); err != nil {
-		return err
-	}
-	var hs, bs []time.Duration
+	got := map[string][]time.Duration{}
 	for i := range rounds {
-		first, second := "hoist", "baseline"
-		if i%2 == 1 { // alternate who goes first, to share the noise
-			first, second = second, first
-		}
-		got := map[string]time.Duration{}
-		for _, who := range []string{first, second} {
-			label := fmt.Sprint(i + 1)
-			var d time.Duration
-			var err error
-			if who == "hoist" {
-				d, err = runHoist(label)
-			} else {
-				d, err = runBaseline(label)
-			}
+		// Rotate who goes first, to share the noise.
+		for k := range order {
+			who := order[(i+k)%len(order)]
+			d, err := contestants[who](fmt.Sprint(i + 1))
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", who, err)
 			}
-			got[who] = d
+			got[who] = append(got[who], d)
 		}
-		hs, bs = append(hs, got["hoist"]), append(bs, got["baseline"])
-		progress("(a) round %d/%d: hoist %s, baseline %s", i+1, rounds, fmtDur(got["hoist"]), fmtDur(got["baseline"]))
+		progress("(a) round %d/%d: hoist %s, baseline %s", i+1, rounds, fmtDur(got["hoist"][i]), fmtDur(got["baseline"][i]))
 	}
+	hs, ss, bs := got["hoist"], got["sandbox"], got["baseline"]
 	rep.info = append(rep.info, fmt.Sprintf("(a) uses examples/%s: %s.", example, whyExample[example]))
 	rep.rows = append(rep.rows, row{
 		name:  fmt.Sprintf("(a) end to end, examples/%s, checkout..deliver", example),
@@ -127,8 +130,17 @@ func benchEndToEnd(ctx context.Context, e *env, rep *report, reg, example string
 	})
 	rep.how = append(rep.how, fmt.Sprintf("(a) wall time of `bin/hoist run --index <git copy of examples>/examples/index.d --only %s --data <fresh dir> --registry %s` "+
 		"vs `bench/baseline.sh` (git clone --depth 1, the prebuild, docker build, push :test, start check, tag+push :rc and :%s) to the same docker-registry; "+
-		"one untimed run of each first (warm layer and Go caches), then %d rounds alternating who goes first. hoist: %s; baseline: %s",
+		"one untimed run of each first (warm layer and Go caches), then %d rounds rotating who goes first. hoist: %s; baseline: %s",
 		p.Image().Repository(), reg, p.Image().Tag, rounds, samples(hs), samples(bs)))
+	if ss == nil {
+		return nil
+	}
+	rep.rows = append(rep.rows, row{
+		name:  "(a2) the same, sandboxed (hoist run --sandbox) vs trusted",
+		hoist: ss, baseline: hs, ratio: ratio("sandboxed/trusted", ss, hs),
+	})
+	rep.how = append(rep.how, fmt.Sprintf("(a2) the same `bin/hoist run` with --sandbox: the prebuild script runs in Hoist's toolbox container (as hoist serve runs an untrusted project's) instead of on the host; "+
+		"its ratio is the sandbox's overhead; it runs in the same rounds as (a). sandboxed: %s", samples(ss)))
 	return nil
 }
 

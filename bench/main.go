@@ -5,7 +5,9 @@
 //
 // (a) end to end: `bin/hoist run` of one example app against bench/baseline.sh,
 // which does the same steps with git and the docker CLI; both deliver to the
-// same docker-registry.
+// same docker-registry. (a2), in the same rounds: the same hoist run with
+// --sandbox (the prebuild in the toolbox container, as hoist serve runs an
+// untrusted project's) against the trusted run: the sandbox's overhead.
 //
 // (b) promotion: Hoist's registry-side tag (internal/registry Client.Tag) of
 // a 500 MB and a 1 MB image, whose ratio should be about 1, against docker
