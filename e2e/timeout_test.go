@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net"
 	"testing"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -13,28 +12,9 @@ import (
 // fails at checkout, saying so, instead of hanging.
 func TestCheckoutTimeout(t *testing.T) {
 	testenv.DockerHost(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
+	silent := testenv.SilentServer(t)
 	data := t.TempDir()
-	idx := writeIndex(t, "demo", entry(1, "demo", "silent", "http://"+ln.Addr().String()+"/silent.git", ""))
+	idx := writeIndex(t, "demo", entry(1, "demo", "silent", "http://"+silent+"/silent.git", ""))
 	r := hoist(t, nil, "run", "--index", idx, "--data", data, "--registry-addr", freeAddr(t), "--checkout-timeout", "3s")
 	if r.code != 1 {
 		t.Fatalf("want exit 1:\n%s", r)

@@ -2,7 +2,6 @@ package runner_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -12,30 +11,6 @@ import (
 	"github.com/hoistci/hoist/internal/testenv"
 )
 
-// silentServer is a TCP server that accepts connections and never answers.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // TestCheckoutTimeout checks out, with the real git, a repository whose
 // server accepts the connection and never answers: the build fails at
 // checkout with the timeout in its reason, soon after the timeout.
@@ -43,7 +18,7 @@ func TestCheckoutTimeout(t *testing.T) {
 	testenv.Git(t, "", "version") // skips without git
 	st := openStore(t)
 	p := demo
-	p.GitURL = "http://" + silentServer(t) + "/repo.git"
+	p.GitURL = "http://" + testenv.SilentServer(t) + "/repo.git"
 	r := runner.New(runner.Deps{Source: source.New(), Store: st},
 		runner.Options{WorkDir: t.TempDir(), CheckoutTimeout: 2 * time.Second})
 	start := time.Now()

@@ -3,7 +3,6 @@ package source_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,32 +12,6 @@ import (
 	"github.com/hoistci/hoist/internal/source"
 	"github.com/hoistci/hoist/internal/testenv"
 )
-
-// silentListener accepts TCP connections and never answers.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
 
 // headersThenStall answers git's first request with the headers of a ref
 // advertisement and then sends nothing more.
@@ -63,7 +36,7 @@ func headersThenStall(t *testing.T) string {
 // long before the context's deadline, with an error that says so.
 func TestStalledServer(t *testing.T) {
 	testenv.Git(t, "", "version") // skips without git
-	servers := map[string]string{"silent": silentListener(t), "headers then stall": headersThenStall(t)}
+	servers := map[string]string{"silent": "http://" + testenv.SilentServer(t), "headers then stall": headersThenStall(t)}
 	for name, base := range servers {
 		url := base + "/repo"
 		g := &source.Git{LowSpeedTime: 2 * time.Second}
@@ -91,7 +64,7 @@ func TestHeadTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := source.New().Head(ctx, silentListener(t)+"/repo", "main")
+	_, err := source.New().Head(ctx, "http://"+testenv.SilentServer(t)+"/repo", "main")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Head error = %v, want context.DeadlineExceeded", err)
 	}
