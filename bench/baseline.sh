@@ -8,12 +8,16 @@
 #             file and OCI labels; docker push NAME:test
 #   test      the image has a CMD or ENTRYPOINT; the container starts and
 #             exits 0 within 3 s or is still up after 3 s (Hoist's "starts"
-#             check); the container is removed
+#             check); the container is removed. With TEST_SCRIPT (a path in
+#             GIT_PATH), that script instead, with IMAGE=NAME:test, in
+#             GIT_PATH: the hand-run of benchmark (d), with no predefined
+#             checks
 #   deliver   docker tag + push NAME:rc, then NAME:DESIRED_TAG
 #
 # Everything comes from the environment (bench/ reads it from the index):
 #   REPO BRANCH GIT_PATH TARGET_FILE BUILD_CONTEXT IMAGE TAG REGISTRY WORK
 #   PREBUILD_SCRIPT PREBUILD_CONTEXT (both empty: no prebuild)
+#   TEST_SCRIPT (empty: the start check above)
 # IMAGE is NS/NAME, REGISTRY is HOST:PORT, WORK is an empty or missing folder.
 set -eu
 
@@ -55,25 +59,30 @@ docker build --force-rm \
   -t "$name:test" "$ctx"
 docker push "$name:test"
 
-# test: a CMD or ENTRYPOINT, and the container starts
-cmd=$(docker image inspect -f '{{json .Config.Cmd}}{{json .Config.Entrypoint}}' "$name:test")
-if [ "$cmd" = "nullnull" ]; then
-  echo "the image has neither CMD nor ENTRYPOINT" >&2
-  exit 1
-fi
-cid=$(docker run -d "$name:test")
-if code=$(timeout 3 docker wait "$cid"); then
-  docker logs "$cid"
-  if [ "$code" != 0 ]; then
-    echo "the container exited with status $code" >&2
+# test: the project's test-script, or a CMD or ENTRYPOINT and the
+# container starts
+if [ -n "${TEST_SCRIPT:-}" ]; then
+  (cd "$src/$GIT_PATH" && IMAGE="$name:test" /bin/sh "./$TEST_SCRIPT")
+else
+  cmd=$(docker image inspect -f '{{json .Config.Cmd}}{{json .Config.Entrypoint}}' "$name:test")
+  if [ "$cmd" = "nullnull" ]; then
+    echo "the image has neither CMD nor ENTRYPOINT" >&2
     exit 1
   fi
-  echo "exited 0"
-else
-  echo "still running after 3s"
+  cid=$(docker run -d "$name:test")
+  if code=$(timeout 3 docker wait "$cid"); then
+    docker logs "$cid"
+    if [ "$code" != 0 ]; then
+      echo "the container exited with status $code" >&2
+      exit 1
+    fi
+    echo "exited 0"
+  else
+    echo "still running after 3s"
+  fi
+  docker rm -f "$cid" >/dev/null
+  cid=
 fi
-docker rm -f "$cid" >/dev/null
-cid=
 
 # deliver: :rc, then the desired tag
 docker tag "$name:test" "$name:rc"

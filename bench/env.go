@@ -31,6 +31,16 @@ type env struct {
 	mu    sync.Mutex
 	regs  []*registryProc
 	hosts []string // every registry started: images under them are ours
+	// aliases are local names hoist run gave parents it pulled for a
+	// FROM (bench/base:latest): removed at the end.
+	aliases []string
+}
+
+// alias records a local image name to remove at the end.
+func (e *env) alias(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.aliases = append(e.aliases, name)
 }
 
 // registryProc is one docker-registry process this program started.
@@ -141,7 +151,11 @@ func (e *env) cleanup() {
 	e.mu.Lock()
 	hosts := append([]string(nil), e.hosts...)
 	regs := append([]*registryProc(nil), e.regs...)
+	aliases := append([]string(nil), e.aliases...)
 	e.mu.Unlock()
+	for _, a := range aliases {
+		_, _ = e.output(ctx, "docker", "rmi", a) // untagged only: never another image's name
+	}
 	if len(hosts) > 0 {
 		if n, err := e.removeOurs(ctx, hosts); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: cleanup: %v\n", err)

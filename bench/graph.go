@@ -147,6 +147,7 @@ func benchNoopSweep(ctx context.Context, e *env, rep *report, reg string, n int)
 	if err != nil {
 		return err
 	}
+	e.alias("bench/base:latest")
 	hoistBin := filepath.Join(e.root, "bin", "hoist")
 	data := filepath.Join(dir, "data")
 	progress("(g1) untimed: hoist run builds all %d once", n)

@@ -1,13 +1,19 @@
 // Command bench measures Hoist against what a user would do by hand with the
 // docker CLI, side by side in one run, and prints medians and their ratios.
 //
-//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|g] [-sweep 234] [-plan-entries 10000] [-v]
+//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|d|g] [-sweep 234] [-plan-entries 10000] [-v]
 //
 // (a) end to end: `bin/hoist run` of one example app against bench/baseline.sh,
 // which does the same steps with git and the docker CLI; both deliver to the
 // same docker-registry. (a2), in the same rounds: the same hoist run with
 // --sandbox (the prebuild in the toolbox container, as hoist serve runs an
 // untrusted project's) against the trusted run: the sandbox's overhead.
+//
+// (d) the test stage of a server app with a 1 s test-script, changed
+// source: `bin/hoist run --only` against bench/baseline.sh with TEST_SCRIPT
+// (no predefined checks), and Hoist's overhead (total - build -
+// test-script). (e) 20 such apps changed: `hoist run --workers 2` against
+// `docker build` of the 20, 2 at a time.
 //
 // (b) promotion: Hoist's registry-side tag (internal/registry Client.Tag) of
 // a 500 MB and a 1 MB image, whose ratio should be about 1, against docker
@@ -64,13 +70,13 @@ func main() {
 	flag.IntVar(&c.bigMB, "big-mb", 500, "size of the big image in (b) and (c), MiB")
 	flag.IntVar(&c.smallMB, "small-mb", 1, "size of the small image in (b) and (c), MiB")
 	flag.IntVar(&c.tagsPerRound, "tags", 5, "registry-side tags timed per round and size in (b1)(b2)")
-	flag.StringVar(&c.only, "only", "", "run only benchmark a, b, c or g")
+	flag.StringVar(&c.only, "only", "", "run only benchmark a, b, c, d (with e) or g")
 	flag.IntVar(&c.sweep, "sweep", 234, "projects in the no-op sweep (g1)")
 	flag.IntVar(&c.planN, "plan-entries", 10000, "entries of the synthetic index for hoist plan (g2)")
 	flag.BoolVar(&c.verbose, "v", false, "show the output of every command")
 	flag.Parse()
 	if c.rounds < 1 || c.bigMB < 1 || c.smallMB < 1 || c.tagsPerRound < 1 || flag.NArg() > 0 ||
-		(c.only != "" && c.only != "a" && c.only != "b" && c.only != "c" && c.only != "g") || c.sweep < 1 || c.planN < 1 || whyExample[c.example] == "" {
+		(c.only != "" && c.only != "a" && c.only != "b" && c.only != "c" && c.only != "d" && c.only != "g") || c.sweep < 1 || c.planN < 1 || whyExample[c.example] == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -128,6 +134,11 @@ func run(ctx context.Context, c config) (err error) {
 	if c.only == "" || c.only == "a" {
 		if err := benchEndToEnd(ctx, e, rep, reg.addr, c.example, c.rounds); err != nil {
 			return fmt.Errorf("(a): %w", err)
+		}
+	}
+	if c.only == "" || c.only == "d" {
+		if err := benchTestStage(ctx, e, rep, reg.addr, c.rounds); err != nil {
+			return fmt.Errorf("(d)(e): %w", err)
 		}
 	}
 	if c.only == "" || c.only == "g" {
