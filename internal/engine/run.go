@@ -58,7 +58,7 @@ func (e *Engine) confined() container.HostConfig {
 func ptr[T any](v T) *T { return &v }
 
 // Run creates and starts a container from spec, copies its output to log,
-// waits until it exits or has stayed up for spec.StayUp (then stops it), and
+// waits until it exits or has stayed up for spec.StayUp (then kills it), and
 // removes it whatever happens.
 func (e *Engine) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer) (pipeline.RunResult, error) {
 	id, err := e.createContainer(ctx, client.ContainerCreateOptions{
@@ -118,7 +118,7 @@ func (e *Engine) attach(ctx context.Context, id string, log io.Writer) (finish f
 	}, nil
 }
 
-// await waits for the container to exit, or stops it once it has stayed up
+// await waits for the container to exit, or kills it once it has stayed up
 // for stayUp (when stayUp > 0).
 func (e *Engine) await(ctx context.Context, id string, stayUp time.Duration) (pipeline.RunResult, error) {
 	wait := e.cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
@@ -137,9 +137,12 @@ func (e *Engine) await(ctx context.Context, id string, stayUp time.Duration) (pi
 	case err := <-wait.Error:
 		return pipeline.RunResult{}, fmt.Errorf("waiting for container %s: %w", short(id), err)
 	case <-timeout:
-		stop := 2
-		if _, err := e.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &stop}); err != nil {
-			return pipeline.RunResult{}, fmt.Errorf("stopping container %s: %w", short(id), err)
+		// Staying up was all there was to see: the container is killed at
+		// once, not stopped with a grace period (a server that ignores
+		// SIGTERM, as a shell as PID 1 does, would cost it in full). One
+		// that exited meanwhile answers "not running": that is fine too.
+		if _, err := e.cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"}); err != nil && !cerrdefs.IsConflict(err) && !cerrdefs.IsNotFound(err) {
+			return pipeline.RunResult{}, fmt.Errorf("killing container %s: %w", short(id), err)
 		}
 		return pipeline.RunResult{Exited: false}, nil
 	}

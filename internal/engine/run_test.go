@@ -45,6 +45,10 @@ func TestRun(t *testing.T) {
 		{"exits before stay-up", []string{"true"}, 10 * time.Second, pipeline.RunResult{Exited: true}, nil},
 		{"stays up", []string{"sh", "-c", "echo up; sleep 30"}, time.Second,
 			pipeline.RunResult{Exited: false}, []string{"up\n"}},
+		// Once it has stayed up, it is killed: no SIGTERM and grace period
+		// first, which a server that traps or ignores it would use in full.
+		{"stays up, killed without a SIGTERM", []string{"sh", "-c", "trap 'echo got-TERM' TERM; echo up; while :; do sleep 0.1; done"}, time.Second,
+			pipeline.RunResult{Exited: false}, []string{"up\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +65,9 @@ func TestRun(t *testing.T) {
 				if !strings.Contains(log.String(), s) {
 					t.Errorf("log %q lacks %q", log.String(), s)
 				}
+			}
+			if strings.Contains(log.String(), "got-TERM") {
+				t.Errorf("log %q: the container got a SIGTERM; want it killed at once", log.String())
 			}
 			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("Run took %v", d)

@@ -81,13 +81,13 @@ type RunSpec struct {
 	Env    []string
 	Labels map[string]string
 	// StayUp is how long a container that has not exited yet must keep
-	// running to count as started; it is then stopped.
+	// running to count as started; it is then killed (no grace period).
 	StayUp time.Duration
 }
 
 // RunResult is how a container run ended.
 type RunResult struct {
-	Exited   bool // false: still running after StayUp, then stopped
+	Exited   bool // false: still running after StayUp, then killed
 	ExitCode int
 }
 
