@@ -77,6 +77,9 @@ func findBuild(r *http.Request, store interface {
 			Message: fmt.Sprintf("no build %q: build ids are positive integers", r.PathValue("id"))}
 	}
 	b, err := store.Build(r.Context(), id)
+	if isNotFound(err) {
+		return pipeline.Build{}, noBuild(id) // as readsBuild says it of a build not to be seen
+	}
 	if err != nil {
 		return pipeline.Build{}, fmt.Errorf("build %d: %w", id, err)
 	}

@@ -245,6 +245,9 @@ func (s *Server) findScan(r *http.Request) (pipeline.Scan, error) {
 			Message: fmt.Sprintf("no scan %q: scan ids are positive integers", r.PathValue("id"))}
 	}
 	sc, err := s.deps.Store.ScanOf(r.Context(), id)
+	if isNotFound(err) {
+		return pipeline.Scan{}, noScan(id) // as readsScan says it of a scan not to be seen
+	}
 	if err != nil {
 		return pipeline.Scan{}, fmt.Errorf("scan %d: %w", id, err)
 	}

@@ -99,7 +99,7 @@ func (s *Server) needWriter(h http.HandlerFunc) http.HandlerFunc {
 			s.refuse(w, r, http.StatusUnauthorized, "sign in or send an API token (Authorization: Bearer <token>) to do this")
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), userKey{}, a))
+		r = withScope(r.WithContext(context.WithValue(r.Context(), userKey{}, a)), a)
 		if a.viaCookie && !safeMethod(r.Method) && !s.checkCSRF(r) {
 			s.refuse(w, r, http.StatusForbidden, "missing or wrong CSRF token; reload the page and try again")
 			return
@@ -108,7 +108,8 @@ func (s *Server) needWriter(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// needReader lets h run only for requests that may read (see mayRead).
+// needReader lets h run only for requests that may read (see mayRead),
+// with the read scope of the request's user (readers.go).
 func (s *Server) needReader(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a := s.authenticate(r)
@@ -120,7 +121,7 @@ func (s *Server) needReader(h http.HandlerFunc) http.HandlerFunc {
 			s.refuse(w, r, http.StatusUnauthorized, "sign in or send an API token (Authorization: Bearer <token>) to read this")
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, a)))
+		h(w, withScope(r.WithContext(context.WithValue(r.Context(), userKey{}, a)), a))
 	}
 }
 

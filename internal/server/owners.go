@@ -71,10 +71,16 @@ func namespaceOf(key string) string {
 
 // maintains lets h run only when the request's user may change the
 // projects of the namespace in its path ({ns}); else 403 and nothing
-// changes. It runs inside needWriter.
+// changes, or 404 as for a project that does not exist when they may not
+// even read it (reads are private and they are no member). It runs inside
+// needWriter.
 func (s *Server) maintains(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ns := namespaceOf(r.PathValue("ns") + "/" + r.PathValue("name"))
+		if !s.seesNS(r.Context(), ns) {
+			s.fail(w, r, s.noProject(r))
+			return
+		}
 		if err := s.mayChange(r.Context(), userOf(r), ns); err != nil {
 			s.fail(w, r, err)
 			return
@@ -84,7 +90,8 @@ func (s *Server) maintains(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // maintainsBuild is maintains for routes that name a build by {id}: the
-// namespace is that of the build's project. An unknown build is left to h.
+// namespace is that of the build's project, and a build its user may not
+// read answers as one that does not exist. An unknown build is left to h.
 func (s *Server) maintainsBuild(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -93,9 +100,12 @@ func (s *Server) maintainsBuild(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		b, err := s.deps.Store.Build(r.Context(), id)
-		if err == nil {
+		switch {
+		case err == nil && !s.sees(r.Context(), b.Project):
+			err = noBuild(id)
+		case err == nil:
 			err = s.mayChange(r.Context(), userOf(r), namespaceOf(b.Project))
-		} else if errors.Is(err, pipeline.ErrNotFound) {
+		case errors.Is(err, pipeline.ErrNotFound):
 			err = nil
 		}
 		if err != nil {

@@ -23,28 +23,33 @@ func (s *Server) apiRoutes() []apiRoute {
 	st, q, log := s.deps.Store, s.deps.Queue, s.deps.Logger
 	read, write := s.needReader, s.needWriter
 	own, ownBuild := s.maintains, s.maintainsBuild
+	// Reads of one project, build or scan also check that its namespace
+	// may be read (readers.go); lists leave out what may not.
+	readP := func(h http.HandlerFunc) http.HandlerFunc { return read(s.readsProject(h)) }
+	readB := func(h http.HandlerFunc) http.HandlerFunc { return read(s.readsBuild(h)) }
+	readS := func(h http.HandlerFunc) http.HandlerFunc { return read(s.readsScan(h)) }
 	return []apiRoute{
-		{"GET /projects", read(apiListProjects(st, log))},
+		{"GET /projects", read(apiListProjects(s.visibleStore(), log))},
 		{"POST /projects", write(s.apiRegisterProject)},
-		{"GET /projects/{ns}/{name}", read(apiGetProject(st, log))},
+		{"GET /projects/{ns}/{name}", readP(apiGetProject(st, log))},
 		{"PATCH /projects/{ns}/{name}", write(own(apiPatchProject(st, s.checkRepo, log)))},
 		{"DELETE /projects/{ns}/{name}", write(own(apiDeleteProject(st, log)))},
-		{"GET /projects/{ns}/{name}/builds", read(apiListBuilds(st, log))},
+		{"GET /projects/{ns}/{name}/builds", readP(apiListBuilds(st, log))},
 		{"POST /projects/{ns}/{name}/builds", write(own(apiTriggerBuild(q, log)))},
-		{"GET /builds/{id}", read(s.apiGetBuild)},
-		{"GET /builds/{id}/checks", read(s.apiBuildChecks)},
-		{"GET /builds/{id}/artifacts", read(s.apiBuildArtifacts)},
-		{"GET /builds/{id}/artifacts/{name}", read(s.apiBuildArtifact)},
-		{"GET /projects/{ns}/{name}/scans", read(s.apiProjectScans)},
+		{"GET /builds/{id}", readB(s.apiGetBuild)},
+		{"GET /builds/{id}/checks", readB(s.apiBuildChecks)},
+		{"GET /builds/{id}/artifacts", readB(s.apiBuildArtifacts)},
+		{"GET /builds/{id}/artifacts/{name}", readB(s.apiBuildArtifact)},
+		{"GET /projects/{ns}/{name}/scans", readP(s.apiProjectScans)},
 		{"POST /projects/{ns}/{name}/scan", write(own(s.apiRescan))},
-		{"GET /scans/{id}", read(s.apiGetScan)},
-		{"GET /scans/{id}/sbom", read(s.apiScanSBOM)},
+		{"GET /scans/{id}", readS(s.apiGetScan)},
+		{"GET /scans/{id}/sbom", readS(s.apiScanSBOM)},
 		{"POST /builds/{id}/cancel", write(ownBuild(apiCancelBuild(q, st, log)))},
 		{"POST /builds/{id}/rebuild", write(ownBuild(s.apiRebuild))},
-		{"GET /builds/{id}/stages/{stage}/log", read(s.apiStageLog)},
-		{"GET /builds/{id}/log", read(s.apiBuildLog)},
-		{"GET /images", read(apiListImages(st, log))},
-		{"GET /index/reconciles", read(apiListReconciles(st, log))},
+		{"GET /builds/{id}/stages/{stage}/log", readB(s.apiStageLog)},
+		{"GET /builds/{id}/log", readB(s.apiBuildLog)},
+		{"GET /images", read(apiListImages(s.visibleStore(), log))},
+		{"GET /index/reconciles", read(apiListReconciles(s.visibleStore(), log))},
 		{"GET /openapi.json", serveOpenAPI},
 	}
 }

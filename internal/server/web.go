@@ -23,36 +23,48 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// webRoutes registers the routes of the web UI on s.mux. Pages that read
-// are behind needReader (anonymous readers are sent to the login page when
-// reading is not public); every write is behind needWriter, which asks
-// for a signed-in user and the form's CSRF token.
+// webRoutes registers the routes of the web UI on s.mux.
 func (s *Server) webRoutes() {
-	read, write := s.needReader, s.needWriter
 	s.mux.HandleFunc("GET /static/", serveStatic)
 	s.mux.HandleFunc("GET /favicon.ico", serveFavicon)
 	s.mux.HandleFunc("/", s.webNotFound)
-	s.mux.HandleFunc("GET /{$}", read(s.webProjects))
-	s.mux.HandleFunc("GET /failures", read(s.webFailures))
-	s.mux.HandleFunc("GET /events", read(s.webEvents))
-	s.mux.HandleFunc("GET /queue", read(s.webQueue))
-	s.mux.HandleFunc("GET /index", read(s.webIndex))
-	s.mux.HandleFunc("GET /register", s.webRegisterForm)
-	s.mux.HandleFunc("POST /register", write(s.webRegister))
-	s.mux.HandleFunc("GET /login", s.webLoginForm)
-	s.mux.HandleFunc("POST /login", s.webLogin)
-	s.mux.HandleFunc("POST /logout", s.webLogout)
-	s.mux.HandleFunc("GET /p/{ns}/{name}", read(s.webProjectOrTags))
-	s.mux.HandleFunc("POST /p/{ns}/{name}/build", write(s.maintains(s.webBuildNow)))
-	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}", read(s.webBuild))
-	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/live", read(s.webBuildLive))
-	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/events", read(s.webBuildEvents))
-	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/logs/{stage}", read(s.webLogBefore))
-	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/cancel", write(s.maintains(s.webCancel)))
-	s.mux.HandleFunc("POST /p/{ns}/{name}/builds/{n}/rebuild", write(s.maintains(s.webRebuild)))
-	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/results", read(s.webBuildResults))
-	s.mux.HandleFunc("GET /p/{ns}/{name}/builds/{n}/artifacts/{file}", read(s.webBuildArtifact))
-	s.mux.HandleFunc("POST /p/{ns}/{name}/scan", write(s.maintains(s.webRescan)))
+	for _, rt := range s.webPages() {
+		s.mux.HandleFunc(rt.pattern, rt.handler)
+	}
+}
+
+// webPages lists the routes of the web UI's pages and forms. Pages that
+// read are behind needReader (anonymous readers are sent to the login
+// page when reading is not public), and those of one project also behind
+// readsProject (404 for a project the user may not read); every write is
+// behind needWriter, which asks for a signed-in user and the form's CSRF
+// token.
+func (s *Server) webPages() []apiRoute {
+	read, write := s.needReader, s.needWriter
+	readP := func(h http.HandlerFunc) http.HandlerFunc { return read(s.readsProject(h)) }
+	return []apiRoute{
+		{"GET /{$}", read(s.webProjects)},
+		{"GET /failures", read(s.webFailures)},
+		{"GET /events", read(s.webEvents)},
+		{"GET /queue", read(s.webQueue)},
+		{"GET /index", read(s.webIndex)},
+		{"GET /register", s.webRegisterForm},
+		{"POST /register", write(s.webRegister)},
+		{"GET /login", s.webLoginForm},
+		{"POST /login", s.webLogin},
+		{"POST /logout", s.webLogout},
+		{"GET /p/{ns}/{name}", readP(s.webProjectOrTags)},
+		{"POST /p/{ns}/{name}/build", write(s.maintains(s.webBuildNow))},
+		{"GET /p/{ns}/{name}/builds/{n}", readP(s.webBuild)},
+		{"GET /p/{ns}/{name}/builds/{n}/live", readP(s.webBuildLive)},
+		{"GET /p/{ns}/{name}/builds/{n}/events", readP(s.webBuildEvents)},
+		{"GET /p/{ns}/{name}/builds/{n}/logs/{stage}", readP(s.webLogBefore)},
+		{"POST /p/{ns}/{name}/builds/{n}/cancel", write(s.maintains(s.webCancel))},
+		{"POST /p/{ns}/{name}/builds/{n}/rebuild", write(s.maintains(s.webRebuild))},
+		{"GET /p/{ns}/{name}/builds/{n}/results", readP(s.webBuildResults)},
+		{"GET /p/{ns}/{name}/builds/{n}/artifacts/{file}", readP(s.webBuildArtifact)},
+		{"POST /p/{ns}/{name}/scan", write(s.maintains(s.webRescan))},
+	}
 }
 
 // page is what every template gets: the layout's parts and the page's own

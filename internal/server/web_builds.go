@@ -140,7 +140,7 @@ func (s *Server) buildData(ctx context.Context, p pipeline.Project, b pipeline.B
 		}
 	}
 	if b.Status == pipeline.StatusQueued {
-		active, err := s.deps.Store.Active(ctx)
+		active, err := s.visibleStore().Active(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("listing the queue: %w", err)
 		}

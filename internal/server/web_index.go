@@ -85,14 +85,24 @@ type indexData struct {
 // webIndex serves GET /index: the reconciles of the tracked index as diffs,
 // newest first, and its current errors.
 func (s *Server) webIndex(w http.ResponseWriter, r *http.Request) {
-	rs, err := reconcilesOf(r.Context(), s.deps.Store, reconcilesShown)
+	rs, err := reconcilesOf(r.Context(), s.visibleStore(), reconcilesShown)
 	if err != nil {
 		s.webFail(w, r, err)
 		return
 	}
 	d := indexData{Reconciles: rs}
-	if len(rs) > 0 && len(rs[0].Errors) > 0 {
+	if len(rs) > 0 && len(rs[0].Errors) > 0 && s.newestReconcile(r.Context()) == rs[0].ID {
 		d.Errors, d.ErrorsRev = rs[0].Errors, rs[0].Revision
 	}
 	s.render(w, r, http.StatusOK, "index", "layout", s.newPage(w, r, "Index", "index", d))
+}
+
+// newestReconcile is the id of the newest reconcile of the index, whoever
+// may read it: the one in force. 0 when there is none or it cannot be read.
+func (s *Server) newestReconcile(ctx context.Context) int64 {
+	rs, err := reconcilesOf(ctx, s.deps.Store, 1)
+	if err != nil || len(rs) == 0 {
+		return 0
+	}
+	return rs[0].ID
 }

@@ -19,7 +19,7 @@ type failureRow struct {
 // webFailures serves /failures: every project whose newest build failed,
 // newest failure first, with the stage and the first line of the error.
 func (s *Server) webFailures(w http.ResponseWriter, r *http.Request) {
-	last, err := s.deps.Store.LastBuilds(r.Context())
+	last, err := s.visibleStore().LastBuilds(r.Context())
 	if err != nil {
 		s.webFail(w, r, fmt.Errorf("listing last builds: %w", err))
 		return
@@ -52,7 +52,7 @@ type queueData struct {
 // webQueue serves /queue: running and queued builds, oldest first, each
 // with a cancel button.
 func (s *Server) webQueue(w http.ResponseWriter, r *http.Request) {
-	active, err := s.deps.Store.Active(r.Context())
+	active, err := s.visibleStore().Active(r.Context())
 	if err != nil {
 		s.webFail(w, r, fmt.Errorf("listing the queue: %w", err))
 		return

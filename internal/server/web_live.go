@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // The list pages (projects, a project, Failures, Queue) follow the builds
@@ -17,37 +19,60 @@ import (
 //	event: builds   data: {}
 //
 // when it starts (what changed since the page was made) and whenever a
-// build is queued, starts or ends; the parts of the page marked
-// data-live fetch themselves again then (htmx, hx-trigger="hoist-builds
-// from:body"). One goroutine per server watches the store for everyone.
+// build of a project the reader may see is queued, starts or ends; the
+// parts of the page marked data-live fetch themselves again then (htmx,
+// hx-trigger="hoist-builds from:body"). One goroutine per server watches
+// the store for everyone.
 
 // buildWatch tells its subscribers when the queued and running builds, or
-// a project's newest build, changed. It reads the store every poll while anyone listens.
+// a project's newest build, changed, among the projects each subscriber
+// may see. It reads the store every poll while anyone listens.
 type buildWatch struct {
-	active func(ctx context.Context) (string, error) // the set, as a comparable key
+	active func(ctx context.Context) ([]pipeline.Build, error) // the set
 	poll   time.Duration
 	onErr  func(error)
 
 	mu      sync.Mutex
-	subs    map[chan struct{}]struct{}
+	subs    map[chan struct{}]*watcher
+	builds  []pipeline.Build // the set at the last poll
 	running bool
 }
 
+// watcher is one subscriber: what it may see and the set it saw last.
+type watcher struct {
+	sees func(project string) bool
+	last string
+}
+
+// keyFor is the part of builds w may see, as a comparable key.
+func (w *watcher) keyFor(builds []pipeline.Build) string {
+	var b strings.Builder
+	for _, x := range builds {
+		if w.sees(x.Project) {
+			fmt.Fprintf(&b, "%d:%s ", x.ID, x.Status)
+		}
+	}
+	return b.String()
+}
+
 // subscribe returns a channel that receives (without blocking the watch)
-// after each change, and the function that ends the subscription.
-func (w *buildWatch) subscribe() (<-chan struct{}, func()) {
+// after each change to the builds of the projects sees says yes to, and
+// the function that ends the subscription.
+func (w *buildWatch) subscribe(sees func(project string) bool) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.subs == nil {
-		w.subs = map[chan struct{}]struct{}{}
+		w.subs = map[chan struct{}]*watcher{}
 	}
-	w.subs[ch] = struct{}{}
 	if !w.running {
 		w.running = true
-		last, _ := w.active(context.Background()) // before the stream answers: no change is missed
-		go w.run(last)
+		w.builds, _ = w.active(context.Background()) // before the stream answers: no change is missed
+		go w.run()
 	}
+	sub := &watcher{sees: sees}
+	sub.last = sub.keyFor(w.builds)
+	w.subs[ch] = sub
 	return ch, func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -55,8 +80,8 @@ func (w *buildWatch) subscribe() (<-chan struct{}, func()) {
 	}
 }
 
-// run polls until nobody listens; last is the set as it was at the start.
-func (w *buildWatch) run(last string) {
+// run polls until nobody listens.
+func (w *buildWatch) run() {
 	t := time.NewTicker(w.poll)
 	defer t.Stop()
 	for range t.C {
@@ -67,17 +92,19 @@ func (w *buildWatch) run(last string) {
 			return
 		}
 		w.mu.Unlock()
-		key, err := w.active(context.Background())
+		builds, err := w.active(context.Background())
 		if err != nil {
 			w.onErr(err)
 			continue
 		}
-		if key == last {
-			continue
-		}
-		last = key
 		w.mu.Lock()
-		for ch := range w.subs {
+		w.builds = builds
+		for ch, sub := range w.subs {
+			key := sub.keyFor(builds)
+			if key == sub.last {
+				continue
+			}
+			sub.last = key
 			select {
 			case ch <- struct{}{}:
 			default: // it has one waiting already
@@ -95,30 +122,27 @@ func (s *Server) newBuildWatch() *buildWatch {
 		// The queue and every project's newest build: a build too short
 		// to be seen in the queue between two polls still changes the
 		// newest build of its project.
-		active: func(ctx context.Context) (string, error) {
+		active: func(ctx context.Context) ([]pipeline.Build, error) {
 			builds, err := s.deps.Store.Active(ctx)
 			if err != nil {
-				return "", fmt.Errorf("listing the queue: %w", err)
+				return nil, fmt.Errorf("listing the queue: %w", err)
 			}
 			last, err := s.deps.Store.LastBuilds(ctx)
 			if err != nil {
-				return "", fmt.Errorf("listing the last builds: %w", err)
+				return nil, fmt.Errorf("listing the last builds: %w", err)
 			}
 			for _, k := range slices.Sorted(maps.Keys(last)) {
 				builds = append(builds, last[k])
 			}
-			var b strings.Builder
-			for _, x := range builds {
-				fmt.Fprintf(&b, "%d:%s ", x.ID, x.Status)
-			}
-			return b.String(), nil
+			return builds, nil
 		},
 	}
 }
 
 // webEvents serves /events (see above).
 func (s *Server) webEvents(w http.ResponseWriter, r *http.Request) {
-	ch, stop := s.watch.subscribe()
+	ctx := r.Context() // its read scope remembers what it looked up
+	ch, stop := s.watch.subscribe(func(project string) bool { return s.sees(ctx, project) })
 	defer stop()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -20,7 +20,7 @@ func (s *Server) webProjectOrTags(w http.ResponseWriter, r *http.Request) {
 		s.webProject(w, r)
 		return
 	}
-	all, err := s.deps.Store.Projects(r.Context())
+	all, err := s.visibleStore().Projects(r.Context())
 	if err != nil {
 		s.webFail(w, r, err)
 		return

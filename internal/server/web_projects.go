@@ -64,7 +64,7 @@ func (s *Server) webProjects(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	if rs, err := reconcilesOf(r.Context(), s.deps.Store, 1); err == nil && len(rs) > 0 {
+	if rs, err := reconcilesOf(r.Context(), s.visibleStore(), 1); err == nil && len(rs) > 0 {
 		d.IndexErrors = rs[0].Errors
 	}
 	s.render(w, r, http.StatusOK, "projects", "layout", s.newPage(w, r, "Projects", "projects", d))
@@ -73,15 +73,15 @@ func (s *Server) webProjects(w http.ResponseWriter, r *http.Request) {
 // projectRows lists every project with its newest build and delivery.
 func (s *Server) projectRows(r *http.Request) ([]projectRow, error) {
 	ctx := r.Context()
-	ps, err := s.deps.Store.Projects(ctx)
+	ps, err := s.visibleStore().Projects(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing projects: %w", err)
 	}
-	last, err := s.deps.Store.LastBuilds(ctx)
+	last, err := s.visibleStore().LastBuilds(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing last builds: %w", err)
 	}
-	images, err := s.deps.Store.Images(ctx)
+	images, err := s.visibleStore().Images(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}

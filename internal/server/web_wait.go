@@ -35,7 +35,7 @@ func (s *Server) waitReasons(ctx context.Context, active []pipeline.Build) (map[
 			continue
 		}
 		if projects == nil {
-			all, err := s.deps.Store.Projects(ctx)
+			all, err := s.visibleStore().Projects(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("listing projects: %w", err)
 			}
