@@ -18,8 +18,9 @@ type event struct {
 	data     sseEvent
 }
 
-// openEvents connects to a build's event stream and returns its events.
-func openEvents(t *testing.T, e *webEnv, path, lastID string) <-chan event {
+// openEvents connects to a build's event stream, with cookies, and returns
+// its events.
+func openEvents(t *testing.T, e *webEnv, path, lastID string, cookies ...*http.Cookie) <-chan event {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -27,6 +28,9 @@ func openEvents(t *testing.T, e *webEnv, path, lastID string) <-chan event {
 	webMust(t, err)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
 	}
 	resp, err := e.http.Client().Do(req)
 	webMust(t, err)
