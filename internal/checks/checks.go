@@ -167,11 +167,13 @@ func applyPolicies(results []pipeline.CheckResult, project pipeline.Policies) []
 	return out
 }
 
-// Test runs the predefined checks, then the user's tests (cccp.yml's
-// test-script, the container-structure-test files, the Docker Hub
-// autotest), and always removes the containers created from the image
-// under test. The image's files are read from the registry once, for
-// every check that needs them. The results have the project's check
+// Test runs the predefined checks and cccp.yml's test-script at the same
+// time, then the other user tests (the container-structure-test files,
+// the Docker Hub autotest), and always removes the containers created
+// from the image under test. The image's files are read from the registry
+// once, for every check that needs them, while the checks that run the
+// image already run. The log reads check by check in a fixed order, each
+// with its own timing, whatever order they finished in. The results have the project's check
 // policies (cccp.yml "checks:") applied over Hoist's defaults; excluded
 // checks do not run.
 func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer) (results []pipeline.CheckResult, err error) {
@@ -193,47 +195,103 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 	pol := spec.Config.Checks
 	r := &run{s: s, spec: spec, cfg: cfg, log: log}
 	cstFiles, cstFailed := r.structureFiles()
-	if s.needsFS(spec) || len(cstFiles) > 0 {
-		r.readFS(ctx)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+
+	// The predefined checks and the test-script run at the same time: the
+	// ones that read the image's files start once the files are read (from
+	// the registry, once, while the others already run the image); the
+	// log still reads check by check, in the order below.
+	q := newSequence(log)
+	readSec := q.section()
+	type slot struct {
+		c   check
+		sec *section
+		run *run // the check's own view of r: its log is its section
+		res *pipeline.CheckResult
 	}
+	var slots []*slot
 	for _, c := range predefined {
 		if excluded(pol, c.id, pipeline.GroupCheck) {
-			fmt.Fprintf(log, "--- check %s: excluded by %s\n", c.id, spec.Config.File)
+			ex := q.section()
+			fmt.Fprintf(ex, "--- check %s: excluded by %s\n", c.id, spec.Config.File)
+			ex.Close()
 			continue
 		}
-		fmt.Fprintf(log, "--- check %s: %s\n", c.id, c.description)
+		sl := &slot{c: c, sec: q.section()}
+		if !c.needsFS {
+			one := *r // before readFS starts writing r's files
+			one.log = sl.sec
+			sl.run = &one
+		}
+		slots = append(slots, sl)
+	}
+	var userRes *pipeline.CheckResult
+	userSec := q.section()
+
+	filesRead := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(filesRead)
+		defer readSec.Close()
+		if s.needsFS(spec) || len(cstFiles) > 0 {
+			r.readFS(ctx, readSec)
+		}
+	})
+	for _, sl := range slots {
+		wg.Go(func() {
+			defer sl.sec.Close()
+			if sl.run == nil {
+				<-filesRead
+				one := *r
+				one.log = sl.sec
+				sl.run = &one
+			}
+			fmt.Fprintf(sl.sec, "--- check %s: %s\n", sl.c.id, sl.c.description)
+			start := time.Now()
+			o := sl.c.run(ctx, sl.run)
+			if ctx.Err() != nil {
+				return
+			}
+			applied := applyPolicies([]pipeline.CheckResult{{
+				ID: sl.c.id, Group: pipeline.GroupCheck, Description: sl.c.description,
+				Status: o.status, Detail: o.detail, Output: o.output,
+				Duration: time.Since(start),
+			}}, pol)
+			if len(applied) == 0 {
+				return // excluded (not reached: excluded checks do not run)
+			}
+			res := applied[0]
+			sl.res = &res
+			how := ""
+			if res.Status != o.status {
+				how = " (advisory: " + string(o.status) + " shown as " + string(res.Status) + ")"
+			}
+			fmt.Fprintf(sl.sec, "--- %s %s%s: %s\n", strings.ToUpper(string(res.Status)), sl.c.id, how, o.detail)
+		})
+	}
+	wg.Go(func() {
+		defer userSec.Close()
+		if excluded(pol, UserScriptID, pipeline.GroupTestScript) {
+			return
+		}
 		start := time.Now()
-		o := c.run(ctx, r)
-		if ctx.Err() != nil {
-			return results, ctx.Err()
+		res := s.userScript(ctx, spec, userSec)
+		res.Group, res.Duration = pipeline.GroupTestScript, time.Since(start)
+		userRes = &res
+	})
+	wg.Wait()
+	for _, sl := range slots {
+		if sl.res != nil {
+			results = append(results, *sl.res)
 		}
-		applied := applyPolicies([]pipeline.CheckResult{{
-			ID: c.id, Group: pipeline.GroupCheck, Description: c.description,
-			Status: o.status, Detail: o.detail, Output: o.output,
-			Duration: time.Since(start),
-		}}, pol)
-		if len(applied) == 0 {
-			continue // excluded (not reached: excluded checks do not run)
-		}
-		res := applied[0]
-		results = append(results, res)
-		how := ""
-		if res.Status != o.status {
-			how = " (advisory: " + string(o.status) + " shown as " + string(res.Status) + ")"
-		}
-		fmt.Fprintf(log, "--- %s %s%s: %s\n", strings.ToUpper(string(res.Status)), c.id, how, o.detail)
+	}
+	if ctx.Err() != nil {
+		return results, ctx.Err()
 	}
 	// The predefined checks' results have their policies already; the
 	// user tests' get theirs here.
 	var user []pipeline.CheckResult
-	if !excluded(pol, UserScriptID, pipeline.GroupTestScript) {
-		start := time.Now()
-		res := s.userScript(ctx, spec, log)
-		res.Group, res.Duration = pipeline.GroupTestScript, time.Since(start)
-		user = append(user, res)
+	if userRes != nil {
+		user = append(user, *userRes)
 	}
 	if cstFailed != nil {
 		user = append(user, *cstFailed)
@@ -256,7 +314,7 @@ func (s *Suite) needsFS(spec pipeline.TestSpec) bool {
 // readFS reads the image's files from the registry once, for the checks
 // and the structure tests: /etc/passwd and /etc/shadow are kept for the
 // password check, every file of every layer goes past the secrets scanner.
-func (r *run) readFS(ctx context.Context) {
+func (r *run) readFS(ctx context.Context, log io.Writer) {
 	if r.s.d.Layers == nil {
 		r.fsErr = fmt.Errorf("no registry to read the image's layers from")
 		return
@@ -274,10 +332,10 @@ func (r *run) readFS(ctx context.Context) {
 	}
 	r.fs, r.fsErr = imagefs.Read(ctx, r.s.d.Layers, r.spec.Image, opts)
 	if r.fsErr != nil {
-		fmt.Fprintf(r.log, "reading the files of %s: %v\n", r.spec.Image, r.fsErr)
+		fmt.Fprintf(log, "reading the files of %s: %v\n", r.spec.Image, r.fsErr)
 		return
 	}
-	fmt.Fprintf(r.log, "read the files of %s's %d layer(s) in %s\n", r.spec.Image, r.fs.Layers(), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(log, "read the files of %s's %d layer(s) in %s\n", r.spec.Image, r.fs.Layers(), time.Since(start).Round(time.Millisecond))
 }
 
 // noFS is the outcome of a file check when the image's files could not be

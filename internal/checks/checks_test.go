@@ -591,3 +591,42 @@ func TestEnvHidesCredentials(t *testing.T) {
 		t.Errorf("Env = %q", env)
 	}
 }
+
+// TestChecksOverlapTheTestScript: the predefined checks that run the image
+// run while the test-script runs, not before it (the script sees the
+// "starts" container up beside it), and the log still reads check by
+// check, the test-script after them.
+func TestChecksOverlapTheTestScript(t *testing.T) {
+	f := setup(t, checks.Options{StayUp: 5 * time.Second})
+	ref := f.image(t, true, nil, `CMD ["sleep", "300"]`)
+	dir := t.TempDir()
+	script := `#!/bin/sh
+for i in $(seq 1 150); do
+  if [ -n "$(docker ps -q --filter label=io.hoist.check=starts --filter ancestor="$IMAGE")" ]; then
+    echo "the starts container runs beside me"
+    exit 0
+  fi
+  sleep 0.1
+done
+echo "no starts container ran while I ran: the checks ran one after another" >&2
+exit 1
+`
+	if err := os.WriteFile(filepath.Join(dir, "beside.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, _, log := f.test(t, ref, pipeline.TestSpec{Dir: dir, HasRepo: true,
+		Config: pipeline.RepoConfig{File: "cccp.yml", TestScript: "beside.sh"}})
+	expect(t, got, log, map[string]want{
+		"starts":            {pipeline.CheckPass, true, []string{"still running after 5s"}},
+		checks.UserScriptID: {pipeline.CheckPass, true, nil},
+	})
+	order := []string{"--- check config:", "--- check starts:", "--- PASS starts", "--- check ports:", "--- check size:", "--- test-script beside.sh", "the starts container runs beside me", "--- PASS test-script"}
+	at := 0
+	for _, s := range order {
+		i := strings.Index(log[at:], s)
+		if i < 0 {
+			t.Fatalf("the log lacks %q after byte %d, or has it out of order:\n%s", s, at, log)
+		}
+		at += i
+	}
+}
