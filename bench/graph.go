@@ -47,27 +47,11 @@ func (e *env) gitCommit(ctx context.Context, dir string) error {
 func sweepIndex(ctx context.Context, e *env, dir string, n int) (string, error) {
 	var idx strings.Builder
 	idx.WriteString("Projects:\n")
-	base := filepath.Join(dir, "repos", "base")
-	if err := os.CopyFS(filepath.Join(base, "examples", "busybox"), os.DirFS(filepath.Join(e.root, "examples", "busybox"))); err != nil {
+	base, err := e.baseRepo(ctx, dir, "base", 1)
+	if err != nil {
 		return "", err
 	}
-	if err := e.gitCommit(ctx, base); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(&idx, `  - id: 1
-    app-id: bench
-    job-id: base
-    git-url: %s
-    git-branch: main
-    git-path: examples/busybox
-    target-file: Dockerfile
-    desired-tag: latest
-    notify-email: bench@hoist.invalid
-    build-context: ./
-    prebuild-script: examples/busybox/prebuild.sh
-    prebuild-context: examples/busybox
-    depends-on: null
-`, base)
+	idx.WriteString(base)
 	for i := 2; i <= n; i++ {
 		repo := filepath.Join(dir, "repos", fmt.Sprintf("p%d", i))
 		if err := os.MkdirAll(filepath.Join(repo, "app"), 0o755); err != nil {
@@ -98,6 +82,33 @@ func sweepIndex(ctx context.Context, e *env, dir string, n int) (string, error) 
 		return "", err
 	}
 	return filepath.Dir(path), os.WriteFile(path, []byte(idx.String()), 0o644)
+}
+
+// baseRepo makes a git repository of the busybox example under dir/repos
+// and returns its index entry: bench/JOB, with the example's prebuild. The
+// bench's apps are built FROM it.
+func (e *env) baseRepo(ctx context.Context, dir, job string, id int) (string, error) {
+	base := filepath.Join(dir, "repos", job)
+	if err := os.CopyFS(filepath.Join(base, "examples", "busybox"), os.DirFS(filepath.Join(e.root, "examples", "busybox"))); err != nil {
+		return "", err
+	}
+	if err := e.gitCommit(ctx, base); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`  - id: %d
+    app-id: bench
+    job-id: %s
+    git-url: %s
+    git-branch: main
+    git-path: examples/busybox
+    target-file: Dockerfile
+    desired-tag: latest
+    notify-email: bench@hoist.invalid
+    build-context: ./
+    prebuild-script: examples/busybox/prebuild.sh
+    prebuild-context: examples/busybox
+    depends-on: null
+`, id, job, base), nil
 }
 
 // engineCounter is a proxy in front of the Docker socket that counts the

@@ -58,27 +58,11 @@ echo "the page is served"
 func appsIndex(ctx context.Context, e *env, dir string, n int) (string, []string, error) {
 	var idx strings.Builder
 	idx.WriteString("Projects:\n")
-	base := filepath.Join(dir, "repos", "dbase")
-	if err := os.CopyFS(filepath.Join(base, "examples", "busybox"), os.DirFS(filepath.Join(e.root, "examples", "busybox"))); err != nil {
+	base, err := e.baseRepo(ctx, dir, "dbase", 1)
+	if err != nil {
 		return "", nil, err
 	}
-	if err := e.gitCommit(ctx, base); err != nil {
-		return "", nil, err
-	}
-	fmt.Fprintf(&idx, `  - id: 1
-    app-id: bench
-    job-id: dbase
-    git-url: %s
-    git-branch: main
-    git-path: examples/busybox
-    target-file: Dockerfile
-    desired-tag: latest
-    notify-email: bench@hoist.invalid
-    build-context: ./
-    prebuild-script: examples/busybox/prebuild.sh
-    prebuild-context: examples/busybox
-    depends-on: null
-`, base)
+	idx.WriteString(base)
 	var repos []string
 	for i := 1; i <= n; i++ {
 		repo := filepath.Join(dir, "repos", fmt.Sprintf("d%d", i))
