@@ -222,19 +222,6 @@ func TestNewSecret(t *testing.T) {
 
 func TestCSRFTokens(t *testing.T) {
 	e := newAPIEnv(t, Options{})
-	// Signed in: bound to the session.
-	req := httptest.NewRequest("GET", "/", nil)
-	req.AddCookie(e.session)
-	if got := e.server.csrfToken(httptest.NewRecorder(), req); got != e.csrf || got == "" {
-		t.Errorf("session csrf = %q, want %q", got, e.csrf)
-	}
-	// Anonymous (the login form): a double-submit cookie.
-	rec := httptest.NewRecorder()
-	tok := e.server.csrfToken(rec, httptest.NewRequest("GET", "/login", nil))
-	cs := rec.Result().Cookies()
-	if tok == "" || len(cs) != 1 || cs[0].Name != csrfCookie || cs[0].Value != tok || !cs[0].HttpOnly {
-		t.Fatalf("anonymous csrf %q, cookies %v", tok, cs)
-	}
 	post := func(path, form string, cookie *http.Cookie) *http.Request {
 		r := httptest.NewRequest("POST", path, strings.NewReader(form))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -242,6 +229,33 @@ func TestCSRFTokens(t *testing.T) {
 			r.AddCookie(cookie)
 		}
 		return r
+	}
+	// Signed in: bound to the session.
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(e.session)
+	// Masked afresh on every page (BREACH): two pages never carry the same
+	// bytes, and both unmask to the session's token.
+	first, second := e.server.csrfToken(httptest.NewRecorder(), req), e.server.csrfToken(httptest.NewRecorder(), req)
+	for _, got := range []string{first, second} {
+		if raw, ok := unmaskCSRF(got); !ok || raw != e.csrf || e.csrf == "" || strings.Contains(got, e.csrf) {
+			t.Errorf("session csrf %q unmasks to %q (%v), want the masked %q", got, raw, ok, e.csrf)
+		}
+	}
+	if first == second {
+		t.Errorf("two pages got the same csrf value %q; want it masked afresh", first)
+	}
+	// Anonymous (the login form): a double-submit cookie.
+	rec := httptest.NewRecorder()
+	tok := e.server.csrfToken(rec, httptest.NewRequest("GET", "/login", nil))
+	cs := rec.Result().Cookies()
+	if raw, _ := unmaskCSRF(tok); tok == "" || len(cs) != 1 || cs[0].Name != csrfCookie || cs[0].Value != raw || !cs[0].HttpOnly {
+		t.Fatalf("anonymous csrf %q, cookies %v", tok, cs)
+	}
+	// A short cookie an attacker could plant (and so also send in the
+	// form) is no token at all.
+	short := &http.Cookie{Name: csrfCookie, Value: "abc"}
+	if e.server.checkCSRF(post("/login", "csrf=abc", short)) {
+		t.Error("a 3-character double-submit cookie was accepted")
 	}
 	if !e.server.checkCSRF(post("/login", "csrf="+url.QueryEscape(tok), cs[0])) {
 		t.Error("form with the double-submit token refused")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -17,16 +18,22 @@ const (
 	csrfCookie = "hoist_csrf"   // the double-submit cookie of anonymous forms (login)
 )
 
+// minAnonCSRF is the shortest double-submit cookie accepted: one this
+// server made is much longer (NewSecret).
+const minAnonCSRF = 32
+
 // csrfToken returns the value for the hidden form field "csrf". For a
 // signed-in user it is bound to the session: a hash of the session secret,
 // which no other site can read. For anyone else (the login form) it is a
-// random value also set as the cookie hoist_csrf (double submit).
+// random value also set as the cookie hoist_csrf (double submit). Either
+// way the value is masked afresh on every call (maskCSRF), so that a
+// compressed page never repeats the secret itself (BREACH).
 func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	if a := s.authenticate(r); a.viaCookie {
-		return sessionCSRF(a.session)
+		return maskCSRF(sessionCSRF(a.session))
 	}
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		return c.Value
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= minAnonCSRF {
+		return maskCSRF(c.Value)
 	}
 	secret, _, err := NewSecret()
 	if err != nil {
@@ -36,7 +43,38 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	http.SetCookie(w, s.cookie(csrfCookie, secret, 0))
 	// Later calls during this request see the same value.
 	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: secret})
-	return secret
+	return maskCSRF(secret)
+}
+
+// maskCSRF returns token XORed with a fresh random pad, as hex of the pad
+// and then of the result. Pages are served gzipped; with the token itself
+// in every page, an attacker who can add text to a page and watch its
+// compressed length could guess it byte by byte (BREACH). Masked, its
+// bytes differ on every page, and unmaskCSRF gives the token back.
+func maskCSRF(token string) string {
+	pad := make([]byte, len(token))
+	if _, err := rand.Read(pad); err != nil {
+		return token // crypto/rand does not fail on Linux; unmasked still works
+	}
+	x := make([]byte, len(token))
+	for i := range x {
+		x[i] = token[i] ^ pad[i]
+	}
+	return hex.EncodeToString(pad) + hex.EncodeToString(x)
+}
+
+// unmaskCSRF undoes maskCSRF; ok is false when v is not a masked value.
+func unmaskCSRF(v string) (token string, ok bool) {
+	b, err := hex.DecodeString(v)
+	if err != nil || len(b) == 0 || len(b)%2 != 0 {
+		return "", false
+	}
+	n := len(b) / 2
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = b[i] ^ b[n+i]
+	}
+	return string(out), true
 }
 
 // sessionCSRF derives a session's CSRF token from its secret.
@@ -46,19 +84,26 @@ func sessionCSRF(session string) string {
 }
 
 // checkCSRF reports whether r carries the CSRF token csrfToken gave out,
-// in the header X-CSRF-Token or the form field "csrf".
+// masked or not, in the header X-CSRF-Token or the form field "csrf".
 func (s *Server) checkCSRF(r *http.Request) bool {
 	want := ""
 	if a := s.authenticate(r); a.viaCookie {
 		want = sessionCSRF(a.session)
-	} else if c, err := r.Cookie(csrfCookie); err == nil {
+	} else if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= minAnonCSRF {
 		want = c.Value
 	}
 	got := r.Header.Get(csrfHeader)
 	if got == "" && isForm(r) {
 		got = r.PostFormValue(csrfField)
 	}
-	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	if want == "" {
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+		return true
+	}
+	unmasked, ok := unmaskCSRF(got)
+	return ok && subtle.ConstantTimeCompare([]byte(unmasked), []byte(want)) == 1
 }
 
 func isForm(r *http.Request) bool {

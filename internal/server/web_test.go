@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func TestWebPages(t *testing.T) {
 		{"/failures", anon, []string{"<title>Failures · Hoist</title>", "examples/app:latest", "build", "/p/examples/app/builds/1",
 			"&lt;script&gt;alert(&#39;reason&#39;)&lt;/script&gt; returned a non-zero code: 1"}},
 		{"/queue", byCookie, []string{"<title>Queue · Hoist</title>", "Running", "Queued", "manual by alice", "manual by bob",
-			"/p/demo/slow/builds/1/cancel", "/p/demo/slow/builds/2/cancel", `name="csrf" value="` + e.csrf + `"`}},
+			"/p/demo/slow/builds/1/cancel", "/p/demo/slow/builds/2/cancel", `name="csrf" value="`}},
 		{"/p/examples/app", anon, []string{"<title>examples/app:latest · Hoist</title>", "Read-only: from", "index.d/examples.yaml:30",
 			"examples/base:latest", "Sign in to build", "#1"}},
 		{"/p/examples/base", byCookie, []string{"Build now", "127.0.0.1:5000/examples/base:latest", "sha256:abababababab",
@@ -141,7 +142,7 @@ func TestWebPages(t *testing.T) {
 		{"/p/demo/slow/builds/1/live", anon, []string{`id="build-live"`, `hx-get="/p/demo/slow/builds/1/live"`}},
 		{"/p/examples/app/builds/1/live", anon, []string{`id="build-live"`, "Failed in"}},
 		{"/register", anon, []string{"<title>Register a project · Hoist</title>", "Sign in to register"}},
-		{"/register", byCookie, []string{`name="repo_url"`, `name="depends_on"`, `name="csrf" value="` + e.csrf + `"`}},
+		{"/register", byCookie, []string{`name="repo_url"`, `name="depends_on"`, `name="csrf" value="`}},
 		{"/login?next=/queue", anon, []string{"<title>Sign in · Hoist</title>", `name="next" value="/queue"`, `name="password"`}},
 		{"/static/hoist.css", anon, []string{"--fail"}},
 		{"/static/htmx.min.js", anon, []string{"htmx"}},
@@ -155,6 +156,11 @@ func TestWebPages(t *testing.T) {
 		for _, w := range tt.want {
 			if !strings.Contains(body, w) {
 				t.Errorf("GET %s: no %q in\n%s", tt.path, w, body)
+			}
+		}
+		for _, v := range csrfValues(body) {
+			if raw, ok := unmaskCSRF(v); tt.by == byCookie && (!ok || raw != e.csrf) {
+				t.Errorf("GET %s: csrf field %q does not unmask to the session's token", tt.path, v)
 			}
 		}
 		if strings.Contains(body, "<script>alert") {
@@ -189,4 +195,29 @@ func webMust(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// csrfFieldRe matches a page's csrf form fields; their values are masked
+// afresh on every page.
+var csrfFieldRe = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
+
+// csrfValues returns the values of body's csrf form fields.
+func csrfValues(body string) []string {
+	var vs []string
+	for _, m := range csrfFieldRe.FindAllStringSubmatch(body, -1) {
+		vs = append(vs, m[1])
+	}
+	return vs
+}
+
+// unmasked is body with each csrf field's value unmasked, so that two
+// pages can be compared.
+func unmasked(body string) string {
+	return csrfFieldRe.ReplaceAllStringFunc(body, func(m string) string {
+		v := csrfFieldRe.FindStringSubmatch(m)[1]
+		if raw, ok := unmaskCSRF(v); ok {
+			return `name="csrf" value="` + raw + `"`
+		}
+		return m
+	})
 }
