@@ -205,7 +205,10 @@ func writable(p pipeline.Project, verb string) error {
 // apiPatchProject serves PATCH /api/v1/projects/{ns}/{name}: it changes the
 // fields given; name and tag cannot change; a new repo_url must pass
 // checkRepo.
-func apiPatchProject(store pipeline.ProjectStore, checkRepo func(url string) error, log *slog.Logger) http.HandlerFunc {
+//
+// A branch cleared ("branch": "") is the repository's default branch, read
+// from the remote as registration does (defaultBranch; nil: master).
+func apiPatchProject(store pipeline.ProjectStore, checkRepo func(url string) error, defaultBranch func(ctx context.Context, url string) (string, error), log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		old, err := findProject(r, store)
 		if err == nil {
@@ -232,7 +235,10 @@ func apiPatchProject(store pipeline.ProjectStore, checkRepo func(url string) err
 			err = FieldErrors{{renamed(req), fmt.Sprintf("cannot change from %s to %s; register the new image as a project and delete this one", old.Key(), p.Key())}}
 		case p.GitURL != old.GitURL && checkRepo(p.GitURL) != nil:
 			err = checkRepo(p.GitURL)
-		default:
+		case strings.TrimSpace(in.Branch) == "" && defaultBranch != nil:
+			p.GitBranch, err = defaultBranch(r.Context(), p.GitURL)
+		}
+		if err == nil {
 			err = store.PutProject(r.Context(), p)
 		}
 		if err != nil {

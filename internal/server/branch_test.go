@@ -43,4 +43,12 @@ func TestRegisterUsesTheDefaultBranch(t *testing.T) {
 	if _, err := e.store.Project(context.Background(), "ns/gone:latest"); err == nil {
 		t.Error("a project whose repository could not be read was stored")
 	}
+
+	// A PATCH that clears the branch gets the default branch again, not
+	// master.
+	e.json("PATCH", "/api/v1/projects/ns/app", `{"branch":"dev"}`, byToken, http.StatusOK, nil)
+	e.json("PATCH", "/api/v1/projects/ns/app", `{"branch":""}`, byToken, http.StatusOK, nil)
+	if p, err := e.store.Project(context.Background(), "ns/app:latest"); err != nil || p.GitBranch != "main" {
+		t.Errorf("branch cleared by PATCH: stored %q (%v), want the default branch main", p.GitBranch, err)
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	_ "embed"
 	"fmt"
 	"net/http"
@@ -28,11 +29,17 @@ func (s *Server) apiRoutes() []apiRoute {
 	readP := func(h http.HandlerFunc) http.HandlerFunc { return read(s.readsProject(h)) }
 	readB := func(h http.HandlerFunc) http.HandlerFunc { return read(s.readsBuild(h)) }
 	readS := func(h http.HandlerFunc) http.HandlerFunc { return read(s.readsScan(h)) }
+	defaultBranch := func(ctx context.Context, url string) (string, error) {
+		if s.deps.Branches == nil {
+			return "master", nil // cccp's default
+		}
+		return s.defaultBranch(ctx, url)
+	}
 	return []apiRoute{
 		{"GET /projects", read(apiListProjects(s.visibleStore(), log))},
 		{"POST /projects", write(s.apiRegisterProject)},
 		{"GET /projects/{ns}/{name}", readP(apiGetProject(st, log))},
-		{"PATCH /projects/{ns}/{name}", write(own(apiPatchProject(st, s.checkRepo, log)))},
+		{"PATCH /projects/{ns}/{name}", write(own(apiPatchProject(st, s.checkRepo, defaultBranch, log)))},
 		{"DELETE /projects/{ns}/{name}", write(own(apiDeleteProject(st, log)))},
 		{"GET /projects/{ns}/{name}/builds", readP(apiListBuilds(st, log))},
 		{"POST /projects/{ns}/{name}/builds", write(own(apiTriggerBuild(q, log)))},
