@@ -28,6 +28,12 @@ type Project struct {
 	Schedule        string // cron spec or @descriptor for scheduled rebuilds; "" for none
 	Origin          Origin
 	Disabled        bool // its entry left the index: kept with its history, not built
+	// Trusted and Limits are set by an admin (TrustStore), never by the
+	// index or the API's editors: a trusted project's scripts run on the
+	// host with engine access; Limits raise (or lower) the server's
+	// default container limits for its builds, up to the server's maximum.
+	Trusted bool
+	Limits  Limits
 }
 
 // Image is the image this project delivers.

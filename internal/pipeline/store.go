@@ -71,6 +71,7 @@ type ImageStore interface {
 type Store interface {
 	ProjectStore
 	ProjectDeleter
+	TrustStore
 	BuildStore
 	LastBuilds
 	LogStore

@@ -34,7 +34,9 @@ type dependency struct {
 	Tag       string `json:"tag"`
 }
 
-// PutProject inserts or replaces the project with p's key.
+// PutProject inserts or replaces the project with p's key. It keeps the
+// stored project's Trusted and Limits (a new one is untrusted, with the
+// server's limits): only SetTrusted and SetLimits change them.
 func (s *Store) PutProject(ctx context.Context, p pipeline.Project) error {
 	deps := make([]dependency, len(p.DependsOn))
 	for i, d := range p.DependsOn {
@@ -57,7 +59,7 @@ func (s *Store) PutProject(ctx context.Context, p pipeline.Project) error {
 // Project returns the project with key, or an error wrapping
 // pipeline.ErrNotFound.
 func (s *Store) Project(ctx context.Context, key string) (pipeline.Project, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE key = ?`, key)
+	row := s.db.QueryRowContext(ctx, selectProject+` WHERE key = ?`, key)
 	p, err := scanProject(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = pipeline.ErrNotFound
@@ -70,7 +72,7 @@ func (s *Store) Project(ctx context.Context, key string) (pipeline.Project, erro
 
 // Projects lists every project, ordered by key.
 func (s *Store) Projects(ctx context.Context) ([]pipeline.Project, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects ORDER BY key`)
+	rows, err := s.db.QueryContext(ctx, selectProject+` ORDER BY key`)
 	if err != nil {
 		return nil, fmt.Errorf("listing projects: %w", err)
 	}
@@ -94,13 +96,17 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
+// selectProject is projectColumns and the columns only an admin sets
+// (SetTrusted, SetLimits), which PutProject keeps.
+const selectProject = `SELECT ` + projectColumns + `, trusted, limit_memory, limit_cpus, limit_pids FROM projects`
+
 func scanProject(r scanner) (pipeline.Project, error) {
 	var p pipeline.Project
 	var key, deps string
 	err := r.Scan(&key, &p.ID, &p.AppID, &p.JobID, &p.Tag, &p.GitURL, &p.GitBranch,
 		&p.GitPath, &p.TargetFile, &p.BuildContext, &p.PrebuildScript,
 		&p.PrebuildContext, &deps, &p.NotifyEmail, &p.Origin.File, &p.Origin.Line, &p.Schedule,
-		&p.NotifySuccess, &p.Disabled)
+		&p.NotifySuccess, &p.Disabled, &p.Trusted, &p.Limits.Memory, &p.Limits.CPUs, &p.Limits.PIDs)
 	if err != nil {
 		return p, err
 	}
@@ -125,6 +131,34 @@ func (s *Store) DeleteProject(ctx context.Context, key string) error {
 		return fmt.Errorf("deleting project %s: %w", key, err)
 	} else if n == 0 {
 		return fmt.Errorf("deleting project %s: %w", key, pipeline.ErrNotFound)
+	}
+	return nil
+}
+
+// SetTrusted marks the project with key trusted or not; a missing project
+// is pipeline.ErrNotFound.
+func (s *Store) SetTrusted(ctx context.Context, key string, trusted bool) error {
+	return s.setProject(ctx, key, "trusting", `UPDATE projects SET trusted = ? WHERE key = ?`, trusted, key)
+}
+
+// SetLimits replaces the project's own limits; a missing project is
+// pipeline.ErrNotFound.
+func (s *Store) SetLimits(ctx context.Context, key string, l pipeline.Limits) error {
+	return s.setProject(ctx, key, "setting the limits of", `UPDATE projects SET limit_memory = ?, limit_cpus = ?, limit_pids = ? WHERE key = ?`,
+		max(l.Memory, 0), max(l.CPUs, 0), max(l.PIDs, 0), key)
+}
+
+// setProject runs query, an UPDATE of the project with key; what is the
+// step for errors.
+func (s *Store) setProject(ctx context.Context, key, what, query string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s project %s: %w", what, key, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s project %s: %w", what, key, err)
+	} else if n == 0 {
+		return fmt.Errorf("%s project %s: %w", what, key, pipeline.ErrNotFound)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Project/ListOrder", testProjectList},
 		{"Project/NotFound", testProjectNotFound},
 		{"Project/Delete", testProjectDelete},
+		{"Project/Trust", testProjectTrust},
 		{"Build/Numbering", testBuildNumbering},
 		{"Build/ConcurrentCreate", testBuildConcurrent},
 		{"Build/RoundTrip", testBuildRoundTrip},
