@@ -26,16 +26,8 @@ const (
 // write.
 func cmdUserDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const use = "usage: hoist user delete [--data DIR] NAME"
-	fs := newFlags("user delete", stderr)
-	data := fs.String("data", "hoist-data", "Hoist's data folder")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, use)
-		return exitError(2)
-	}
-	st, err := openStore(ctx, *data)
+	fs := newStoreCommand("user delete", stderr)
+	st, err := fs.open(ctx, args, 1, use)
 	if err != nil {
 		return err
 	}
@@ -123,16 +115,8 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // the token whose secret is given.
 func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const use = "usage: hoist token revoke [--data DIR] ID   (the ID from hoist token list, or the token itself)"
-	fs := newFlags("token revoke", stderr)
-	data := fs.String("data", "hoist-data", "Hoist's data folder")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, use)
-		return exitError(2)
-	}
-	st, err := openStore(ctx, *data)
+	fs := newStoreCommand("token revoke", stderr)
+	st, err := fs.open(ctx, args, 1, use)
 	if err != nil {
 		return err
 	}
@@ -143,7 +127,7 @@ func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	c, err := findToken(tokens, fs.Arg(0))
 	if err != nil {
-		return fmt.Errorf("%w; see: %s token list --data %s", err, self(), *data)
+		return fmt.Errorf("%w; see: %s token list --data %s", err, self(), *fs.data)
 	}
 	if err := st.DeleteCredential(ctx, c.Kind, c.Hash); err != nil {
 		return err

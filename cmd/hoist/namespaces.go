@@ -37,28 +37,20 @@ func cmdNamespace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, namespaceUsage)
 		return exitError(2)
 	}
-	fs := newFlags("namespace "+args[0], stderr)
-	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	fs := newStoreCommand("namespace "+args[0], stderr)
 	owner := new(string)
 	if args[0] == "add" {
 		owner = fs.String("owner", "", "the user who maintains the namespace (default: nobody yet; admins may grant)")
 	}
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() != verb.nargs {
-		fmt.Fprintln(stderr, namespaceUsage)
-		return exitError(2)
-	}
-	if ns := fs.Arg(0); !pipeline.ValidName(ns) {
-		return fmt.Errorf("namespace %q: use lowercase letters, digits, '.', '_' and '-'", ns)
-	}
-	st, err := openStore(ctx, *data)
+	st, err := fs.open(ctx, args[1:], verb.nargs, namespaceUsage)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return verb.run(ctx, st, *data, *owner, fs.Args(), stdout)
+	if ns := fs.Arg(0); !pipeline.ValidName(ns) {
+		return fmt.Errorf("namespace %q: use lowercase letters, digits, '.', '_' and '-'", ns)
+	}
+	return verb.run(ctx, st, *fs.data, *owner, fs.Args(), stdout)
 }
 
 // namespaceAdd creates the namespace args[0], maintained by owner if set.

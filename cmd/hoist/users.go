@@ -114,17 +114,10 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "       hoist token revoke [--data DIR] ID")
 		return exitError(2)
 	}
-	fs := newFlags("token create", stderr)
-	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	fs := newStoreCommand("token create", stderr)
+	data := fs.data
 	label := fs.String("name", "cli", "what the token is for (ci, laptop…), to tell tokens apart")
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: hoist token create [--data DIR] [--name TOKEN-NAME] USER")
-		return exitError(2)
-	}
-	st, err := openStore(ctx, *data)
+	st, err := fs.open(ctx, args[1:], 1, "usage: hoist token create [--data DIR] [--name TOKEN-NAME] USER")
 	if err != nil {
 		return err
 	}
