@@ -39,6 +39,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		reg           registryFlags
 		nf            notifyFlags
 		sf            stageFlags
+		lf            limitFlags
 		data          = fs.String("data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 		verbose       = fs.Bool("v", false, "show build output (the default on a terminal)")
 		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
@@ -54,6 +55,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	reg.register(fs)
 	nf.register(fs)
 	sf.register(fs)
+	lf.register(fs, false)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -100,6 +102,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Observer:        prog,
 		Instance:        env.instance,
 		Trusted:         func(pipeline.Project) bool { return !*sandbox },
+		Limits:          lf.def,
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
 	notices := nf.service(env.store, defaultServeAddr, warnLogger(stderr))

@@ -50,6 +50,7 @@ type serveFlags struct {
 	checkout      time.Duration
 	stages        stageFlags
 	trustIndex    bool
+	limits        limitFlags
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -69,6 +70,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.DurationVar(&f.checkout, "checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
 	fs.BoolVar(&f.trustIndex, "trust-index", false, "trust every project of the index: their scripts run on this machine as Hoist's user (root-equivalent), not sandboxed")
 	f.stages.register(fs)
+	f.limits.register(fs, true)
 	f.reg.register(fs)
 	f.notify.register(fs)
 	f.track.register(fs)
@@ -86,6 +88,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		return nil, exitError(2)
 	}
 	if err := f.notify.check(stderr); err != nil {
+		return nil, err
+	}
+	if err := f.limits.check(); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -200,7 +205,9 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		Observer:        m,
 		Logger:          log,
 		Instance:        env.instance,
-		Trusted:         func(p pipeline.Project) bool { return f.trustIndex && p.FromIndex() },
+		Trusted:         func(p pipeline.Project) bool { return p.Trusted || f.trustIndex && p.FromIndex() },
+		Limits:          f.limits.def,
+		MaxLimits:       f.limits.max,
 	})
 }
 

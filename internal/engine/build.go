@@ -43,6 +43,7 @@ func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 	}
 	tarball := bc.stream()
 	defer tarball.Close()
+	lim := e.limitsFor(ctx)
 	e.log.Debug("building image", "context", spec.ContextDir, "dockerfile", bc.dockerfile, "tags", spec.Tags)
 	res, err := e.cli.ImageBuild(ctx, tarball, client.ImageBuildOptions{
 		Dockerfile:  bc.dockerfile,
@@ -53,12 +54,12 @@ func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 		ForceRemove: true,
 		PullParent:  false,
 		// RUN steps are other people's code too: the limits of every
-		// container (Options.Limits), but for processes, which the classic
+		// container (limitsFor), but for processes, which the classic
 		// builder cannot bound.
-		Memory:     e.limits.Memory,
-		MemorySwap: e.limits.Memory,
+		Memory:     lim.Memory,
+		MemorySwap: lim.Memory,
 		CPUPeriod:  100000,
-		CPUQuota:   int64(e.limits.CPUs * 100000),
+		CPUQuota:   int64(lim.CPUs * 100000),
 	})
 	if err != nil {
 		return "", fmt.Errorf("starting build of %s: %w", spec.ContextDir, err)

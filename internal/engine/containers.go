@@ -27,7 +27,7 @@ func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec
 	if container.NetworkMode(spec.Network).IsHost() {
 		return "", fmt.Errorf("starting container from %s: the host's network is refused", spec.Image)
 	}
-	hc := e.confined()
+	hc := e.confined(ctx)
 	opts := client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image:      spec.Image,

@@ -44,8 +44,9 @@ type Options struct {
 	// push to and pull from over plain HTTP, besides loopback ones. Docker
 	// reads this from its own configuration; Podman is told on each call.
 	Insecure []string
-	// Limits bound every container Hoist starts from an image; zero fields
-	// are DefaultLimits'.
+	// Limits bound every container Hoist starts (and every build's RUN
+	// steps) unless the context carries others (pipeline.WithLimits);
+	// zero fields are DefaultLimits'.
 	Limits pipeline.Limits
 }
 
@@ -84,7 +85,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, noEngine(host, err)
 	}
 	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger, insecure: insecureHosts(opts.Insecure), podman: podman,
-		limits: (&Sandbox{Limits: opts.Limits}).limits()}
+		limits: opts.Limits.Or(DefaultLimits)}
 	if e.keychain == nil {
 		e.keychain = authn.DefaultKeychain
 	}

@@ -38,17 +38,18 @@ var droppedCaps = []string{"NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP"}
 
 // confined is the HostConfig of every container Hoist starts from an
 // image (the checks, structure tests, autotests, the image under test
-// beside a test-script): the engine's limits (Options.Limits), never
+// beside a test-script): the build's limits (limitsFor), never
 // privileged, the engine's default namespaces (no host network, PID or
 // IPC), no mounts, and fewer capabilities than the engine's default.
-func (e *Engine) confined() container.HostConfig {
-	pids := e.limits.PIDs
+func (e *Engine) confined(ctx context.Context) container.HostConfig {
+	lim := e.limitsFor(ctx)
+	pids := lim.PIDs
 	return container.HostConfig{
 		CapDrop: droppedCaps,
 		Resources: container.Resources{
-			Memory:     e.limits.Memory,
-			MemorySwap: e.limits.Memory,
-			NanoCPUs:   int64(e.limits.CPUs * 1e9),
+			Memory:     lim.Memory,
+			MemorySwap: lim.Memory,
+			NanoCPUs:   int64(lim.CPUs * 1e9),
 			PidsLimit:  &pids,
 			Ulimits:    ulimits(),
 		},
@@ -68,7 +69,7 @@ func (e *Engine) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer) 
 			Env:    spec.Env,
 			Labels: pipeline.WithLabels(ctx, spec.Labels),
 		},
-		HostConfig: ptr(e.confined()),
+		HostConfig: ptr(e.confined(ctx)),
 	})
 	if err != nil {
 		return pipeline.RunResult{}, fmt.Errorf("creating container from %s: %w", spec.Image, err)

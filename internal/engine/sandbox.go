@@ -39,8 +39,11 @@ var DefaultLimits = pipeline.Limits{Memory: 1 << 30, CPUs: 1, PIDs: 256}
 // into the checkout stays there for the build.
 type Sandbox struct {
 	Engine *Engine
-	Image  string          // the image scripts run in; "": the toolbox (EnsureToolbox)
-	Limits pipeline.Limits // zero fields: DefaultLimits'
+	Image  string // the image scripts run in; "": the toolbox (EnsureToolbox)
+	// Limits are the sandbox's defaults; the limits ctx carries
+	// (pipeline.WithLimits, a build's) win over them, and zero fields are
+	// the engine's (Options.Limits).
+	Limits pipeline.Limits
 }
 
 var _ pipeline.ScriptRunner = (*Sandbox)(nil)
@@ -85,7 +88,7 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	lim := s.limits()
+	lim := s.limits(ctx)
 	env := append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", "LANG=C.UTF-8"}, spec.Env...)
 	// The script runs directly when it is executable (its "#!" line picks
 	// the interpreter), else with sh, as on the host.
@@ -158,19 +161,21 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 	return fmt.Errorf("%s exited with status %d", name, res.ExitCode)
 }
 
-// limits returns s.Limits with DefaultLimits for its zero fields.
-func (s *Sandbox) limits() pipeline.Limits {
-	l := s.Limits
-	if l.Memory <= 0 {
-		l.Memory = DefaultLimits.Memory
+// limits returns the limits ctx carries, with s.Limits, then the engine's,
+// then DefaultLimits for their zero fields.
+func (s *Sandbox) limits(ctx context.Context) pipeline.Limits {
+	l := pipeline.LimitsOf(ctx).Or(s.Limits)
+	if s.Engine != nil {
+		l = l.Or(s.Engine.limits)
 	}
-	if l.CPUs <= 0 {
-		l.CPUs = DefaultLimits.CPUs
-	}
-	if l.PIDs <= 0 {
-		l.PIDs = DefaultLimits.PIDs
-	}
-	return l
+	return l.Or(DefaultLimits)
+}
+
+// limitsFor returns the limits of a container started for ctx: those ctx
+// carries (pipeline.WithLimits, a build's), with the engine's
+// (Options.Limits) for their zero fields.
+func (e *Engine) limitsFor(ctx context.Context) pipeline.Limits {
+	return pipeline.LimitsOf(ctx).Or(e.limits)
 }
 
 // inWorkspace returns p (a host path inside ws) as the sandbox sees it.
@@ -228,6 +233,6 @@ func bytesText(n int64) string {
 
 var _ pipeline.Executor = (*Engine)(nil)
 
-// Sandbox returns a Sandbox on e with DefaultLimits and the toolbox image,
+// Sandbox returns a Sandbox on e with the engine's limits and the toolbox image,
 // so that *Engine is a pipeline.Executor.
 func (e *Engine) Sandbox() pipeline.ScriptRunner { return &Sandbox{Engine: e} }

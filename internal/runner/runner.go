@@ -95,6 +95,18 @@ type Options struct {
 	// Deps.Scripts (on the host, with what Hoist's user may do); the
 	// others' run in Deps.Sandbox. nil trusts none.
 	Trusted func(pipeline.Project) bool
+	// Limits bound every container a build starts (and its RUN steps)
+	// when its project has no limits of its own (Project.Limits); zero
+	// fields: the engine's defaults. MaxLimits cap a project's own
+	// limits: a higher one is lowered to it, and the build's log says so;
+	// zero fields: no cap.
+	Limits, MaxLimits pipeline.Limits
+}
+
+// limits returns the limits of p's containers (its own, else Limits, at
+// most MaxLimits) and a line for each of its own that was lowered.
+func (r *Runner) limits(p pipeline.Project) (pipeline.Limits, []string) {
+	return p.Limits.Or(r.opts.Limits).Clamp(r.opts.MaxLimits)
 }
 
 // scripts returns the runner for p's scripts and whether it is the sandbox.
@@ -160,6 +172,8 @@ type job struct {
 	results []pipeline.CheckResult // lint and test results so far
 	// unchanged is the skip reason when these inputs were delivered before.
 	unchanged string
+	limits    pipeline.Limits // of every container the build starts
+	lowered   []string        // the project's limits lowered to the server's maximum
 }
 
 // stageFunc runs one stage. It returns errSkipped when the stage does not apply.
@@ -202,6 +216,11 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 		j.build.Started = now()
 	}
 	ctx = pipeline.WithOwner(ctx, r.owner(b.ID))
+	j.limits, j.lowered = r.limits(p)
+	for _, note := range j.lowered {
+		r.opts.Logger.Warn("a project's limit is above the server's maximum", "project", p.Key(), "build", b.ID, "limit", note)
+	}
+	ctx = pipeline.WithLimits(ctx, j.limits)
 	defer r.cleanup(j)
 	stages := []namedStage{
 		{pipeline.StageCheckout, r.checkout},

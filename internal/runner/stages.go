@@ -46,6 +46,7 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 	}
 	j.build.Commit = commit
 	fmt.Fprintf(log, "checked out %s at %s (%s)\n", pipeline.RedactURL(p.GitURL), p.GitBranch, commit)
+	logLimits(j, log)
 	r.recordCommit(ctx, j)
 	if j.paths, err = resolvePaths(j.dir, p); err != nil {
 		return err
@@ -61,6 +62,17 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 		}
 	}
 	return r.identify(ctx, j, log)
+}
+
+// logLimits says, once per build, which limits bound its containers.
+func logLimits(j *job, log io.Writer) {
+	if j.limits == (pipeline.Limits{}) {
+		return
+	}
+	fmt.Fprintf(log, "every container of this build is limited to %s\n", j.limits)
+	for _, note := range j.lowered {
+		fmt.Fprintf(log, "the project's %s\n", note)
+	}
 }
 
 // recordCommit stores the commit the checkout got on the running build at
