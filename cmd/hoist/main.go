@@ -43,6 +43,12 @@ Usage:
   hoist namespace grant NS USER maintainer|viewer
                                  let USER change (or only read) NS's projects
   hoist namespace revoke NS USER remove USER from NS
+  hoist project trust NS/NAME    let NS/NAME's scripts run on the host, with the
+                                 engine (root-equivalent); default: sandboxed
+  hoist project untrust NS/NAME  sandbox NS/NAME's scripts again
+  hoist project limits NS/NAME [--memory 2GiB] [--cpus 2] [--pids 512]
+                                 raise (or show) the limits of NS/NAME's
+                                 containers, up to serve's --max-* flags
 
 Talking to a server (--server URL or $HOIST_SERVER, token in $HOIST_TOKEN):
   hoist project add NS/NAME REPO_URL [flags]

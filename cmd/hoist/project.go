@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // projectRequest is the body of POST /api/v1/projects; empty fields take
@@ -23,10 +24,22 @@ type projectRequest struct {
 const projectUsage = "usage: hoist project add [--server URL] NS/NAME REPO_URL [--branch B] [--path DIR] [--dockerfile F] [--context DIR] [--tag T] [--depends-on NS/NAME:TAG]... [--email E]"
 
 // cmdProject is "hoist project add": it registers a project with the
-// server, which starts its first build.
+// server, which starts its first build. "project trust", "untrust" and
+// "limits" are an admin's, on the --data store.
 func cmdProject(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "trust", "untrust":
+			return cmdProjectTrust(ctx, args[0] == "trust", args[1:], stdout, stderr)
+		case "limits":
+			return cmdProjectLimits(ctx, args[1:], stdout, stderr)
+		}
+	}
 	if len(args) == 0 || args[0] != "add" {
 		fmt.Fprintln(stderr, projectUsage)
+		for _, u := range []string{trustUsage, untrustUsage, limitsUsage} {
+			fmt.Fprintln(stderr, "      "+strings.TrimPrefix(u, "usage:"))
+		}
 		return exitError(2)
 	}
 	fs := newFlags("project add", stderr)
