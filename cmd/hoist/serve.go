@@ -146,7 +146,7 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	}
 	srv := server.New(server.Deps{Store: env.store, Queue: d, Metrics: m.Handler(), Ready: readiness(env), Logger: log, Pushes: trig.pushes, Rescanner: rescanner{r}, Branches: source.New()},
 		server.Options{PublicRead: f.publicRead, RegistryHost: env.registryHost, SecureCookies: f.secure, Webhooks: f.triggers.secrets,
-			AllowLocalRepos: f.allowLocal})
+			AllowLocalRepos: f.allowLocal, TrustIndex: f.trustIndex})
 	track, err := startTracking(ctx, f, env.store, d, log)
 	if err != nil {
 		return err

@@ -68,6 +68,7 @@ type projectJSON struct {
 	Origin          *originJSON `json:"origin,omitempty"` // the index entry; absent when registered by API or UI
 	ReadOnly        bool        `json:"read_only"`
 	Disabled        bool        `json:"disabled"` // its entry left the index: not built
+	Trusted         bool        `json:"trusted"`  // an admin marked it (hoist project trust): its scripts run on the host
 	URL             string      `json:"url"`
 	LastBuild       *buildJSON  `json:"last_build,omitempty"`
 	Delivered       *imageJSON  `json:"delivered,omitempty"`
@@ -137,7 +138,7 @@ func toProjectJSON(p pipeline.Project) *projectJSON {
 		RepoURL: pipeline.RedactURL(p.GitURL), Branch: p.GitBranch, Path: displayPath(p.GitPath), Dockerfile: p.TargetFile,
 		Context: p.BuildContext, DependsOn: deps, Email: p.NotifyEmail,
 		PrebuildScript: p.PrebuildScript, PrebuildContext: p.PrebuildContext,
-		ReadOnly: p.FromIndex(), Disabled: p.Disabled, URL: "/p/" + projectPath(p.Key()),
+		ReadOnly: p.FromIndex(), Disabled: p.Disabled, Trusted: p.Trusted, URL: "/p/" + projectPath(p.Key()),
 	}
 	if p.FromIndex() {
 		out.Origin = &originJSON{File: p.Origin.File, Line: p.Origin.Line}

@@ -65,6 +65,10 @@ type Options struct {
 	// AllowLocalRepos lets projects registered over the API or UI build
 	// repositories on the server's own disk (paths, file:// URLs).
 	AllowLocalRepos bool
+	// TrustIndex says that the server trusts every project of its index
+	// (serve --trust-index), besides those an admin marked (Project.Trusted),
+	// for the project page to say where their scripts run.
+	TrustIndex bool
 
 	// Webhooks are the secrets of /hooks/*; with none, webhooks answer 503.
 	Webhooks WebhookSecrets

@@ -124,6 +124,9 @@ type projectData struct {
 	Rebuilds []pipeline.PlanStep // if this changes, these rebuild
 	PlanNote string
 	Scan     *projectScanData // its latest scan and scan history
+	// Trust says where its scripts run: "" sandboxed, else why they run
+	// on the host ("an admin trusts it", "the server trusts its index").
+	Trust string
 }
 
 // projectLink is a project another one depends on, or that depends on it.
@@ -142,7 +145,7 @@ func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
 		s.webFail(w, r, err)
 		return
 	}
-	d := projectData{Project: p, Registry: s.opts.RegistryHost}
+	d := projectData{Project: p, Registry: s.opts.RegistryHost, Trust: s.trust(p)}
 	if d.Builds, err = s.deps.Store.Builds(ctx, p.Key(), 100); err != nil {
 		s.webFail(w, r, fmt.Errorf("listing builds of %s: %w", p.Key(), err))
 		return
@@ -222,4 +225,15 @@ func (s *Server) webBuildNow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, buildURL(b), http.StatusSeeOther)
+}
+
+// trust says why p's scripts run on the host, "" when they run sandboxed.
+func (s *Server) trust(p pipeline.Project) string {
+	switch {
+	case p.Trusted:
+		return "an admin trusts this project"
+	case s.opts.TrustIndex && p.FromIndex():
+		return "the server trusts its index (--trust-index)"
+	}
+	return ""
 }
