@@ -124,6 +124,7 @@ func (r *Runner) Rescan(ctx context.Context, project, cause string, log io.Write
 		return pipeline.Scan{}, errors.New("no scanner configured")
 	}
 	ctx = pipeline.WithOwner(ctx, r.owner(0))
+	ctx = pipeline.WithLimits(ctx, r.opts.Limits) // the server's, as for a build
 	images, err := r.deps.Store.Images(ctx)
 	if err != nil {
 		return pipeline.Scan{}, fmt.Errorf("reading delivered images: %w", err)
