@@ -3,17 +3,22 @@ package checks
 import (
 	"context"
 	"fmt"
-	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// checkPorts starts the image in the background and dials each EXPOSEd TCP
-// port on the container's address until it accepts a connection, the
-// container exits or PortTimeout passes.
+// probeTimeout bounds one round of ProbePorts: the engine starts a helper
+// beside the container for it, which a loaded machine makes slow.
+const probeTimeout = 30 * time.Second
+
+// checkPorts starts the image in the background and probes each EXPOSEd
+// TCP port from beside the container (Containers.ProbePorts: the host
+// never dials it) until it accepts a connection, the container exits or
+// PortTimeout passes.
 func checkPorts(ctx context.Context, r *run) outcome {
 	var tcp, udp []string
 	for _, p := range r.cfg.ExposedPorts {
@@ -68,8 +73,8 @@ func checkPorts(ctx context.Context, r *run) outcome {
 	deadline := time.Now().Add(r.s.opts.PortTimeout)
 	open := map[string]time.Duration{}
 	start := time.Now()
-	var ip string
-	var dialer net.Dialer
+	var probeErr error // the last probe's, while none has succeeded
+	probed := false
 	for {
 		select {
 		case code := <-exited:
@@ -87,22 +92,27 @@ func checkPorts(ctx context.Context, r *run) outcome {
 			return outcome{status: pipeline.CheckFail, detail: ctx.Err().Error()}
 		default:
 		}
-		if ip == "" {
-			ip, _ = c.ContainerIP(ctx, id)
+		var want []int
+		for _, p := range tcp {
+			if _, ok := open[p]; !ok {
+				if n, err := strconv.Atoi(p); err == nil && n > 0 {
+					want = append(want, n)
+				}
+			}
 		}
-		if ip != "" {
-			for _, p := range tcp {
-				if _, ok := open[p]; ok {
-					continue
-				}
-				dctx, cancel := context.WithTimeout(ctx, time.Second)
-				conn, err := dialer.DialContext(dctx, "tcp", net.JoinHostPort(ip, p))
-				cancel()
-				if err == nil {
-					conn.Close()
-					open[p] = time.Since(start).Round(time.Millisecond)
-					fmt.Fprintf(r.log, "port %s/tcp accepted a connection after %s\n", p, open[p])
-				}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		got, err := c.ProbePorts(pctx, id, want)
+		cancel()
+		if err != nil && !probed {
+			probeErr = err
+		} else if err == nil {
+			probed, probeErr = true, nil
+		}
+		for _, n := range got {
+			p := strconv.Itoa(n)
+			if _, ok := open[p]; !ok {
+				open[p] = time.Since(start).Round(time.Millisecond)
+				fmt.Fprintf(r.log, "port %s/tcp accepted a connection after %s\n", p, open[p])
 			}
 		}
 		if len(open) == len(tcp) {
@@ -121,8 +131,8 @@ func checkPorts(ctx context.Context, r *run) outcome {
 			}
 			out := output()
 			d := fmt.Sprintf("%s did not accept a connection within %s", strings.Join(missing, ", "), r.s.opts.PortTimeout)
-			if ip == "" {
-				d += " (the container got no IP address)"
+			if probeErr != nil {
+				d += fmt.Sprintf(" (the ports could not be probed: %v)", probeErr)
 			}
 			return outcome{status: pipeline.CheckFail, output: out, detail: d + "; is the service listening on 0.0.0.0 on the port the Dockerfile EXPOSEs?"}
 		}

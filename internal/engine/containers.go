@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -95,31 +94,6 @@ func (e *Engine) ContainerOutput(ctx context.Context, id string, stdout, stderr 
 		return fmt.Errorf("reading output of container %s: %w", short(id), err)
 	}
 	return nil
-}
-
-// ContainerIP returns the container's IP address on the network it is
-// attached to (its user-defined network, or the default bridge). A
-// container on several networks gets the address of the first by name.
-func (e *Engine) ContainerIP(ctx context.Context, id string) (string, error) {
-	res, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		return "", fmt.Errorf("inspecting container %s: %w", short(id), err)
-	}
-	var networks map[string]*network.EndpointSettings
-	if ns := res.Container.NetworkSettings; ns != nil {
-		networks = ns.Networks
-	}
-	names := make([]string, 0, len(networks))
-	for name := range networks {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if ep := networks[name]; ep != nil && ep.IPAddress.IsValid() {
-			return ep.IPAddress.String(), nil
-		}
-	}
-	return "", fmt.Errorf("container %s has no IP address (is it running?)", short(id))
 }
 
 // CommitContainer makes an image of the container's filesystem, keeping

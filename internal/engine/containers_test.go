@@ -94,28 +94,19 @@ func TestContainersNetworkAlias(t *testing.T) {
 		Image: image, Cmd: []string{"httpd", "-f", "-p", "8080", "-h", "/www"},
 		Network: net, Aliases: []string{"web"},
 	})
-	ip, err := e.ContainerIP(t.Context(), server)
-	if err != nil || !strings.Contains(ip, ".") {
-		t.Fatalf("ContainerIP = %q, %v; want an IPv4 address", ip, err)
-	}
 	script := "for i in $(seq 50); do wget -qO- http://web:8080/ && exit 0; sleep 0.2; done; exit 1"
 	code, stdout, stderr := runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sh", "-c", script}, Network: net})
 	if code != 0 || stdout != "hello from "+id+"\n" {
 		t.Errorf("client: exit %d, stdout %q, stderr %q; want the page served by alias web", code, stdout, stderr)
 	}
 
-	// The server's address on the network answers as well.
-	code, stdout, _ = runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"wget", "-qO-", "http://" + ip + ":8080/"}, Network: net})
-	if code != 0 || !strings.Contains(stdout, "hello") {
-		t.Errorf("client by IP %s: exit %d, stdout %q", ip, code, stdout)
+	// A probe beside the server finds its port on the network too.
+	if open, err := e.ProbePorts(t.Context(), server, []int{8080}); err != nil || len(open) != 1 {
+		t.Errorf("ProbePorts on a network of its own = %v, %v; want 8080 open", open, err)
 	}
 
-	// A container on the default bridge has an address too, and cannot
-	// resolve the alias.
+	// A container on the default bridge cannot resolve the alias.
 	other := start(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sleep", "30"}})
-	if ip, err := e.ContainerIP(t.Context(), other); err != nil || ip == "" {
-		t.Errorf("ContainerIP on the default bridge = %q, %v", ip, err)
-	}
 	code, _, _ = runToEnd(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"wget", "-T", "2", "-qO-", "http://web:8080/"}})
 	if code == 0 {
 		t.Error("a container on the default bridge reached the alias web")

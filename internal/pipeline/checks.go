@@ -168,8 +168,12 @@ type Containers interface {
 	// ContainerOutput copies what the container wrote so far to stdout and
 	// stderr, separately; with follow it goes on until the container exits.
 	ContainerOutput(ctx context.Context, id string, stdout, stderr io.Writer, follow bool) error
-	// ContainerIP returns the container's address on its network.
-	ContainerIP(ctx context.Context, id string) (string, error)
+	// ProbePorts tries each TCP port once, from beside the container (in
+	// its network namespace, as a helper container or a pod's sidecar
+	// would: never from Hoist's host), on the address its neighbours
+	// reach it at, and returns those that accepted a connection. A
+	// container that is not running is an error.
+	ProbePorts(ctx context.Context, id string, ports []int) (open []int, err error)
 	// CommitContainer makes an image of the container's filesystem and
 	// returns the image ID.
 	CommitContainer(ctx context.Context, id string) (imageID string, err error)

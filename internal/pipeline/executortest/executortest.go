@@ -26,7 +26,7 @@ set -eu
 echo "uid=$(id -u)"
 mkdir -p rootfs/bin rootfs/www rootfs/tmp
 cp /bin/busybox rootfs/bin/busybox
-for a in sh cat httpd sleep; do ln -s busybox "rootfs/bin/$a"; done
+for a in sh cat httpd sleep true; do ln -s busybox "rootfs/bin/$a"; done
 echo "$TOKEN" > rootfs/www/index.html
 `
 
@@ -112,6 +112,46 @@ func Run(t *testing.T, newExecutor func(t *testing.T) pipeline.Executor) {
 		var log bytes.Buffer
 		if err := x.Sandbox().RunScript(ctx, spec, &log); err != nil || !strings.Contains(log.String(), token) {
 			t.Errorf("RunScript beside the container: %v\n%s", err, log.String())
+		}
+	})
+	t.Run("ProbesPortsBesideTheContainer", func(t *testing.T) {
+		id, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag})
+		if err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		defer func() { _ = x.RemoveContainer(context.Background(), id) }()
+		// httpd listens on 8080 soon after the start; nothing on 9090.
+		var open []int
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+			if open, err = x.ProbePorts(ctx, id, []int{9090, 8080}); err != nil || len(open) > 0 {
+				break
+			}
+		}
+		if err != nil || len(open) != 1 || open[0] != 8080 {
+			t.Errorf("ProbePorts(9090, 8080) = %v, %v; want [8080]", open, err)
+		}
+		// A service listening on localhost only is not reachable by the
+		// container's neighbours, and the probe says so.
+		local, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag, Cmd: []string{"httpd", "-f", "-p", "127.0.0.1:8081", "-h", "/www"}})
+		if err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		defer func() { _ = x.RemoveContainer(context.Background(), local) }()
+		time.Sleep(time.Second)
+		if open, err := x.ProbePorts(ctx, local, []int{8081}); err != nil || len(open) != 0 {
+			t.Errorf("ProbePorts of a port bound to 127.0.0.1 = %v, %v; want none open", open, err)
+		}
+		// A container that has exited cannot be probed.
+		gone, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag, Cmd: []string{"true"}})
+		if err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		defer func() { _ = x.RemoveContainer(context.Background(), gone) }()
+		if _, err := x.WaitContainer(ctx, gone); err != nil {
+			t.Fatalf("WaitContainer: %v", err)
+		}
+		if open, err := x.ProbePorts(ctx, gone, []int{8080}); err == nil {
+			t.Errorf("ProbePorts of an exited container = %v, nil; want an error", open)
 		}
 	})
 	t.Run("ReapRemovesWhatTheOwnerLeft", func(t *testing.T) {
