@@ -19,17 +19,18 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// Engine is what the checks need from a container engine.
+// Engine is what the checks need from a container engine: containers run
+// to their end. The image's configuration and files come from the
+// registry (Deps.Layers), never from the engine's local store.
 type Engine interface {
-	pipeline.ImageInspector
 	pipeline.ContainerRunner
 }
 
 // Deps are the parts a Suite works with.
 type Deps struct {
-	Engine     Engine               // inspects the image, runs containers to their end
+	Engine     Engine               // runs containers to their end
 	Containers autotest.Engine      // background containers (ports, tests); an autotest's builds and pulls
-	Layers     pipeline.LayerReader // the image's files, from the registry
+	Layers     pipeline.LayerReader // the image's configuration and files, from the registry
 	Scripts    pipeline.ScriptRunner
 	// Sandbox runs the test-scripts of projects that are not trusted
 	// (TestSpec.Sandboxed), beside the image under test; without it such
@@ -170,10 +171,12 @@ func applyPolicies(results []pipeline.CheckResult, project pipeline.Policies) []
 // Test runs the predefined checks and cccp.yml's test-script at the same
 // time, then the other user tests (the container-structure-test files,
 // the Docker Hub autotest), and always removes the containers created
-// from the image under test. The image's files are read from the registry
-// once, for every check that needs them, while the checks that run the
-// image already run. The log reads check by check in a fixed order, each
-// with its own timing, whatever order they finished in. The results have the project's check
+// from the image under test. The image's configuration is read from the
+// registry by its reference (spec.Image, as pushed), and its files once,
+// for every check that needs them, while the checks that run the image
+// already run: no check needs a local copy of the image. The log reads
+// check by check in a fixed order, each with its own timing, whatever
+// order they finished in. The results have the project's check
 // policies (cccp.yml "checks:") applied over Hoist's defaults; excluded
 // checks do not run.
 func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer) (results []pipeline.CheckResult, err error) {
@@ -188,9 +191,12 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 			err = fmt.Errorf("removing test containers: %w", rerr)
 		}
 	}()
-	cfg, err := s.d.Engine.InspectImage(ctx, spec.Image)
+	if s.d.Layers == nil {
+		return nil, fmt.Errorf("reading the configuration of %s: no registry to read it from", spec.Image)
+	}
+	cfg, err := s.d.Layers.RemoteConfig(ctx, spec.Image)
 	if err != nil {
-		return nil, fmt.Errorf("inspecting %s: %w", spec.Image, err)
+		return nil, fmt.Errorf("reading the configuration of %s from the registry: %w", spec.Image, err)
 	}
 	pol := spec.Config.Checks
 	r := &run{s: s, spec: spec, cfg: cfg, log: log}

@@ -396,12 +396,28 @@ func TestOverrideCmd(t *testing.T) {
 }
 
 func TestSize(t *testing.T) {
-	f := setup(t, checks.Options{SizeBudget: 1_000_000})
+	// busybox is about 1 MB compressed, as the registry stores it.
+	f := setup(t, checks.Options{SizeBudget: 500_000})
 	ref := f.image(t, true, nil, `CMD ["true"]`)
 	got, _, log := f.test(t, ref, pipeline.TestSpec{})
-	expect(t, got, log, map[string]want{"size": {pipeline.CheckWarn, false, []string{"for a budget of 1.0 MB (the server's default)", "make it smaller"}}})
+	expect(t, got, log, map[string]want{"size": {pipeline.CheckWarn, false, []string{"MB for a budget of 0.5 MB (the server's default) (the size of its compressed layers in the registry)", "make it smaller"}}})
 	got, _, log = f.test(t, ref, pipeline.TestSpec{HasRepo: true, Config: pipeline.RepoConfig{File: "cccp.yml", SizeBudget: 50_000_000}})
 	expect(t, got, log, map[string]want{"size": {pipeline.CheckPass, false, []string{"for a budget of 50.0 MB (cccp.yml size-budget)"}}})
+}
+
+// TestConfigFromTheRegistry: the checks read the image's configuration from
+// the registry by its reference, so an image the engine does not hold is
+// checked too (an executor without a local image store).
+func TestConfigFromTheRegistry(t *testing.T) {
+	f := setup(t, checks.Options{})
+	ref := f.image(t, true, nil, `USER 1000`, `EXPOSE 8080`, `LABEL org.opencontainers.image.title=t`, `CMD ["sleep", "30"]`)
+	f.Remove(ref)
+	off := pipeline.Policies{"starts": pipeline.PolicyExclude, "ports": pipeline.PolicyExclude, "override-cmd": pipeline.PolicyExclude}
+	got, _, log := f.test(t, ref, pipeline.TestSpec{HasRepo: true, Config: pipeline.RepoConfig{File: "cccp.yml", Checks: off}})
+	expect(t, got, log, map[string]want{
+		"config": {pipeline.CheckPass, false, []string{`CMD ["sleep" "30"]; USER "1000"; labels org.opencontainers.image.title`}},
+		"size":   {pipeline.CheckPass, false, []string{"(the size of its compressed layers in the registry)"}},
+	})
 }
 
 func TestPolicies(t *testing.T) {

@@ -64,7 +64,7 @@ type ImageConfig struct {
 	Labels       map[string]string
 	ExposedPorts []string // "8080/tcp"
 	Volumes      []string // "/data"
-	Size         int64    // bytes, as the engine reports it
+	Size         int64    // bytes: the engine's (uncompressed) from InspectImage, the compressed layers' sum from RemoteConfig
 	Digest       string   // the registry manifest digest, when known
 }
 

@@ -135,7 +135,7 @@ func (v *env) push(t *testing.T, dir string, img checktest.Image) (fixture, erro
 	if err != nil {
 		return fixture{}, err
 	}
-	cfg, err := v.Engine.InspectImage(ctx, ref)
+	cfg, err := v.Registry.RemoteConfig(ctx, ref)
 	if err != nil {
 		return fixture{}, err
 	}
