@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -94,27 +93,6 @@ func (e *Engine) ContainerOutput(ctx context.Context, id string, stdout, stderr 
 		return fmt.Errorf("reading output of container %s: %w", short(id), err)
 	}
 	return nil
-}
-
-// CommitContainer makes an image of the container's filesystem, keeping
-// the container's configuration and labels, and returns its ID.
-func (e *Engine) CommitContainer(ctx context.Context, id string) (string, error) {
-	var opts client.ContainerCommitOptions
-	if e.podman {
-		// Podman's commit fails ("Decode(): EOF") without a body; an empty
-		// configuration keeps the container's.
-		opts.Config = &container.Config{}
-	}
-	res, err := e.cli.ContainerCommit(ctx, id, opts)
-	if err != nil {
-		return "", fmt.Errorf("committing container %s: %w", short(id), err)
-	}
-	if !strings.Contains(res.ID, ":") {
-		// Podman's bare hex is read as a repository name once the image
-		// is gone; the algorithm makes it an ID everywhere.
-		return "sha256:" + res.ID, nil
-	}
-	return res.ID, nil
 }
 
 // RemoveContainer force-removes the container and its anonymous volumes; a

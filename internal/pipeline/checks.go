@@ -174,13 +174,10 @@ type Containers interface {
 	// reach it at, and returns those that accepted a connection. A
 	// container that is not running is an error.
 	ProbePorts(ctx context.Context, id string, ports []int) (open []int, err error)
-	// CommitContainer makes an image of the container's filesystem and
-	// returns the image ID.
-	CommitContainer(ctx context.Context, id string) (imageID string, err error)
 	// RemoveContainer force-removes the container and its anonymous volumes.
 	RemoveContainer(ctx context.Context, id string) error
-	// RemoveImage removes a local image Hoist made (a commit, a service
-	// build); not-found is not an error.
+	// RemoveImage removes a local image Hoist made (a service build);
+	// not-found is not an error.
 	RemoveImage(ctx context.Context, id string) error
 	// CreateNetwork creates a private bridge network and returns its ID.
 	CreateNetwork(ctx context.Context, name string, labels map[string]string) (id string, err error)

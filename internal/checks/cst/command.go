@@ -8,30 +8,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistci/hoist/internal/checks/imagefs"
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// command runs one command test: its setup commands, each committed into the
-// image the next one starts from, then the command, then its teardown. It
-// returns a pass detail or the failures, and the command's bounded output.
-func (r *Runner) command(ctx context.Context, f *File, t Test, image string, imgEnv map[string]string, globals []string, log io.Writer) (pass string, fails []string, output string) {
+// command runs one command test: the command in a container of its own
+// and each teardown command after it in another; with setup commands,
+// the setups, the command and the teardowns run one after another in one
+// container through the image's shell (chained: executors need not commit
+// containers). It returns a pass detail or the failures, and the
+// command's bounded output.
+func (r *Runner) command(ctx context.Context, f *File, t Test, image string, fsys *imagefs.FS, imgEnv map[string]string, globals []string, log io.Writer) (pass string, fails []string, output string) {
 	if len(f.runProblems) > 0 {
 		return "", []string{fmt.Sprintf("not run: containerRunOptions in %s asks for what Hoist does not support (see its own result)", f.Path)}, ""
 	}
+	if len(t.Setup) > 0 && fsys != nil {
+		if sh, ok := fsys.Stat(chainShell); !ok || !sh.Mode.IsRegular() {
+			return "", []string{fmt.Sprintf("not run: the test has setup commands, which Hoist runs before the command in the same container through the image's %s, and the image has none; move the setup into the command (or the Dockerfile)", chainShell)}, ""
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.CommandTimeout)
 	defer cancel()
-	var containers, images []string
+	var containers []string
 	defer func() {
 		// Clean up even when ctx is done.
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer ccancel()
 		for _, id := range containers {
 			if err := r.c.RemoveContainer(cctx, id); err != nil {
-				fmt.Fprintf(log, "warning: %v\n", err)
-			}
-		}
-		for i := len(images) - 1; i >= 0; i-- {
-			if err := r.c.RemoveImage(cctx, images[i]); err != nil {
 				fmt.Fprintf(log, "warning: %v\n", err)
 			}
 		}
@@ -67,6 +71,8 @@ func (r *Runner) command(ctx context.Context, f *File, t Test, image string, img
 	// Upstream expands a test's envVars against the image's environment
 	// (globalEnvVars included) for its setup containers, which commit them
 	// into the image; the command's own container gets them as written.
+	// A chain's container has the expanded ones, and the command's step
+	// exports them as written.
 	withGlobals := envMap(mergeEnv(envList(imgEnv), globals))
 	var setupEnv, rawEnv []string
 	for _, v := range t.EnvVars {
@@ -74,27 +80,6 @@ func (r *Runner) command(ctx context.Context, f *File, t Test, image string, img
 		rawEnv = append(rawEnv, v.Key+"="+v.Value)
 	}
 	sideEnv := mergeEnv(globals, setupEnv)
-
-	cur := image
-	for i, cmd := range t.Setup {
-		fmt.Fprintf(log, "setup %d: %s\n", i+1, shellQuote(cmd))
-		out := &bounded{max: r.ReportOutput}
-		code, id, err := run(cur, cmd, sideEnv, out, out)
-		if err != nil {
-			return "", []string{fmt.Sprintf("setup command %d %s: %v", i+1, shellQuote(cmd), err)}, ""
-		}
-		writeOutput(log, out)
-		if code != 0 {
-			// Upstream does not check a setup command's exit code.
-			fmt.Fprintf(log, "setup %d exited %d (not checked, as upstream)\n", i+1, code)
-		}
-		img, err := r.c.CommitContainer(ctx, id)
-		if err != nil {
-			return "", []string{fmt.Sprintf("setup command %d %s: %v", i+1, shellQuote(cmd), timedOut(err))}, ""
-		}
-		images = append(images, img)
-		cur = img
-	}
 
 	// $VAR in command and args comes from the environment of the image the
 	// command runs in: the test's envVars are in it only after a setup.
@@ -115,7 +100,18 @@ func (r *Runner) command(ctx context.Context, f *File, t Test, image string, img
 	fmt.Fprintf(log, "$ %s\n", shellQuote(full))
 	stdout := &bounded{max: r.MaxOutput}
 	stderr := &bounded{max: r.MaxOutput}
-	code, _, err := run(cur, full, cmdEnv, stdout, stderr)
+	var code int
+	var err error
+	teardown := func() { r.teardown(t, run, image, sideEnv, log) }
+	if len(t.Setup) > 0 {
+		var setupFails []string
+		code, setupFails, teardown, err = r.chained(run, image, t, full, sideEnv, cmdEnv, stdout, stderr, log)
+		if setupFails != nil {
+			return "", setupFails, ""
+		}
+	} else {
+		code, _, err = run(image, full, cmdEnv, stdout, stderr)
+	}
 	body := r.report(stdout, stderr, code, err == nil)
 	output = "$ " + shellQuote(full) + "\n" + body
 	if err != nil {
@@ -139,10 +135,21 @@ func (r *Runner) command(ctx context.Context, f *File, t Test, image string, img
 	}
 
 	// Teardown never changes the result: upstream's docker driver skips it.
+	teardown()
+	if len(fails) > 0 {
+		return "", fails, output
+	}
+	checked := len(t.ExpectedOutput) + len(t.ExcludedOutput) + len(t.ExpectedError) + len(t.ExcludedError)
+	return fmt.Sprintf("exited %d as expected; %d output pattern(s) checked", code, checked), nil, output
+}
+
+// teardown runs each of t's teardown commands in a container of image of
+// its own; none changes the result.
+func (r *Runner) teardown(t Test, run runFunc, image string, env []string, log io.Writer) {
 	for i, cmd := range t.Teardown {
 		fmt.Fprintf(log, "teardown %d: %s\n", i+1, shellQuote(cmd))
 		out := &bounded{max: r.ReportOutput}
-		code, _, err := run(cur, cmd, sideEnv, out, out)
+		code, _, err := run(image, cmd, env, out, out)
 		writeOutput(log, out)
 		switch {
 		case err != nil:
@@ -151,11 +158,6 @@ func (r *Runner) command(ctx context.Context, f *File, t Test, image string, img
 			fmt.Fprintf(log, "teardown %d exited %d (the result stands)\n", i+1, code)
 		}
 	}
-	if len(fails) > 0 {
-		return "", fails, output
-	}
-	checked := len(t.ExpectedOutput) + len(t.ExcludedOutput) + len(t.ExpectedError) + len(t.ExcludedError)
-	return fmt.Sprintf("exited %d as expected; %d output pattern(s) checked", code, checked), nil, output
 }
 
 // report is a command's bounded output and exit code, for the result and

@@ -3,17 +3,22 @@
 // (GoogleContainerTools/container-structure-test, docker driver):
 //
 //   - commandTests run in a new container each, with the image's entrypoint
-//     cleared. Each setup command runs in its own container, which is then
-//     committed to become the image the next one (and the test command)
-//     starts from; a setup command's exit code is not checked. The test
+//     cleared. Upstream runs each setup command in its own container, which
+//     is then committed to become the image the next one (and the test
+//     command) starts from; Hoist commits nothing, and runs the setup
+//     commands, the command and the teardown one after another in one
+//     container through the image's /bin/sh (see chain.go), which gives
+//     the same files and environment. A setup command's exit code is not
+//     checked. The test
 //     command and its args have $VAR and ${VAR} replaced from the
 //     environment of that image (the image's own, globalEnvVars, and the
 //     test's envVars only when there is a setup). The test's envVars are set
 //     in its containers; exitCode defaults to 0 and is always checked;
 //     expectedOutput/excludedOutput and expectedError/excludedError are Go
 //     regular expressions that must (not) match somewhere in stdout and
-//     stderr. Teardown commands run afterwards in a container of their own;
-//     they never change the result (upstream's docker driver skips them).
+//     stderr. Teardown commands run afterwards (without setup commands, in
+//     a container of their own); they never change the result (upstream's
+//     docker driver skips them).
 //   - globalEnvVars are expanded against the image's environment and set for
 //     every command test; fileExistenceTests see them when expanding $VAR in
 //     their path.

@@ -33,11 +33,12 @@ func New(c pipeline.Containers) *Runner {
 	return &Runner{c: c, labels: map[string]string{"io.hoist.check": "structure-test"}, CommandTimeout: 10 * time.Minute, MaxOutput: 1 << 20, ReportOutput: 8 << 10}
 }
 
-// Run runs every test of f against image (a local image the engine has),
+// Run runs every test of f against image (a reference c can run),
 // with fsys its merged filesystem (file tests read it, never run a shell)
 // and cfg its configuration (metadataTest). It returns one result per test,
-// in file order, writes progress to log, and removes every container and
-// committed image it made, whatever happens.
+// in file order, writes progress to log, and removes every container it
+// made, whatever happens. It never commits a container: a test's setup
+// commands run before its command in the same container (see chained).
 func (r *Runner) Run(ctx context.Context, f *File, image string, fsys *imagefs.FS, cfg pipeline.ImageConfig, log io.Writer) []pipeline.CheckResult {
 	if f == nil {
 		return nil
@@ -88,7 +89,7 @@ func (r *Runner) Run(ctx context.Context, f *File, image string, fsys *imagefs.F
 				fails[0] = "not run: " + fails[0]
 			}
 		case t.Kind == KindCommand:
-			pass, fails, res.Output = r.command(ctx, f, t, image, imgEnv, globals, log)
+			pass, fails, res.Output = r.command(ctx, f, t, image, fsys, imgEnv, globals, log)
 		case fsys == nil && (t.Kind == KindFileExistence || t.Kind == KindFileContent):
 			fails = []string{"not run: the image's filesystem could not be read (see the log)"}
 		case t.Kind == KindFileExistence:

@@ -110,6 +110,7 @@ func build(t *testing.T, host string) (*env, error) {
 	}{
 		"main": {mainDockerfile, mainFiles},
 		"bare": {"FROM scratch\nCOPY rootfs/ /\n", nil},
+		"nosh": {"FROM scratch\nCOPY rootfs/bin/busybox /bin/busybox\n", nil},
 	} {
 		// In a folder of the package's, not the test's: the images outlive it.
 		f, err := v.push(t, filepath.Join(root, name), checktest.Image{Dockerfile: spec.dockerfile, Busybox: true, Files: spec.files, Repo: "cst"})
