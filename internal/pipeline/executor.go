@@ -9,6 +9,24 @@ package pipeline
 // context) and images are references; what an implementation makes
 // carries the owner labels of the context (WithOwner).
 //
+// The test stage asks nothing of it that needs a local image store, a
+// container address the host can reach, or a commit, which an executor
+// of pods (Kubernetes) does not have:
+//   - a port is probed from beside its container (Containers.ProbePorts,
+//     in its network namespace), never dialled from Hoist's host;
+//   - an image's configuration and files are read from the registry by
+//     reference (LayerReader), not inspected in a local store;
+//   - a container's changes never become an image: work that needs them
+//     runs in that same container (container-structure-test setups run
+//     before the command in one container);
+//   - every container is confined (limits, no privileges, no host
+//     namespaces or paths), and every call honours ctx, removing what it
+//     made when ctx ends.
+//
+// Engine's PullAs and InspectImage still name local images (the build
+// stage's FROM aliases, the scan's check that the engine has the image);
+// they are the part of the seam still to move.
+//
 // internal/pipeline/executortest is the behaviour every implementation
 // must have; the Docker one is engine.Engine.
 type Executor interface {
