@@ -2,6 +2,7 @@ package checks_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -9,7 +10,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	mrand "math/rand/v2"
 	"os"
@@ -523,22 +526,41 @@ func TestUserScript(t *testing.T) {
 	}
 }
 
+// brokenLayers is a registry whose layers cannot be read.
+type brokenLayers struct{ pipeline.LayerReader }
+
+func (brokenLayers) ReadLayers(context.Context, string, func(int, string, io.Reader) error) error {
+	return errors.New("blob unknown")
+}
+
 // TestNoRegistry: when the image's files cannot be read, the file checks
-// fail (they cannot vouch for the image) and say why; the others run.
+// fail (they cannot vouch for the image) and say why; the others run. An
+// image the registry does not have cannot be tested at all, and Test says
+// so.
 func TestNoRegistry(t *testing.T) {
 	f := setup(t, checks.Options{})
 	ref := f.image(t, true, nil, `CMD ["true"]`)
+	s := checks.New(checks.Deps{Engine: f.Engine, Containers: f.Engine, Layers: brokenLayers{f.Registry}, Scripts: &script.Runner{}}, checks.Options{StayUp: time.Second})
+	var log bytes.Buffer
+	res, err := s.Test(t.Context(), pipeline.TestSpec{Image: ref, Dir: t.TempDir()}, &log)
+	if err != nil {
+		t.Fatalf("Test: %v\n%s", err, log.String())
+	}
+	expect(t, byID(res), log.String(), map[string]want{
+		"starts":  {pipeline.CheckPass, true, nil},
+		"secrets": {pipeline.CheckFail, true, []string{"could not read the image's files from the registry: blob unknown"}},
+	})
+
 	// A local tag the registry does not have.
 	local := fmt.Sprintf("%s/checks/missing%x:test", f.Host, mrand.Uint64())
 	if err := exec.Command("docker", "tag", ref, local).Run(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", local).Run() })
-	got, _, log := f.test(t, local, pipeline.TestSpec{})
-	expect(t, got, log, map[string]want{
-		"starts":  {pipeline.CheckPass, true, nil},
-		"secrets": {pipeline.CheckFail, true, []string{"could not read the image's files from the registry"}},
-	})
+	log.Reset()
+	if _, err := f.s.Test(t.Context(), pipeline.TestSpec{Image: local, Dir: t.TempDir()}, &log); err == nil || !strings.Contains(err.Error(), "reading the configuration of "+local+" from the registry") {
+		t.Errorf("Test of an image the registry lacks: %v; want it to say the registry has no configuration\n%s", err, log.String())
+	}
 }
 
 // TestUserTestFormats: the structure tests and the autotest beside the
