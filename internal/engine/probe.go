@@ -44,7 +44,7 @@ func (e *Engine) ProbePorts(ctx context.Context, id string, ports []int) ([]int,
 	for _, p := range ports {
 		cmd = append(cmd, strconv.Itoa(p))
 	}
-	hc := e.confined()
+	hc := e.confined(ctx)
 	hc.NetworkMode = container.NetworkMode("container:" + id)
 	hc.CapDrop = []string{"ALL"}
 	hc.SecurityOpt = []string{"no-new-privileges"}
