@@ -31,6 +31,11 @@ type Push struct {
 	Repo   string // the repository URL, in any of its spellings
 	Branch string // "main" or "refs/heads/main"
 	Commit string // the full SHA the branch now points at
+	// Before is the SHA the branch pointed at before the push, when the
+	// provider says ("" when not): a push from the commit Hoist built last
+	// to one it built earlier (a force-push back) builds it again, where a
+	// replayed delivery of the older push does not.
+	Before string
 	Via    string // "github", "gitlab", "gitea", "generic" or "poll", for logs
 }
 
@@ -61,15 +66,19 @@ const (
 type CommitQueue interface {
 	// EnqueueCommit queues a build of project for commit (a full SHA) with
 	// cause, in one transaction, and says what it did:
-	//   - the project has a build recorded for commit that is queued,
-	//     running, or ended without failing to start (StartFailed), newest
-	//     or not: EnqueueDuplicate, and that build is returned (so a
-	//     replayed delivery of an older push builds nothing);
+	//   - the project has a build recorded for commit that is queued or
+	//     running: EnqueueDuplicate, and that build is returned;
+	//   - the project has an ended build of commit that did not fail to
+	//     start (StartFailed): EnqueueDuplicate too (a replayed delivery of
+	//     an older push builds nothing), unless before (the commit the
+	//     branch left, "" if unknown) is that of the project's newest such
+	//     build and not commit: the branch moved back from what was built
+	//     last, so commit is built again;
 	//   - the project has a queued build (for another commit or none): it
 	//     joins it, recording commit on it: EnqueueJoined;
 	//   - otherwise a new queued build with Commit = commit: EnqueueQueued.
 	// The runner still records the commit it actually checks out.
-	EnqueueCommit(ctx context.Context, project, commit, cause string, now time.Time) (Build, EnqueueOutcome, error)
+	EnqueueCommit(ctx context.Context, project, commit, before, cause string, now time.Time) (Build, EnqueueOutcome, error)
 }
 
 // StartFailed reports whether b ended without getting as far as a

@@ -44,7 +44,7 @@ func TestCommitRecordedAtCheckout(t *testing.T) {
 	st := openStore(t)
 	must(t, st.PutProject(ctx, demo))
 	const pushed, head = "1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-	_, _, err := st.EnqueueCommit(ctx, demo.Key(), pushed, pipeline.PushCause(pushed, "main"), time.Now())
+	_, _, err := st.EnqueueCommit(ctx, demo.Key(), pushed, "", pipeline.PushCause(pushed, "main"), time.Now())
 	must(t, err)
 	claimed, err := st.Claim(ctx, time.Now())
 	must(t, err)

@@ -90,7 +90,7 @@ func (ps *Pushes) Push(ctx context.Context, p pipeline.Push) ([]pipeline.PushedB
 			ps.log.Debug("poll: a build of the project is checking out", "project", pr.Key(), "commit", p.Commit)
 			continue
 		}
-		b, outcome, err := ps.store.EnqueueCommit(ctx, pr.Key(), p.Commit, cause, ps.now())
+		b, outcome, err := ps.store.EnqueueCommit(ctx, pr.Key(), p.Commit, p.Before, cause, ps.now())
 		if err != nil {
 			return out, err
 		}

@@ -55,6 +55,7 @@ var givenSHA = regexp.MustCompile(`^[0-9a-fA-F]{7,64}$`)
 // Hoist reads.
 type pushPayload struct {
 	Ref        string `json:"ref"`
+	Before     string `json:"before"`
 	After      string `json:"after"`
 	Repository struct {
 		CloneURL  string `json:"clone_url"`    // GitHub, Gitea
@@ -112,7 +113,11 @@ func parsePush(body []byte, via string) (*pipeline.Push, int, string, error) {
 	case !fullSHA.MatchString(p.After):
 		return nil, 0, "", fmt.Errorf("the push event's \"after\" is %q, not a commit SHA", p.After)
 	}
-	return &pipeline.Push{Repo: repo, Branch: branch, Commit: p.After, Via: via}, 0, "", nil
+	before := strings.ToLower(p.Before)
+	if !fullSHA.MatchString(before) || strings.Trim(before, "0") == "" {
+		before = "" // a new branch, or a provider that does not say
+	}
+	return &pipeline.Push{Repo: repo, Branch: branch, Commit: p.After, Before: before, Via: via}, 0, "", nil
 }
 
 // genericPush is the body of a generic delivery.
@@ -120,9 +125,11 @@ type genericPush struct {
 	Repo   string `json:"repo"`
 	Branch string `json:"branch"`
 	Commit string `json:"commit"`
+	Before string `json:"before"` // optional: the commit the branch left
 }
 
-// genericParse reads {"repo","branch","commit"}; every field is required.
+// genericParse reads {"repo","branch","commit"}, every field required, and
+// an optional "before".
 func genericParse(_ *http.Request, body []byte) (*pipeline.Push, int, string, error) {
 	var g genericPush
 	dec := json.NewDecoder(strings.NewReader(string(body)))
@@ -138,7 +145,11 @@ func genericParse(_ *http.Request, body []byte) (*pipeline.Push, int, string, er
 	case !givenSHA.MatchString(g.Commit):
 		return nil, 0, "", fmt.Errorf(`"commit" is %q: give the commit SHA the branch now points at`, g.Commit)
 	}
-	return &pipeline.Push{Repo: g.Repo, Branch: g.Branch, Commit: strings.ToLower(g.Commit), Via: "generic"}, 0, "", nil
+	before := strings.ToLower(g.Before)
+	if !fullSHA.MatchString(before) || strings.Trim(before, "0") == "" {
+		before = ""
+	}
+	return &pipeline.Push{Repo: g.Repo, Branch: g.Branch, Commit: strings.ToLower(g.Commit), Before: before, Via: "generic"}, 0, "", nil
 }
 
 func firstNonEmpty(ss ...string) string {

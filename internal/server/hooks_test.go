@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/sched"
@@ -281,5 +283,74 @@ func TestWebhookBodyReadOnlyWhenAdmitted(t *testing.T) {
 	}
 	if n := e.builds(); n != 0 {
 		t.Errorf("queued %d builds", n)
+	}
+}
+
+// TestWebhookForcePushBack: a push that moves the branch back from the
+// commit built last to one built before (git push --force of an older
+// commit) builds it again, while a replay of the older push's delivery
+// still builds nothing. GitHub, GitLab and Gitea all send "before".
+func TestWebhookForcePushBack(t *testing.T) {
+	const (
+		zero = "0000000000000000000000000000000000000000"
+		shaA = "aaaaaaa111111111111111111111111111111111"
+		shaB = "bbbbbbb222222222222222222222222222222222"
+	)
+	for _, name := range []string{"github", "gitlab", "gitea"} {
+		t.Run(name, func(t *testing.T) {
+			p := providers[name]
+			e := newHookEnv(t, WebhookSecrets{Shared: hookSecret})
+			field := map[string]string{"github": "clone_url", "gitlab": "git_http_url", "gitea": "clone_url"}[name]
+			push := func(before, after string) string {
+				t.Helper()
+				body := fmt.Appendf(nil, `{"ref":"refs/heads/main","before":%q,"after":%q,"repository":{%q:"https://github.com/org/repo"}}`,
+					before, after, field)
+				code, ans := e.post(p.path, body, p.headers(body, hookSecret))
+				if code != http.StatusAccepted {
+					t.Fatalf("push %.7s..%.7s: %d %v", before, after, code, ans)
+				}
+				return fmt.Sprint(ans)
+			}
+			finishAll := func() {
+				t.Helper()
+				for {
+					b, err := e.store.Claim(t.Context(), time.Now())
+					if errors.Is(err, pipeline.ErrNotFound) {
+						return
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					b.Status, b.Finished = pipeline.StatusSucceeded, time.Now()
+					if err := e.store.UpdateBuild(t.Context(), b); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			commits := func() []string {
+				bs, err := e.store.Builds(t.Context(), "org/web:latest", 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var cs []string
+				for _, b := range bs {
+					cs = append(cs, b.Commit[:7])
+				}
+				return cs
+			}
+			push(zero, shaA)
+			finishAll()
+			push(shaA, shaB)
+			finishAll()
+			if ans := push(zero, shaA); !strings.Contains(ans, "duplicate") { // the first delivery, replayed
+				t.Errorf("replay of the push of %.7s: %s, want a duplicate", shaA, ans)
+			}
+			if ans := push(shaB, shaA); strings.Contains(ans, "duplicate") {
+				t.Errorf("force-push back from %.7s to %.7s: %s, want a new build", shaB, shaA, ans)
+			}
+			if got, want := strings.Join(commits(), " "), "aaaaaaa bbbbbbb aaaaaaa"; got != want {
+				t.Errorf("builds of org/web, newest first: %s; want %s", got, want)
+			}
+		})
 	}
 }

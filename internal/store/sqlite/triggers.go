@@ -13,12 +13,12 @@ import (
 // commit is queued, running or has run (see pipeline.CommitQueue). The
 // checks and the change are one immediate transaction, so a webhook and a
 // poll arriving together queue one build.
-func (s *Store) EnqueueCommit(ctx context.Context, project, commit, cause string, now time.Time) (pipeline.Build, pipeline.EnqueueOutcome, error) {
+func (s *Store) EnqueueCommit(ctx context.Context, project, commit, before, cause string, now time.Time) (pipeline.Build, pipeline.EnqueueOutcome, error) {
 	var b pipeline.Build
 	var out pipeline.EnqueueOutcome
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		b, out, err = enqueueCommit(ctx, tx, project, commit, cause, now)
+		b, out, err = enqueueCommit(ctx, tx, project, commit, before, cause, now)
 		return err
 	})
 	if err != nil {
@@ -27,7 +27,28 @@ func (s *Store) EnqueueCommit(ctx context.Context, project, commit, cause string
 	return b, out, nil
 }
 
-func enqueueCommit(ctx context.Context, tx *sql.Tx, project, commit, cause string, now time.Time) (pipeline.Build, pipeline.EnqueueOutcome, error) {
+// movedBackFrom reports whether a push from before to commit leaves the
+// commit of project's newest build that got past checkout: a force-push
+// back to a commit built earlier, to be built again.
+func movedBackFrom(ctx context.Context, tx *sql.Tx, project, commit, before string) (bool, error) {
+	if before == "" || pipeline.SameCommit(before, commit) {
+		return false, nil
+	}
+	builds, err := queryBuildsIn(ctx, tx, `SELECT `+buildColumns+` FROM builds
+		WHERE project = ? AND git_commit != '' ORDER BY number DESC LIMIT 20`, project)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range builds {
+		if b.StartFailed() {
+			continue
+		}
+		return pipeline.SameCommit(b.Commit, before), nil
+	}
+	return false, nil
+}
+
+func enqueueCommit(ctx context.Context, tx *sql.Tx, project, commit, before, cause string, now time.Time) (pipeline.Build, pipeline.EnqueueOutcome, error) {
 	active, err := queryBuildsIn(ctx, tx, `SELECT `+buildColumns+` FROM builds
 		WHERE project = ? AND status IN (?, ?) ORDER BY id`,
 		project, pipeline.StatusQueued, pipeline.StatusRunning)
@@ -53,7 +74,14 @@ func enqueueCommit(ctx context.Context, tx *sql.Tx, project, commit, cause strin
 	}
 	for _, b := range earlier {
 		if pipeline.SameCommit(b.Commit, commit) && !b.StartFailed() {
-			return b, pipeline.EnqueueDuplicate, nil
+			moved, err := movedBackFrom(ctx, tx, project, commit, before)
+			if err != nil {
+				return pipeline.Build{}, "", err
+			}
+			if !moved {
+				return b, pipeline.EnqueueDuplicate, nil
+			}
+			break
 		}
 	}
 	if queued != nil {

@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Queue/Active", testActive},
 		{"Queue/FailRunning", testFailRunning},
 		{"Queue/EnqueueCommitDedupe", testEnqueueCommitDedupe},
+		{"Queue/EnqueueCommitForcedBack", testEnqueueCommitForcedBack},
 		{"Queue/EnqueueCommitAfterStartFailure", testEnqueueCommitAfterStartFailure},
 		{"Queue/EnqueueCommitReplay", testEnqueueCommitReplay},
 		{"Graph/FromImages", testFromImages},

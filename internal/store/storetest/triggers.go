@@ -12,10 +12,18 @@ const (
 	shaC = "ccccccc333333333333333333333333333333333"
 )
 
-// enqueueCommit queues a build of project at commit and checks the outcome.
+// enqueueCommit queues a build of project at commit, from a push that does
+// not say what the branch pointed at before, and checks the outcome.
 func enqueueCommit(t *testing.T, s pipeline.Store, project, commit string, want pipeline.EnqueueOutcome) pipeline.Build {
 	t.Helper()
-	b, out, err := s.EnqueueCommit(ctx(t), project, commit, pipeline.PushCause(commit, "main"), at(5, 6))
+	return enqueuePush(t, s, project, "", commit, want)
+}
+
+// enqueuePush queues a build of project for a push from before to commit
+// and checks the outcome.
+func enqueuePush(t *testing.T, s pipeline.Store, project, before, commit string, want pipeline.EnqueueOutcome) pipeline.Build {
+	t.Helper()
+	b, out, err := s.EnqueueCommit(ctx(t), project, commit, before, pipeline.PushCause(commit, "main"), at(5, 6))
 	must(t, "EnqueueCommit", err)
 	if out != want {
 		t.Fatalf("EnqueueCommit(%s, %.7s) = %s, want %s (build %+v)", project, commit, out, want, b)
@@ -73,8 +81,34 @@ func testEnqueueCommitReplay(t *testing.T, s pipeline.Store) {
 			t.Errorf("replay of %.7s returned build %d, want build %d, which built it", shaA, again.ID, first.ID)
 		}
 	}
+	// A replay that says where the branch was before (the commit before A)
+	// is still a replay.
+	enqueuePush(t, s, p, shaC, shaA, pipeline.EnqueueDuplicate)
 	if bs, err := s.Builds(ctx(t), p, 0); err != nil || len(bs) != 2 {
 		t.Errorf("after replays: %d builds (%v), want 2", len(bs), err)
+	}
+}
+
+// testEnqueueCommitForcedBack force-pushes the branch back from the commit
+// built last to one built earlier: that push builds it again, once.
+func testEnqueueCommitForcedBack(t *testing.T, s pipeline.Store) {
+	const p = "a/x:latest"
+	first := enqueueCommit(t, s, p, shaA, pipeline.EnqueueQueued)
+	finishClaimed(t, s, first.ID, pipeline.StatusSucceeded)
+	second := enqueuePush(t, s, p, shaA, shaB, pipeline.EnqueueQueued)
+	finishClaimed(t, s, second.ID, pipeline.StatusSucceeded)
+	back := enqueuePush(t, s, p, shaB, shaA, pipeline.EnqueueQueued)
+	if back.Number != 3 || back.Commit != shaA {
+		t.Errorf("force-push back to %.7s: %+v, want build #3 of it", shaA, back)
+	}
+	// Its delivery again, while queued, and after it ran: no more builds.
+	if again := enqueuePush(t, s, p, shaB, shaA, pipeline.EnqueueDuplicate); again.ID != back.ID {
+		t.Errorf("the force-push delivered again returned build %d, want %d", again.ID, back.ID)
+	}
+	finishClaimed(t, s, back.ID, pipeline.StatusSucceeded)
+	enqueuePush(t, s, p, shaB, shaA, pipeline.EnqueueDuplicate)
+	if bs, err := s.Builds(ctx(t), p, 0); err != nil || len(bs) != 3 {
+		t.Errorf("after the force-push back: %d builds (%v), want 3", len(bs), err)
 	}
 }
 
