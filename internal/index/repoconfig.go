@@ -67,6 +67,7 @@ func relTo(root, p string) (string, error) {
 // repoConfigKeys are the keys of cccp.yml Hoist reads.
 var repoConfigKeys = []string{
 	"job-id", "test-skip", "test-script", "checks", "size-budget", "structure-tests", "autotest",
+	"prebuild-image", "test-image",
 }
 
 // ParseRepoConfig reads the bytes of a cccp.yml; name is its path, for the
@@ -74,8 +75,9 @@ var repoConfigKeys = []string{
 // (a path relative to the file's folder that must stay inside it), and
 // Hoist's own: checks (check id, rule or group → blocking, advisory or
 // exclude), size-budget (bytes, or a number with a unit: 300MB, 1.5GiB),
-// structure-tests (a path or a list of paths, like test-script) and
-// autotest (a path, like test-script). Upstream's unused keys
+// structure-tests (a path or a list of paths, like test-script), autotest
+// (a path, like test-script), and prebuild-image and test-image (an image
+// reference the engine can pull, the script's container). Upstream's unused keys
 // (build-script, delivery-script, docker-index, custom-delivery,
 // local-delivery, upstreams) and unknown keys are ignored. The error joins
 // every problem as a Diagnostic.
@@ -128,6 +130,10 @@ func readRepoConfig(t *tree, r *reporter, ps []pair, cfg *pipeline.RepoConfig) {
 			cfg.StructureTests = readPaths(t, r, p.key, v, at)
 		case "autotest":
 			cfg.Autotest = relFile(r, p.key, repoString(r, p.key, v, at), at)
+		case "prebuild-image":
+			cfg.PrebuildImage = scriptImage(r, p.key, repoString(r, p.key, v, at), at)
+		case "test-image":
+			cfg.TestImage = scriptImage(r, p.key, repoString(r, p.key, v, at), at)
 		}
 	}
 }
@@ -179,4 +185,17 @@ func relFile(r *reporter, key, s string, at pos) string {
 		return ""
 	}
 	return c
+}
+
+// scriptImage reads prebuild-image or test-image: an image reference the
+// engine can pull; "" (or null) names none.
+func scriptImage(r *reporter, key, s string, at pos) pipeline.ScriptImage {
+	if s == "" {
+		return pipeline.ScriptImage{}
+	}
+	if err := pipeline.CheckEngineRef(s); err != nil {
+		r.errorf(at, "%s: %v", key, err)
+		return pipeline.ScriptImage{}
+	}
+	return pipeline.ScriptImage{Ref: s, Line: at.line, Column: at.col}
 }

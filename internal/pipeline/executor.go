@@ -36,6 +36,9 @@ type Executor interface {
 	// Sandbox returns the runner of scripts of projects that are not
 	// trusted: in their workspace and nothing else of the host, optionally
 	// in the network namespace of a running container
-	// (ScriptSpec.JoinContainer), never with an engine.
+	// (ScriptSpec.JoinContainer), in their own image (ScriptSpec.Image)
+	// or a default one, never with an engine unless
+	// ScriptSpec.EngineAccess, which the runner sets only for trusted
+	// projects that name an image.
 	Sandbox() ScriptRunner
 }

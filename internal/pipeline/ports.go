@@ -145,6 +145,15 @@ type ScriptSpec struct {
 	// id) whose network namespace a sandboxed script shares, so that it
 	// reaches that container on localhost; "": its own network.
 	JoinContainer string
+	// Image is the image a sandboxed script runs in, used when the engine
+	// has it, else pulled; "": the runner's own (the toolbox). ImageFrom
+	// says where it was named ("app/cccp.yml:3:17"), for errors.
+	Image     string
+	ImageFrom string
+	// EngineAccess gives the script the container engine (its socket
+	// mounted, DOCKER_HOST set): root-equivalent on the engine's host, so
+	// only for scripts of trusted projects.
+	EngineAccess bool
 }
 
 // Limits bound what one sandboxed container may use. A zero field is the

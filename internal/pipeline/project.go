@@ -70,6 +70,11 @@ type RepoConfig struct {
 	// file's folder ("autotest:"); "": docker-compose.test.yml, or the one
 	// *.test.yml, beside the target file.
 	Autotest string
+	// PrebuildImage and TestImage are the images the prebuild script and
+	// the test-script run in ("prebuild-image:", "test-image:", Hoist's
+	// own keys); no Ref: the toolbox, or the host for a trusted project.
+	PrebuildImage ScriptImage
+	TestImage     ScriptImage
 }
 
 // FromIndex reports whether the project comes from an index file, which is
