@@ -82,14 +82,18 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 		ctx, cancel = context.WithTimeoutCause(ctx, spec.Timeout, errSandboxTimedOut)
 		defer cancel()
 	}
-	image := s.Image
-	if image == "" {
-		if image, err = s.Engine.EnsureToolbox(ctx); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+	image, err := s.scriptImage(ctx, spec, log)
+	if err != nil && spec.Image != "" {
+		return err // it says where the image was named
+	} else if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	lim := s.limits(ctx)
-	env := append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", "LANG=C.UTF-8"}, spec.Env...)
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp", "LANG=C.UTF-8"}
+	if spec.Image != "" {
+		env = env[1:] // the project's own image keeps its PATH
+	}
+	env = append(env, spec.Env...)
 	// The script runs directly when it is executable (its "#!" line picks
 	// the interpreter), else with sh, as on the host.
 	cmd := []string{"/bin/sh", "-c", `if [ -x "$0" ]; then exec "$0"; else exec sh "$0"; fi`, script}
@@ -97,6 +101,26 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 	network := container.NetworkMode("")
 	if spec.JoinContainer != "" {
 		network = container.NetworkMode("container:" + spec.JoinContainer)
+	}
+	hc := container.HostConfig{
+		NetworkMode:    network,
+		Mounts:         []mount.Mount{{Type: mount.TypeBind, Source: spec.Workspace, Target: WorkspaceMount}},
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		ReadonlyRootfs: true,
+		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=64m"},
+		Resources: container.Resources{
+			Memory:     lim.Memory,
+			MemorySwap: lim.Memory,
+			NanoCPUs:   int64(lim.CPUs * 1e9),
+			PidsLimit:  &pids,
+			Ulimits:    ulimits(),
+		},
+	}
+	if spec.EngineAccess {
+		if env, err = s.Engine.giveEngine(&hc, env); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	id, err := s.Engine.createContainer(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{
@@ -107,32 +131,22 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 			WorkingDir: dir,
 			Labels:     pipeline.WithLabels(ctx, nil),
 		},
-		HostConfig: &container.HostConfig{
-			NetworkMode:    network,
-			Mounts:         []mount.Mount{{Type: mount.TypeBind, Source: spec.Workspace, Target: WorkspaceMount}},
-			CapDrop:        []string{"ALL"},
-			SecurityOpt:    []string{"no-new-privileges"},
-			ReadonlyRootfs: true,
-			Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=64m"},
-			Resources: container.Resources{
-				Memory:     lim.Memory,
-				MemorySwap: lim.Memory,
-				NanoCPUs:   int64(lim.CPUs * 1e9),
-				PidsLimit:  &pids,
-				Ulimits:    ulimits(),
-			},
-		},
+		HostConfig: &hc,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: creating its sandbox from %s: %w", name, image, err)
 	}
 	defer s.Engine.remove(id)
-	finish, err := s.Engine.attach(ctx, id, log)
+	watch := &dockerWatch{w: log}
+	finish, err := s.Engine.attach(ctx, id, watch)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := s.Engine.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		finish(false)
+		if noShell(err) {
+			return fmt.Errorf("%s: %s has no /bin/sh, which runs the script: name an image with a POSIX shell (busybox, alpine, debian…)", name, image)
+		}
 		return fmt.Errorf("%s: starting its sandbox: %w", name, err)
 	}
 	res, err := s.Engine.await(ctx, id, 0)
@@ -157,6 +171,9 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 		// SIGKILL that Hoist did not send; Podman does not report
 		// OOMKilled, and the memory limit is what kills a sandbox.
 		return fmt.Errorf("%s was killed (signal 9): most likely it used more than its %s of memory", name, bytesText(lim.Memory))
+	}
+	if !spec.EngineAccess && watch.called() {
+		return fmt.Errorf("%s exited with status %d; it called docker, which scripts of a project Hoist does not trust do not get: %s", name, res.ExitCode, trustHint(spec.Env))
 	}
 	return fmt.Errorf("%s exited with status %d", name, res.ExitCode)
 }

@@ -106,7 +106,7 @@ echo done
 			t.Errorf("the script got %q:\n%s", leak, log)
 		}
 	}
-	for _, want := range []string{"environ: no secret", "host file: unreadable", "engine socket: absent", "root filesystem: read-only", "su: refused", "docker: this project is not trusted", "hoist serve --trust-index", "done"} {
+	for _, want := range []string{"environ: no secret", "host file: unreadable", "engine socket: absent", "root filesystem: read-only", "su: refused", "docker: this project is not trusted", "a Hoist admin runs: hoist project trust ns/app\n", "--trust-index", "done"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}

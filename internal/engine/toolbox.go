@@ -65,7 +65,9 @@ func (e *Engine) EnsureToolbox(ctx context.Context) (string, error) {
 const dockerStub = `#!/bin/sh
 echo "docker: this project is not trusted, so its scripts run sandboxed, without a container engine." >&2
 echo "docker: the image under test already runs beside a test-script: reach it on \$TARGET_HOST (localhost) and its EXPOSEd ports." >&2
-echo "docker: to give the project's scripts the engine (root-equivalent on the Hoist host), a Hoist admin trusts it (hoist serve --trust-index for index projects)." >&2
+p=${HOIST_PROJECT%:*}
+echo "docker: to give this project's scripts the engine (root-equivalent on the Hoist host), a Hoist admin runs: hoist project trust ${p:-NS/NAME}" >&2
+echo "docker: (or serves its index with --trust-index; hoist run trusts its own index unless --sandbox)." >&2
 exit 127
 `
 
