@@ -43,8 +43,9 @@ type Deps struct {
 	Tester   pipeline.Tester
 	Scripts  pipeline.ScriptRunner
 	// Sandbox runs the scripts of projects Options.Trusted does not trust,
-	// confined in a container with their checkout; nil: every project's
-	// scripts run through Scripts.
+	// confined in a container with their checkout, and those of trusted
+	// projects that name their own image (with the engine); nil: such
+	// scripts fail, they never run through Scripts instead.
 	Sandbox     pipeline.ScriptRunner
 	RepoConfigs pipeline.RepoConfigReader
 	Dockerfiles pipeline.FromReader // nil: FROM lines are not read
@@ -109,9 +110,11 @@ func (r *Runner) limits(p pipeline.Project) (pipeline.Limits, []string) {
 	return p.Limits.Or(r.opts.Limits).Clamp(r.opts.MaxLimits)
 }
 
-// scripts returns the runner for p's scripts and whether it is the sandbox.
+// scripts returns the runner for p's scripts and whether it is the
+// sandbox, which is nil when none is wired: an untrusted project's scripts
+// never fall back to the host.
 func (r *Runner) scripts(p pipeline.Project) (pipeline.ScriptRunner, bool) {
-	if r.deps.Sandbox == nil || r.opts.Trusted != nil && r.opts.Trusted(p) {
+	if r.opts.Trusted != nil && r.opts.Trusted(p) {
 		return r.deps.Scripts, false
 	}
 	return r.deps.Sandbox, true

@@ -161,16 +161,45 @@ func (r *Runner) prebuild(ctx context.Context, j *job, log io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("prebuild-context: %w", err)
 	}
-	scripts, sandboxed := r.scripts(p)
-	where := ""
-	if sandboxed {
-		where = ", sandboxed: the project is not trusted"
-	}
-	fmt.Fprintf(log, "running %s in %s (timeout %s%s)\n", p.PrebuildScript, p.PrebuildContext, r.opts.PrebuildTimeout, where)
-	return scripts.RunScript(ctx, pipeline.ScriptSpec{
+	spec := pipeline.ScriptSpec{
 		Script: script, Dir: dir, Timeout: r.opts.PrebuildTimeout, Workspace: j.dir,
 		Env: []string{"HOIST_PROJECT=" + p.Key(), "HOIST_COMMIT=" + j.build.Commit},
-	}, log)
+	}
+	scripts, where, err := r.prebuildRunner(j, &spec)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "running %s in %s (timeout %s%s)\n", p.PrebuildScript, p.PrebuildContext, r.opts.PrebuildTimeout, where)
+	return scripts.RunScript(ctx, spec, log)
+}
+
+// prebuildRunner picks where j's prebuild script runs and completes spec:
+// an untrusted project's in the sandbox (in its prebuild-image, if it
+// names one), a trusted project's on the host, or in its prebuild-image
+// with the engine. where is said in the log.
+func (r *Runner) prebuildRunner(j *job, spec *pipeline.ScriptSpec) (scripts pipeline.ScriptRunner, where string, err error) {
+	scripts, sandboxed := r.scripts(j.project)
+	img := j.repo.PrebuildImage
+	if img.Ref != "" {
+		spec.Image = img.Ref
+		spec.ImageFrom = img.At(r.repoPath(j, filepath.Join(j.paths.gitPath, j.repo.File))) + ": prebuild-image"
+	}
+	switch {
+	case sandboxed && scripts == nil:
+		// Never on the host instead: a wiring mistake must not run
+		// untrusted code there.
+		return nil, "", fmt.Errorf("%s is not trusted and this Hoist has no sandbox (container engine) to run its prebuild script in, and it never runs on the host instead; a Hoist admin may trust it: hoist project trust %s", j.project.Key(), j.project.Image().Repository())
+	case sandboxed && img.Ref != "":
+		return scripts, ", sandboxed in " + img.Ref + ": the project is not trusted", nil
+	case sandboxed:
+		return scripts, ", sandboxed: the project is not trusted", nil
+	case img.Ref == "":
+		return scripts, "", nil
+	case r.deps.Sandbox == nil:
+		return nil, "", fmt.Errorf("%s: this Hoist has no container engine to run the prebuild script in %s", spec.ImageFrom, img.Ref)
+	}
+	spec.EngineAccess = true
+	return r.deps.Sandbox, ", in " + img.Ref + " with the engine: the project is trusted", nil
 }
 
 func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
