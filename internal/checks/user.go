@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -12,8 +13,10 @@ import (
 // UserScriptID is the result id of the project's own test-script.
 const UserScriptID = "test-script"
 
-// userScript runs cccp.yml's test-script on the host, in the target file's
-// folder, with the image under test in IMAGE and CONTAINER_NAME.
+// userScript runs cccp.yml's test-script, in the target file's folder,
+// with the image under test in IMAGE and CONTAINER_NAME: on the host for a
+// trusted project that names no test-image, else in a container beside
+// the image under test (sandboxedScript).
 func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.Writer) pipeline.CheckResult {
 	r := pipeline.CheckResult{ID: UserScriptID, Description: "the project's own test-script from cccp.yml", Blocking: true}
 	switch {
@@ -33,8 +36,10 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 	case err == nil && spec.Sandboxed && s.d.Sandbox == nil:
 		// Never on the host instead: a wiring mistake must not run
 		// untrusted code there.
-		err = fmt.Errorf("%s is not trusted and this server has no sandbox to run its test-script in", spec.Project.Key())
-	case err == nil && spec.Sandboxed:
+		err = fmt.Errorf("%s is not trusted and this Hoist has no sandbox to run its test-script in, and it never runs on the host instead; a Hoist admin may trust it: hoist project trust %s", spec.Project.Key(), spec.Project.Image().Repository())
+	case err == nil && !spec.Sandboxed && spec.Config.TestImage.Ref != "" && s.d.Sandbox == nil:
+		err = fmt.Errorf("%s: this Hoist has no container engine to run the test-script in %s", testImageFrom(spec), spec.Config.TestImage.Ref)
+	case err == nil && (spec.Sandboxed || spec.Config.TestImage.Ref != ""):
 		err = s.sandboxedScript(ctx, spec, script, log)
 	case err == nil:
 		err = s.scripts.RunScript(ctx, pipeline.ScriptSpec{
@@ -54,24 +59,36 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 }
 
 // sandboxedScript starts the image under test, then runs the test-script
-// in the sandbox, in the network namespace of that container: the script
-// reaches it on TARGET_HOST (localhost) and the ports it EXPOSEs. The
-// container is removed afterwards.
+// in the sandbox (in cccp.yml's test-image, if it names one), in the
+// network namespace of that container: the script reaches it on
+// TARGET_HOST (localhost) and the ports it EXPOSEs. A trusted project's
+// script (in its test-image) gets the engine too. The container is
+// removed afterwards.
 func (s *Suite) sandboxedScript(ctx context.Context, spec pipeline.TestSpec, script string, log io.Writer) error {
 	id, err := s.d.Containers.StartContainer(ctx, pipeline.ContainerSpec{Image: spec.Image})
 	if err != nil {
 		return fmt.Errorf("starting the image under test for the test-script: %w", err)
 	}
 	defer func() { _ = s.d.Containers.RemoveContainer(context.WithoutCancel(ctx), id) }()
-	fmt.Fprintf(log, "(sandboxed, the project is not trusted: the image under test runs as %s, reachable on $TARGET_HOST=localhost)\n", shortID(id))
-	err = s.d.Sandbox.RunScript(ctx, pipeline.ScriptSpec{
+	run := pipeline.ScriptSpec{
 		Script:        script,
 		Dir:           spec.Dir,
 		Env:           append(append(Env(spec), "TARGET_HOST=localhost"), spec.Env...),
 		Timeout:       s.opts.ScriptTimeout,
 		Workspace:     spec.RepoRoot,
 		JoinContainer: id,
-	}, log)
+		EngineAccess:  !spec.Sandboxed,
+	}
+	where := "sandboxed, the project is not trusted"
+	if img := spec.Config.TestImage.Ref; img != "" {
+		run.Image, run.ImageFrom = img, testImageFrom(spec)
+		where = "in " + img + ", sandboxed: the project is not trusted"
+		if !spec.Sandboxed {
+			where = "in " + img + " with the engine: the project is trusted"
+		}
+	}
+	fmt.Fprintf(log, "(%s: the image under test runs as %s, reachable on $TARGET_HOST=localhost)\n", where, shortID(id))
+	err = s.d.Sandbox.RunScript(ctx, run, log)
 	if err != nil {
 		var out strings.Builder
 		if s.d.Containers.ContainerOutput(context.WithoutCancel(ctx), id, &out, &out, false) == nil && out.Len() > 0 {
@@ -79,6 +96,18 @@ func (s *Suite) sandboxedScript(ctx context.Context, spec pipeline.TestSpec, scr
 		}
 	}
 	return err
+}
+
+// testImageFrom is where cccp.yml names the test-image, as errors about it
+// start: "app/cccp.yml:4:13: test-image".
+func testImageFrom(spec pipeline.TestSpec) string {
+	file := filepath.Join(spec.Dir, spec.Config.File)
+	if rel, err := filepath.Rel(spec.RepoRoot, file); spec.RepoRoot != "" && err == nil && filepath.IsLocal(rel) {
+		file = rel
+	} else {
+		file = spec.Config.File
+	}
+	return spec.Config.TestImage.At(filepath.ToSlash(file)) + ": test-image"
 }
 
 func shortID(id string) string {

@@ -32,7 +32,7 @@ func TestUntrustedScriptWithoutSandbox(t *testing.T) {
 	if host.ran {
 		t.Error("an untrusted test-script ran on the host")
 	}
-	if r.Status != pipeline.CheckFail || !strings.Contains(r.Detail, "not trusted") {
+	if r.Status != pipeline.CheckFail || !strings.Contains(r.Detail, "not trusted") || !strings.Contains(r.Detail, "hoist project trust ns/app") {
 		t.Errorf("result %s %q, want failed: not trusted, no sandbox", r.Status, r.Detail)
 	}
 }
