@@ -131,8 +131,9 @@ func bounded(s string, n int) string {
 //	HOIST_PROJECT          the project, ns/name:tag
 //	HOIST_COMMIT           the commit being built
 //	HOIST_GIT_URL          the repository, credentials hidden (its output is shown)
-//	TARGET_HOST            sandboxed only: where the image under test
-//	                       answers (localhost: the script shares its network)
+//	TARGET_HOST            sandboxed or in a test-image only: where the
+//	                       image under test answers (localhost: the script
+//	                       shares its network)
 func Env(spec pipeline.TestSpec) []string {
 	return []string{
 		"IMAGE=" + spec.Image,
