@@ -99,11 +99,13 @@ func trustHint(env []string) string {
 	return "to give this project's scripts the engine (root-equivalent on the Hoist host), a Hoist admin runs: hoist project trust " + name
 }
 
-// dockerCalls are what a shell, or the toolbox's docker, prints when a
-// script calls docker where there is none.
+// dockerCalls are what a shell, the toolbox's docker, or a docker client
+// in the project's image prints when a script calls docker where there is
+// no engine.
 var dockerCalls = [][]byte{
 	[]byte("docker: not found"), []byte("docker: command not found"),
 	[]byte("docker: No such file or directory"), []byte("docker: this project is not trusted"),
+	[]byte("Cannot connect to the Docker daemon"),
 }
 
 // dockerWatch passes a script's output on and notes whether it shows a
