@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,6 +165,19 @@ func Run(t *testing.T, newExecutor func(t *testing.T) pipeline.Executor) {
 		}
 		if again, err := x.Reap(context.Background(), owner.Labels()); err != nil || again.Containers != 0 {
 			t.Errorf("second Reap: %+v, %v; want nothing left", again, err)
+		}
+	})
+	t.Run("SandboxRunsInANamedImage", func(t *testing.T) {
+		spec := script(t, "#!/bin/sh\ncat /www/index.html\n")
+		spec.Image = tag // the built image, whose page the default image has not
+		var log bytes.Buffer
+		if err := x.Sandbox().RunScript(ctx, spec, &log); err != nil || !strings.Contains(log.String(), token) {
+			t.Errorf("RunScript in %s: %v\n%s", tag, err, log.String())
+		}
+		spec.Image, spec.ImageFrom = "127.0.0.1:1/executortest/missing:1", "app/cccp.yml:2:17: prebuild-image"
+		err := x.Sandbox().RunScript(ctx, spec, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), spec.ImageFrom+" "+spec.Image) {
+			t.Errorf("RunScript in a missing image: %v; want an error starting %q", err, spec.ImageFrom+" "+spec.Image)
 		}
 	})
 }
