@@ -36,7 +36,8 @@ func prebuildProject(t *testing.T, tag, script, cccp string) pipeline.Project {
 
 // TestUntrustedPrebuildNeverRunsOnTheHost: with no sandbox wired, an
 // untrusted project's prebuild fails saying why, and its script does not
-// run on the host instead.
+// run on the host instead; nor does a trusted project's that names an
+// image.
 func TestUntrustedPrebuildNeverRunsOnTheHost(t *testing.T) {
 	testenv.Git(t, "", "version") // skips without git
 	st := openStore(t)
@@ -52,6 +53,21 @@ func TestUntrustedPrebuildNeverRunsOnTheHost(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the untrusted prebuild script ran on the host")
+	}
+
+	// A trusted project that names its image does not run on the host
+	// either when there is no engine to run that image.
+	p = prebuildProject(t, "latest", "#!/bin/sh\ntouch "+marker+"\nexit 1\n", "prebuild-image: tools/go:1\n")
+	r = runner.New(runner.Deps{Source: source.New(), RepoConfigs: index.RepoConfigs{}, Scripts: &script.Runner{}, Store: st},
+		runner.Options{RegistryHost: "127.0.0.1:1", WorkDir: t.TempDir(), Trusted: func(pipeline.Project) bool { return true }})
+	b, err = r.Run(t.Context(), p, "test")
+	must(t, err)
+	want = "cccp.yml:2:17: prebuild-image: this Hoist has no container engine to run the prebuild script in tools/go:1"
+	if b.Status != pipeline.StatusFailed || b.FailedStage != pipeline.StagePrebuild || b.Reason != want {
+		t.Errorf("build %+v\nwant failed at prebuild with %q", b, want)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the trusted prebuild script named to run in an image ran on the host")
 	}
 }
 
