@@ -29,7 +29,11 @@ if [ "$want" = podman ]; then
   sock=/run/hoist-podman.sock
   command -v podman >/dev/null || apt_install podman
   podman_up() { [ -S "$sock" ] && podman --remote --url "unix://$sock" version >/dev/null 2>&1; }
+  # Like podman.socket's SocketMode=0660: root's group may use the engine
+  # too, which is how a trusted project's script in its own image (uid
+  # 10001, the socket's group added) reaches it.
   if podman_up; then
+    chmod 660 "$sock"
     exit 0
   fi
   # Containers Hoist starts carry their ulimits; scripts that call the
@@ -50,6 +54,7 @@ if [ "$want" = podman ]; then
     fi
     sleep 0.5
   done
+  chmod 660 "$sock"
   say "podman is up (pid $!)"
   exit 0
 fi

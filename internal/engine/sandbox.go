@@ -140,12 +140,17 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 	watch := &dockerWatch{w: log}
 	finish, err := s.Engine.attach(ctx, id, watch)
 	if err != nil {
+		// Podman refuses to attach to a container whose command cannot
+		// run (an image without /bin/sh); starting it says why.
+		if _, serr := s.Engine.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); serr != nil && noShell(serr) {
+			return noShellError(name, image)
+		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := s.Engine.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		finish(false)
 		if noShell(err) {
-			return fmt.Errorf("%s: %s has no /bin/sh, which runs the script: name an image with a POSIX shell (busybox, alpine, debian…)", name, image)
+			return noShellError(name, image)
 		}
 		return fmt.Errorf("%s: starting its sandbox: %w", name, err)
 	}
@@ -176,6 +181,12 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 		return fmt.Errorf("%s exited with status %d; it called docker, which scripts of a project Hoist does not trust do not get: %s", name, res.ExitCode, trustHint(spec.Env))
 	}
 	return fmt.Errorf("%s exited with status %d", name, res.ExitCode)
+}
+
+// noShellError says that the script name cannot run in image, which has no
+// shell.
+func noShellError(name, image string) error {
+	return fmt.Errorf("%s: %s has no /bin/sh, which runs the script: name an image with a POSIX shell (busybox, alpine, debian…)", name, image)
 }
 
 // limits returns the limits ctx carries, with s.Limits, then the engine's,

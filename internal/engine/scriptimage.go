@@ -81,6 +81,11 @@ func (e *Engine) giveEngine(hc *container.HostConfig, env []string) ([]string, e
 	if err != nil {
 		return nil, fmt.Errorf("giving the script the engine: %w", err)
 	}
+	if fi.Mode().Perm()&0o060 != 0o060 {
+		// The script runs as SandboxUID with the socket's group: a socket
+		// only its owner may use is out of its reach.
+		return nil, fmt.Errorf("giving the script the engine: its socket %s admits only its owner (mode %04o); let its group read and write it (chmod 660 %s, as the engine's own socket units do)", sock, fi.Mode().Perm(), sock)
+	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		hc.GroupAdd = append(hc.GroupAdd, fmt.Sprint(st.Gid))
 	}
