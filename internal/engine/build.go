@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/client"
@@ -37,6 +39,12 @@ func lostImage(err error) bool {
 
 // build runs one build of spec.
 func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writer) (string, error) {
+	if err := buildInWorkspace(spec); err != nil {
+		return "", err
+	}
+	if err := e.pinFrom(ctx, spec.From, log); err != nil {
+		return "", err
+	}
 	bc, err := newBuildContext(spec.ContextDir, spec.Dockerfile)
 	if err != nil {
 		return "", fmt.Errorf("preparing build context %s: %w", spec.ContextDir, err)
@@ -104,4 +112,44 @@ func buildArgs(args map[string]string) map[string]*string {
 		out[k] = &v
 	}
 	return out
+}
+
+// pinFrom makes each FROM name of from resolve to the image its registry
+// reference names: pulled and tagged locally as the name, so that the
+// classic builder (which does not pull, PullParent false) builds on
+// exactly that image.
+func (e *Engine) pinFrom(ctx context.Context, from map[string]string, log io.Writer) error {
+	names := make([]string, 0, len(from))
+	for n := range from {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := e.PullAs(ctx, from[n], n, log); err != nil {
+			return fmt.Errorf("FROM %s, pinned to %s: %w", n, from[n], err)
+		}
+	}
+	return nil
+}
+
+// buildInWorkspace refuses a build whose context or Dockerfile lies
+// outside spec.Workspace (symbolic links followed), when a workspace is
+// given.
+func buildInWorkspace(spec pipeline.BuildSpec) error {
+	if spec.Workspace == "" {
+		return nil
+	}
+	dockerfile := spec.Dockerfile
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	for _, p := range []struct{ what, path string }{
+		{"build context", spec.ContextDir},
+		{"Dockerfile", filepath.Join(spec.ContextDir, filepath.FromSlash(dockerfile))},
+	} {
+		if _, err := inWorkspace(spec.Workspace, p.path); err != nil {
+			return fmt.Errorf("%s %s lies outside the build's workspace %s: the builder gets the workspace only; keep the context and the Dockerfile inside the checkout", p.what, p.path, spec.Workspace)
+		}
+	}
+	return nil
 }

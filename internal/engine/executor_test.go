@@ -10,5 +10,5 @@ import (
 // TestExecutor runs the behaviour every executor must have against the
 // Docker one.
 func TestExecutor(t *testing.T) {
-	executortest.Run(t, func(t *testing.T) pipeline.Executor { return newEngine(t) })
+	executortest.Run(t, func(t *testing.T) pipeline.Executor { return newEngine(t) }, newRegistry(t))
 }

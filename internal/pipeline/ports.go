@@ -22,11 +22,22 @@ type Source interface {
 
 // BuildSpec is what the engine builds.
 type BuildSpec struct {
-	ContextDir string            // absolute path of the build context on this machine
-	Dockerfile string            // path of the Dockerfile relative to ContextDir, "/"-separated; it may lie outside ("../x") only if the caller allowed it
+	// Workspace is the absolute path of the build's checkout: the folder
+	// an executor hands to its builder (a local engine reads it here, a
+	// remote builder gets a copy). ContextDir, and a Dockerfile outside
+	// the context, lie inside it; a build that would reach outside is
+	// refused. Empty: ContextDir is the workspace.
+	Workspace  string
+	ContextDir string            // absolute path of the build context, inside Workspace
+	Dockerfile string            // path of the Dockerfile relative to ContextDir, "/"-separated; it may lie outside ("../x") only if the caller allowed it, and never outside Workspace
 	Tags       []string          // full references to tag the result with
 	Labels     map[string]string // labels added to the image
 	BuildArgs  map[string]string
+	// From pins base images: a name as a Dockerfile's FROM writes it
+	// ("ns/name:tag") → the registry reference with digest
+	// ("host/ns/name@sha256:…") that FROM must build on, whatever else
+	// the name resolves to. The executor fetches it from the registry.
+	From map[string]string
 }
 
 // Builder builds images.

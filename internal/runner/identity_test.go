@@ -31,7 +31,7 @@ func (g *gitless) Checkout(ctx context.Context, url, branch, dir string, log io.
 type countingEngine struct {
 	mu     sync.Mutex
 	calls  int
-	pulled []string
+	pulled []string // BuildSpec.From: "ref as name"
 }
 
 func (e *countingEngine) count() int { e.mu.Lock(); defer e.mu.Unlock(); return e.calls }
@@ -43,8 +43,13 @@ func (e *countingEngine) Reap(context.Context, map[string]string) (pipeline.Reap
 	return pipeline.Reaped{}, nil
 }
 
-func (e *countingEngine) Build(context.Context, pipeline.BuildSpec, io.Writer) (string, error) {
+func (e *countingEngine) Build(_ context.Context, spec pipeline.BuildSpec, _ io.Writer) (string, error) {
 	e.inc()
+	e.mu.Lock()
+	for name, ref := range spec.From {
+		e.pulled = append(e.pulled, ref+" as "+name)
+	}
+	e.mu.Unlock()
 	return "sha256:image", nil
 }
 func (e *countingEngine) Push(context.Context, string, io.Writer) (string, error) {

@@ -203,7 +203,8 @@ func (r *Runner) prebuildRunner(j *job, spec *pipeline.ScriptSpec) (scripts pipe
 }
 
 func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
-	if err := r.pullParents(ctx, j, log); err != nil {
+	from, err := r.pinParents(ctx, j, log)
+	if err != nil {
 		return err
 	}
 	dockerfile, err := filepath.Rel(j.paths.context, j.paths.targetFile)
@@ -212,10 +213,12 @@ func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
 	}
 	ref := r.ref(j, "test")
 	j.imageID, err = r.deps.Engine.Build(ctx, pipeline.BuildSpec{
+		Workspace:  j.dir,
 		ContextDir: j.paths.context,
 		Dockerfile: filepath.ToSlash(dockerfile),
 		Tags:       []string{ref},
 		Labels:     labels(j),
+		From:       from,
 	}, log)
 	if err != nil {
 		return err
@@ -229,22 +232,23 @@ func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
 	return nil
 }
 
-// pullParents makes each depends-on image that Hoist delivered available to
-// the build under its index name, pinned to the delivered digest, so that
-// "FROM ns/name:tag" builds on exactly what Hoist delivered.
-func (r *Runner) pullParents(ctx context.Context, j *job, log io.Writer) error {
+// pinParents pins each depends-on image that Hoist delivered to the
+// delivered digest (BuildSpec.From), so that "FROM ns/name:tag" builds on
+// exactly what Hoist delivered.
+func (r *Runner) pinParents(ctx context.Context, j *job, log io.Writer) (map[string]string, error) {
 	parents := parentRefs(j)
 	if len(parents) == 0 {
-		return nil
+		return nil, nil
 	}
 	images, err := r.deps.Store.Images(ctx)
 	if err != nil {
-		return fmt.Errorf("reading delivered images: %w", err)
+		return nil, fmt.Errorf("reading delivered images: %w", err)
 	}
 	delivered := map[string]pipeline.DeliveredImage{}
 	for _, img := range images {
 		delivered[img.Image] = img
 	}
+	from := map[string]string{}
 	for _, parent := range parents {
 		img, ok := delivered[parent.In(r.opts.RegistryHost)]
 		if !ok {
@@ -253,11 +257,9 @@ func (r *Runner) pullParents(ctx context.Context, j *job, log io.Writer) error {
 		}
 		src := r.opts.RegistryHost + "/" + parent.Repository() + "@" + img.Digest
 		fmt.Fprintf(log, "parent %s: using %s\n", parent, src)
-		if err := r.deps.Engine.PullAs(ctx, src, parent.String(), log); err != nil {
-			return fmt.Errorf("pulling parent %s: %w", parent, err)
-		}
+		from[parent.String()] = src
 	}
-	return nil
+	return from, nil
 }
 
 // ref is the project's image in the registry with tag.

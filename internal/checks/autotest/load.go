@@ -424,7 +424,7 @@ func buildOf(spec Spec, sc types.ServiceConfig, at func(...string) string) (same
 	if err != nil {
 		return false, nil, fmt.Errorf("%s: service %q: dockerfile: %w", where, sc.Name, err)
 	}
-	bs = &pipeline.BuildSpec{ContextDir: ctxDir, Dockerfile: filepath.ToSlash(rel)}
+	bs = &pipeline.BuildSpec{Workspace: spec.RepoRoot, ContextDir: ctxDir, Dockerfile: filepath.ToSlash(rel)}
 	if len(b.Args) > 0 {
 		bs.BuildArgs = map[string]string{}
 		for k, v := range b.Args {

@@ -38,8 +38,10 @@ EXPOSE 8080
 CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
 `
 
-// Run runs the suite against executors newExecutor makes.
-func Run(t *testing.T, newExecutor func(t *testing.T) pipeline.Executor) {
+// Run runs the suite against executors newExecutor makes. registry is
+// the host:port of a registry the executor pushes to and pulls from
+// without credentials.
+func Run(t *testing.T, newExecutor func(t *testing.T) pipeline.Executor, registry string) {
 	x := newExecutor(t)
 	token := "executortest-" + random(t)
 	owner := pipeline.Owner{Instance: token, Build: 1}
@@ -102,6 +104,59 @@ func Run(t *testing.T, newExecutor func(t *testing.T) pipeline.Executor) {
 	if !built {
 		return
 	}
+	t.Run("BuildsOnTheParentFromPins", func(t *testing.T) {
+		// The parent is pushed; a decoy holds its FROM name where a local
+		// store would look; the pin wins.
+		repo := registry + "/executortest/" + token
+		var log bytes.Buffer
+		// Images are removed by name: the parent is the image under test
+		// under another name.
+		if _, err := x.Build(ctx, pipeline.BuildSpec{Workspace: ws, ContextDir: ws, Dockerfile: "Dockerfile", Tags: []string{repo + ":parent"}}, &log); err != nil {
+			t.Fatalf("Build: %v\n%s", err, log.String())
+		}
+		defer func() { _ = x.RemoveImage(context.Background(), repo+":parent") }()
+		digest, err := x.Push(ctx, repo+":parent", &log)
+		if err != nil {
+			t.Fatalf("Push: %v\n%s", err, log.String())
+		}
+		name := token + "/parent:pinned"
+		write(t, filepath.Join(ws, "decoy.html"), "decoy\n", 0o644)
+		write(t, filepath.Join(ws, "Dockerfile.decoy"), "FROM "+tag+"\nCOPY decoy.html /www/index.html\n", 0o644)
+		decoy, err := x.Build(ctx, pipeline.BuildSpec{Workspace: ws, ContextDir: ws, Dockerfile: "Dockerfile.decoy", Tags: []string{name}}, &log)
+		if err != nil {
+			t.Fatalf("Build of the decoy: %v\n%s", err, log.String())
+		}
+		defer func() { _ = x.RemoveImage(context.Background(), decoy) }()
+		defer func() { _ = x.RemoveImage(context.Background(), name) }()
+		write(t, filepath.Join(ws, "Dockerfile.child"), "FROM "+name+"\nLABEL io.hoist.executortest=child\n", 0o644)
+		child := token + ":child"
+		_, err = x.Build(ctx, pipeline.BuildSpec{
+			Workspace: ws, ContextDir: ws, Dockerfile: "Dockerfile.child", Tags: []string{child},
+			From: map[string]string{name: repo + "@" + digest},
+		}, &log)
+		if err != nil {
+			t.Fatalf("Build FROM %s pinned to %s: %v\n%s", name, digest, err, log.String())
+		}
+		defer func() { _ = x.RemoveImage(context.Background(), child) }()
+		log.Reset()
+		res, err := x.Run(ctx, pipeline.RunSpec{Image: child, Cmd: []string{"cat", "/www/index.html"}}, &log)
+		if err != nil || !res.Exited || res.ExitCode != 0 || strings.TrimSpace(log.String()) != token {
+			t.Errorf("Run of the child: %+v, %v, output %q; want the pinned parent's page %q", res, err, log.String(), token)
+		}
+	})
+	t.Run("RefusesAContextOutsideTheWorkspace", func(t *testing.T) {
+		outside := t.TempDir()
+		write(t, filepath.Join(outside, "Dockerfile"), dockerfile, 0o644)
+		for _, spec := range []pipeline.BuildSpec{
+			{Workspace: ws, ContextDir: outside, Dockerfile: "Dockerfile"},
+			{Workspace: ws, ContextDir: ws, Dockerfile: relTo(t, ws, filepath.Join(outside, "Dockerfile"))},
+		} {
+			_, err := x.Build(ctx, spec, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "outside the build's workspace") {
+				t.Errorf("Build of %+v: %v; want it refused as outside the workspace", spec, err)
+			}
+		}
+	})
 	t.Run("SandboxReachesTheImageUnderTestOnLocalhost", func(t *testing.T) {
 		id, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag})
 		if err != nil {
@@ -187,6 +242,16 @@ func write(t *testing.T, path, content string, mode os.FileMode) {
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// relTo is target relative to base, "/"-separated.
+func relTo(t *testing.T, base, target string) string {
+	t.Helper()
+	rel, err := filepath.Rel(base, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.ToSlash(rel)
 }
 
 func random(t *testing.T) string {
