@@ -56,8 +56,23 @@ func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, e
 	return digest, nil
 }
 
+// Pull pulls ref (host/repo@digest or host/repo:tag) with the keychain's
+// credentials; progress goes to log.
+func (e *Engine) Pull(ctx context.Context, ref string, log io.Writer) error {
+	auth, err := e.registryAuth(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	e.log.Debug("pulling image", "ref", ref)
+	if err := e.pull(ctx, ref, auth, log); err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return nil
+}
+
 // PullAs pulls ref (host/repo@digest or host/repo:tag) with the keychain's
-// credentials and tags it locally as alias.
+// credentials and tags it locally as alias: how a build's pinned FROM
+// (BuildSpec.From) resolves to exactly ref.
 func (e *Engine) PullAs(ctx context.Context, ref, alias string, log io.Writer) error {
 	auth, err := e.registryAuth(ctx, ref)
 	if err != nil {

@@ -56,12 +56,12 @@ type ImagePusher interface {
 	Push(ctx context.Context, ref string, log io.Writer) (digest string, err error)
 }
 
-// ImagePuller makes a registry image available to builds under a local name.
+// ImagePuller fetches registry images for containers.
 type ImagePuller interface {
-	// PullAs pulls ref (host/repo@digest or host/repo:tag) and tags the
-	// result locally as alias (repo:tag), so that a Dockerfile's
-	// "FROM alias" resolves to exactly that image without another pull.
-	PullAs(ctx context.Context, ref, alias string, log io.Writer) error
+	// Pull fetches ref (host/repo@digest or host/repo:tag) from its
+	// registry, so that containers start from ref without waiting for it;
+	// progress goes to log.
+	Pull(ctx context.Context, ref string, log io.Writer) error
 }
 
 // ImageConfig is the part of an image's configuration checks look at.

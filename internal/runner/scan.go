@@ -145,8 +145,8 @@ func (r *Runner) Rescan(ctx context.Context, project, cause string, log io.Write
 	// The updates scanner runs the image's package manager: make the image
 	// local when an engine is at hand; the other scanners read the registry.
 	local := false
-	if r.deps.Engine != nil {
-		drop, err := r.pullForRescan(ctx, ref)
+	if lp, ok := r.deps.Engine.(localPuller); ok {
+		drop, err := r.pullForRescan(ctx, lp, ref)
 		if err != nil {
 			fmt.Fprintf(log, "could not pull %s, so package-manager updates are not checked: %v\n", ref, err)
 		} else {
@@ -184,14 +184,24 @@ type imageRemover interface {
 	RemoveImage(ctx context.Context, ref string) error
 }
 
+// localPuller is the optional capability of an engine with a local image
+// store (the Docker one) to pull an image under a local name of its own.
+// A re-scan's updates scanner runs the delivered image in a container;
+// without the capability it says the image is not local (n/a), and the
+// other scanners read the registry all the same.
+type localPuller interface {
+	PullAs(ctx context.Context, ref, alias string, log io.Writer) error
+}
+
 // pullForRescan makes ref (host/repo@digest) a local image and returns a
 // func that removes what the pull added: its tag and, when the image was
-// not local before, the image.
-func (r *Runner) pullForRescan(ctx context.Context, ref string) (drop func(), err error) {
+// not local before, the image. The tag, one per re-scan, keeps the image
+// while a concurrent re-scan of the same digest drops its own.
+func (r *Runner) pullForRescan(ctx context.Context, lp localPuller, ref string) (drop func(), err error) {
 	_, err = r.deps.Engine.InspectImage(ctx, ref)
 	wasLocal := err == nil
 	alias := ref[:strings.LastIndex(ref, "@")] + ":hoist-rescan-" + randomSuffix()
-	if err := r.deps.Engine.PullAs(ctx, ref, alias, io.Discard); err != nil {
+	if err := lp.PullAs(ctx, ref, alias, io.Discard); err != nil {
 		return nil, err
 	}
 	return func() {

@@ -24,7 +24,7 @@
 // Other build services are built with the Builder under a unique temporary
 // tag, which is removed afterwards; their context and Dockerfile must lie
 // inside the checkout. Other image services must be local images; one that
-// is not is pulled (PullAs), and the test fails with "image X is not
+// is not is pulled (Pull), and the test fails with "image X is not
 // available: ..." when that fails too.
 //
 // # Variables

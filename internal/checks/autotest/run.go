@@ -233,7 +233,7 @@ func (rn *run) prepare(ctx context.Context, p *plan) error {
 			}
 			if !ok {
 				fmt.Fprintf(rn.log, "[autotest] service %s: pulling %s\n", svc.name, svc.image)
-				if err := rn.e.PullAs(ctx, svc.image, svc.image, rn.writer(svc.name+" (pull)", nil)); err != nil {
+				if err := rn.e.Pull(ctx, svc.image, rn.writer(svc.name+" (pull)", nil)); err != nil {
 					return fmt.Errorf("service %s: image %s is not available: %w", svc.name, svc.image, err)
 				}
 			}

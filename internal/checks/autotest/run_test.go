@@ -348,3 +348,39 @@ func TestRunTimesOut(t *testing.T) {
 		t.Errorf("result %s: %q\n%s", res.Status, res.Detail, log)
 	}
 }
+
+// A service image the engine lacks is pulled by its reference, a digest
+// included, with no local name of Hoist's.
+func TestRunPullsAMissingServiceImage(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	f := newFixture(t, env, "unavailable")
+	id := randomHex(6)
+	ref := testenv.DockerRegistry(t) + "/hoist/autotest-svc-" + id
+	var log bytes.Buffer
+	if _, err := env.e.Build(t.Context(), pipeline.BuildSpec{
+		ContextDir: f.repo, Dockerfile: "Dockerfile", Tags: []string{ref + ":1"},
+		Labels: map[string]string{testLabel: id}, BuildArgs: map[string]string{"MARKER": "svc-" + id},
+	}, &log); err != nil {
+		t.Fatalf("building the service image: %v\n%s", err, log.String())
+	}
+	digest, err := env.e.Push(t.Context(), ref+":1", &log)
+	if err != nil {
+		t.Fatalf("Push: %v\n%s", err, log.String())
+	}
+	if err := env.e.RemoveImage(t.Context(), ref+":1"); err != nil {
+		t.Fatal(err)
+	}
+	byDigest := ref + "@" + digest
+	t.Cleanup(func() { _ = env.e.RemoveImage(context.Background(), byDigest) })
+	compose := "services:\n  sut:\n    build: .\n    command: [\"true\"]\n    depends_on:\n      db:\n        condition: service_completed_successfully\n" +
+		"  db:\n    image: \"" + byDigest + "\"\n    command: [\"cat\", \"/hoist-marker\"]\n"
+	if err := os.WriteFile(f.spec.File, []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, out := run(t, env, f)
+	if res.Status != pipeline.CheckPass {
+		t.Fatalf("result %s: %s\n%s", res.Status, res.Detail, out)
+	}
+	contains(t, "log", out, "[autotest] service db: pulling "+byDigest, "db | marker=svc-"+id)
+}
