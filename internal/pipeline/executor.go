@@ -23,9 +23,21 @@ package pipeline
 //     namespaces or paths), and every call honours ctx, removing what it
 //     made when ctx ends.
 //
-// Engine's PullAs and InspectImage still name local images (the build
-// stage's FROM aliases, the scan's check that the engine has the image);
-// they are the part of the seam still to move.
+// The build stage gives a workspace and references too: BuildSpec's
+// context lies in its Workspace, and the parents Hoist delivered are
+// pinned by registry reference with digest (BuildSpec.From), which the
+// executor resolves itself (Docker pulls and tags them locally; a
+// BuildKit in a pod would map the names to the references). Images a
+// compose autotest's services name are fetched with ImagePuller.Pull,
+// by reference, with no local name of Hoist's.
+//
+// What still names a local image store: Containers.ImageExists (an
+// autotest service image the engine has is used as it is, not pulled)
+// and InspectImage, which only a re-scan asks (did the engine have the
+// image before). A re-scan's updates scanner runs the delivered image,
+// which it pulls under a tag of its own through PullAs, an optional
+// capability of engines with a local store and no part of this seam;
+// without it that scanner answers n/a.
 //
 // internal/pipeline/executortest is the behaviour every implementation
 // must have; the Docker one is engine.Engine.
