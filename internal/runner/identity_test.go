@@ -45,6 +45,9 @@ func (e *countingEngine) Reap(context.Context, map[string]string) (pipeline.Reap
 
 func (e *countingEngine) Build(_ context.Context, spec pipeline.BuildSpec, _ io.Writer) (string, error) {
 	e.inc()
+	if spec.Workspace == "" || !strings.HasPrefix(spec.ContextDir, spec.Workspace) {
+		return "", fmt.Errorf("build context %q not in a workspace (%q)", spec.ContextDir, spec.Workspace)
+	}
 	e.mu.Lock()
 	for name, ref := range spec.From {
 		e.pulled = append(e.pulled, ref+" as "+name)

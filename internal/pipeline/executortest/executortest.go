@@ -85,7 +85,7 @@ func Run(t *testing.T, newExecutor func(t *testing.T) pipeline.Executor, registr
 	outer := t
 	t.Run("BuildsTheWorkspaceAndRunsTheImage", func(t *testing.T) {
 		var log bytes.Buffer
-		id, err := x.Build(ctx, pipeline.BuildSpec{ContextDir: ws, Dockerfile: "Dockerfile", Tags: []string{tag}}, &log)
+		id, err := x.Build(ctx, pipeline.BuildSpec{Workspace: ws, ContextDir: ws, Dockerfile: "Dockerfile", Tags: []string{tag}}, &log)
 		if err != nil {
 			t.Fatalf("Build: %v\n%s", err, log.String())
 		}
