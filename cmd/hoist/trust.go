@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/store/sqlite"
@@ -109,15 +110,38 @@ func limitsText(l pipeline.Limits) string {
 }
 
 // findProject returns the project arg (NS/NAME[:TAG]) names, or an error
-// saying that there is none.
+// saying that there is none. Without a tag, the one project of NS/NAME is
+// meant whatever its tag (examples/web for examples/web:v1.0.0); with
+// several, the error lists them.
 func findProject(ctx context.Context, st *sqlite.Store, data, arg string) (pipeline.Project, error) {
 	ref, err := pipeline.ParseImageRef(arg)
 	if err != nil {
 		return pipeline.Project{}, err
 	}
 	p, err := st.Project(ctx, ref.String())
-	if errors.Is(err, pipeline.ErrNotFound) {
-		return p, fmt.Errorf("no project %s in %s: give NS/NAME[:TAG] as the index or the web UI names it", ref, data)
+	if !errors.Is(err, pipeline.ErrNotFound) {
+		return p, err
 	}
-	return p, err
+	if !strings.Contains(arg, ":") {
+		all, lerr := st.Projects(ctx)
+		if lerr != nil {
+			return p, lerr
+		}
+		var same []pipeline.Project
+		var keys []string
+		for _, q := range all {
+			if q.Image().Repository() == ref.Repository() {
+				same = append(same, q)
+				keys = append(keys, q.Key())
+			}
+		}
+		switch len(same) {
+		case 1:
+			return same[0], nil
+		case 0:
+		default:
+			return p, fmt.Errorf("%s has %d projects in %s, one per tag: %s; give one of them", ref.Repository(), len(same), data, strings.Join(keys, ", "))
+		}
+	}
+	return p, fmt.Errorf("no project %s in %s: give NS/NAME[:TAG] as the index or the web UI names it", ref, data)
 }

@@ -96,3 +96,41 @@ func TestLimitFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectTrustWithoutTag: NS/NAME without a tag names the one project
+// of that name whatever its tag (examples/web is examples/web:v1.0.0);
+// with several tags, the error lists them.
+func TestProjectTrustWithoutTag(t *testing.T) {
+	data := t.TempDir()
+	ctx := context.Background()
+	st, err := openStore(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, key := range []string{"team/web:v1.0.0", "team/multi:1", "team/multi:2"} {
+		ref, _ := pipeline.ParseImageRef(key)
+		p := pipeline.Project{AppID: ref.Namespace, JobID: ref.Name, Tag: ref.Tag, GitURL: "https://example.com/app.git", GitBranch: "main", TargetFile: "Dockerfile"}
+		if err := st.PutProject(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"project", "trust", "team/web", "--data", data}, 0, "team/web:v1.0.0 is now trusted"},
+		{[]string{"project", "limits", "team/web", "--data", data}, 0, "team/web:v1.0.0: the server's default limits"},
+		{[]string{"project", "trust", "team/multi", "--data", data}, 1, "team/multi has 2 projects in " + data + ", one per tag: team/multi:1, team/multi:2; give one of them"},
+		{[]string{"project", "trust", "team/web:latest", "--data", data}, 1, "no project team/web:latest in " + data},
+	} {
+		code, out, errs := hoist(tt.args...)
+		if code != tt.code || !strings.Contains(out+errs, tt.want) {
+			t.Errorf("hoist %q: exit %d, want %d with %q\n%s%s", tt.args, code, tt.code, tt.want, out, errs)
+		}
+	}
+	if p, err := st.Project(ctx, "team/web:v1.0.0"); err != nil || !p.Trusted {
+		t.Errorf("team/web:v1.0.0 after hoist project trust team/web: %+v %v", p, err)
+	}
+}
