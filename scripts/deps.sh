@@ -43,6 +43,11 @@ if [ "$want" = podman ]; then
   printf '[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=1024:1024"]\n' >"$conf"
   log=/var/log/hoist-podman.log
   say "starting podman system service on unix://$sock (log: $log)"
+  # From a folder of its own: conmon writes a file named "oom" into the
+  # service's working folder when a container is killed for its memory,
+  # which would otherwise be the clone.
+  mkdir -p /run/hoist-podman
+  cd /run/hoist-podman
   CONTAINERS_CONF=$conf nohup podman system service --time=0 "unix://$sock" >"$log" 2>&1 &
   i=0
   until podman_up; do
