@@ -42,17 +42,18 @@ var droppedCaps = []string{"NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP"}
 // privileged, the engine's default namespaces (no host network, PID or
 // IPC), no mounts, and fewer capabilities than the engine's default.
 func (e *Engine) confined(ctx context.Context) container.HostConfig {
-	lim := e.limitsFor(ctx)
-	pids := lim.PIDs
-	return container.HostConfig{
-		CapDrop: droppedCaps,
-		Resources: container.Resources{
-			Memory:     lim.Memory,
-			MemorySwap: lim.Memory,
-			NanoCPUs:   int64(lim.CPUs * 1e9),
-			PidsLimit:  &pids,
-			Ulimits:    ulimits(),
-		},
+	return container.HostConfig{CapDrop: droppedCaps, Resources: resources(e.limitsFor(ctx))}
+}
+
+// resources bounds a container by lim: memory with swap included, CPU
+// time, processes, and Hoist's ulimits.
+func resources(lim pipeline.Limits) container.Resources {
+	return container.Resources{
+		Memory:     lim.Memory,
+		MemorySwap: lim.Memory,
+		NanoCPUs:   int64(lim.CPUs * 1e9),
+		PidsLimit:  ptr(lim.PIDs),
+		Ulimits:    ulimits(),
 	}
 }
 

@@ -97,7 +97,6 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 	// The script runs directly when it is executable (its "#!" line picks
 	// the interpreter), else with sh, as on the host.
 	cmd := []string{"/bin/sh", "-c", `if [ -x "$0" ]; then exec "$0"; else exec sh "$0"; fi`, script}
-	pids := lim.PIDs
 	network := container.NetworkMode("")
 	if spec.JoinContainer != "" {
 		network = container.NetworkMode("container:" + spec.JoinContainer)
@@ -109,13 +108,7 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 		SecurityOpt:    []string{"no-new-privileges"},
 		ReadonlyRootfs: true,
 		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=64m"},
-		Resources: container.Resources{
-			Memory:     lim.Memory,
-			MemorySwap: lim.Memory,
-			NanoCPUs:   int64(lim.CPUs * 1e9),
-			PidsLimit:  &pids,
-			Ulimits:    ulimits(),
-		},
+		Resources:      resources(lim),
 	}
 	if spec.EngineAccess {
 		if env, err = s.Engine.giveEngine(&hc, env); err != nil {
@@ -170,12 +163,12 @@ func (s *Sandbox) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log i
 	defer cancel()
 	if insp, err := s.Engine.cli.ContainerInspect(ictx, id, client.ContainerInspectOptions{}); err == nil &&
 		insp.Container.State != nil && insp.Container.State.OOMKilled {
-		return fmt.Errorf("%s was killed: it used more than its %s of memory", name, bytesText(lim.Memory))
+		return fmt.Errorf("%s was killed: it used more than its %s of memory", name, pipeline.SizeText(lim.Memory))
 	}
 	if res.ExitCode == 137 {
 		// SIGKILL that Hoist did not send; Podman does not report
 		// OOMKilled, and the memory limit is what kills a sandbox.
-		return fmt.Errorf("%s was killed (signal 9): most likely it used more than its %s of memory", name, bytesText(lim.Memory))
+		return fmt.Errorf("%s was killed (signal 9): most likely it used more than its %s of memory", name, pipeline.SizeText(lim.Memory))
 	}
 	if !spec.EngineAccess && watch.called() {
 		return fmt.Errorf("%s exited with status %d; it called docker, which scripts of a project Hoist does not trust do not get: %s", name, res.ExitCode, trustHint(spec.Env))
@@ -246,17 +239,6 @@ func displayName(p, dir string) string {
 		return p
 	}
 	return filepath.ToSlash(rel)
-}
-
-// bytesText is n bytes for people: "1 GiB", "512 MiB".
-func bytesText(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20:
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 var _ pipeline.Executor = (*Engine)(nil)
