@@ -40,8 +40,9 @@ type Deps struct {
 
 // Options tune the checks.
 type Options struct {
-	// StayUp is how long a container that does not exit must stay up to
-	// pass the "starts" check (default 3 s).
+	// StayUp is the least a container that does not exit must stay up to
+	// pass the "starts" check (default 1 s). It is watched for longer when
+	// the other checks and the test-script, which share it, take longer.
 	StayUp time.Duration
 	// StartTimeout bounds the whole "starts" check (default 2 min).
 	StartTimeout time.Duration
@@ -68,7 +69,7 @@ var _ pipeline.Tester = (*Suite)(nil)
 // New returns a Suite working with d.
 func New(d Deps, opts Options) *Suite {
 	if opts.StayUp == 0 {
-		opts.StayUp = 3 * time.Second
+		opts.StayUp = time.Second
 	}
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 2 * time.Minute
@@ -96,6 +97,13 @@ type run struct {
 	fs      *imagefs.FS
 	fsErr   error
 	secrets *secretScan
+	// target is the container of the image under test that starts,
+	// ports and a sandboxed test-script share; nil without an engine for
+	// background containers.
+	target *target
+	// othersDone is closed when every check but "starts", and the
+	// test-script, are done: the end of the "starts" window.
+	othersDone chan struct{}
 }
 
 // outcome is what a check function decides; the Suite fills in the rest.
@@ -199,7 +207,15 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 		return nil, fmt.Errorf("reading the configuration of %s from the registry: %w", spec.Image, err)
 	}
 	pol := spec.Config.Checks
-	r := &run{s: s, spec: spec, cfg: cfg, log: log}
+	r := &run{s: s, spec: spec, cfg: cfg, log: log, othersDone: make(chan struct{})}
+	if s.d.Containers != nil {
+		r.target = newTarget(s.d.Containers, spec.Image)
+		defer func() {
+			if rerr := r.target.remove(ctx); rerr != nil && err == nil {
+				err = fmt.Errorf("removing the container of the image under test: %w", rerr)
+			}
+		}()
+	}
 	cstFiles, cstFailed := r.structureFiles()
 
 	// The predefined checks and the test-script run at the same time: the
@@ -234,7 +250,7 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 	userSec := q.section()
 
 	filesRead := make(chan struct{})
-	var wg sync.WaitGroup
+	var wg, others sync.WaitGroup
 	wg.Go(func() {
 		defer close(filesRead)
 		defer readSec.Close()
@@ -243,7 +259,13 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 		}
 	})
 	for _, sl := range slots {
+		if sl.c.id != "starts" {
+			others.Add(1)
+		}
 		wg.Go(func() {
+			if sl.c.id != "starts" {
+				defer others.Done()
+			}
 			defer sl.sec.Close()
 			if sl.run == nil {
 				<-filesRead
@@ -274,16 +296,22 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 			fmt.Fprintf(sl.sec, "--- %s %s%s: %s\n", strings.ToUpper(string(res.Status)), sl.c.id, how, o.detail)
 		})
 	}
+	others.Add(1)
 	wg.Go(func() {
+		defer others.Done()
 		defer userSec.Close()
 		if excluded(pol, UserScriptID, pipeline.GroupTestScript) {
 			return
 		}
 		start := time.Now()
-		res := s.userScript(ctx, spec, userSec)
+		res := s.userScript(ctx, spec, r.target, userSec)
 		res.Group, res.Duration = pipeline.GroupTestScript, time.Since(start)
 		userRes = &res
 	})
+	go func() {
+		others.Wait()
+		close(r.othersDone)
+	}()
 	wg.Wait()
 	for _, sl := range slots {
 		if sl.res != nil {

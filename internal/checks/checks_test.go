@@ -25,6 +25,7 @@ import (
 
 	"github.com/hoistci/hoist/internal/checks"
 	"github.com/hoistci/hoist/internal/checks/checktest"
+	"github.com/hoistci/hoist/internal/engine"
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/script"
 	"github.com/hoistci/hoist/internal/testenv"
@@ -149,7 +150,7 @@ func TestPredefinedChecks(t *testing.T) {
 			"ports":  noPorts,
 		}},
 		{"stays up", []string{`ENTRYPOINT ["sleep"]`, `CMD ["30"]`}, map[string]want{
-			"starts": {pipeline.CheckPass, true, []string{"still running after 1s"}},
+			"starts": {pipeline.CheckPass, true, []string{"still running after"}},
 		}},
 		{"no such binary", []string{`CMD ["/nonexistent"]`}, map[string]want{
 			"starts": {pipeline.CheckFail, true, []string{"did not start"}},
@@ -630,35 +631,57 @@ func TestEnvHidesCredentials(t *testing.T) {
 	}
 }
 
-// TestChecksOverlapTheTestScript: the predefined checks that run the image
-// run while the test-script runs, not before it (the script sees the
-// "starts" container up beside it), and the log still reads check by
-// check, the test-script after them.
-func TestChecksOverlapTheTestScript(t *testing.T) {
-	f := setup(t, checks.Options{StayUp: 5 * time.Second})
-	ref := f.image(t, true, nil, `CMD ["sleep", "300"]`)
-	dir := t.TempDir()
+// TestOneContainerUnderTest: "starts", "ports" and a sandboxed
+// test-script share one container of the image under test (its own
+// command runs once: it prints a random id and serves it, and the script
+// fetches the same id on $TARGET_HOST), the script runs while "starts"
+// watches it, whose window lasts until the script is done, and the log
+// still reads check by check, the test-script after them.
+func TestOneContainerUnderTest(t *testing.T) {
+	v := checktest.New(t)
+	s := checks.New(checks.Deps{Engine: v.Engine, Containers: v.Engine, Layers: v.Registry,
+		Scripts: &script.Runner{}, Sandbox: &engine.Sandbox{Engine: v.Engine}}, checks.Options{StayUp: time.Second, PortTimeout: 10 * time.Second})
+	serve := `id=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \\n'); mkdir -p /w; echo "$id" > /w/id; echo "serving $id"; exec httpd -f -p 8080 -h /w`
+	ref, _ := v.Push(t, checktest.Image{Busybox: true, Repo: "checks", Tag: "test",
+		Dockerfile: fmt.Sprintf("FROM scratch\nLABEL io.hoist.fixture=%x\nCOPY rootfs/ /\nEXPOSE 8080\nCMD [\"sh\", \"-c\", %q]\n", mrand.Uint64(), serve)})
+	tester, _ := v.Push(t, checktest.Image{Busybox: true, Repo: "tester", Tag: "1", Dockerfile: "FROM scratch\nCOPY rootfs/ /\n"})
+	root := t.TempDir()
 	script := `#!/bin/sh
-for i in $(seq 1 150); do
-  if [ -n "$(docker ps -q --filter label=io.hoist.check=starts --filter ancestor="$IMAGE")" ]; then
-    echo "the starts container runs beside me"
+for i in $(seq 1 100); do
+  if id=$(wget -qO- "http://$TARGET_HOST:8080/id"); then
+    echo "the script fetched $id"
+    sleep 2
     exit 0
   fi
   sleep 0.1
 done
-echo "no starts container ran while I ran: the checks ran one after another" >&2
+echo "the image under test never answered" >&2
 exit 1
 `
-	if err := os.WriteFile(filepath.Join(dir, "beside.sh"), []byte(script), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "beside.sh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	got, _, log := f.test(t, ref, pipeline.TestSpec{Dir: dir, HasRepo: true,
-		Config: pipeline.RepoConfig{File: "cccp.yml", TestScript: "beside.sh"}})
-	expect(t, got, log, map[string]want{
-		"starts":            {pipeline.CheckPass, true, []string{"still running after 5s"}},
+	var buf bytes.Buffer
+	res, err := s.Test(t.Context(), pipeline.TestSpec{Image: ref, Dir: root, RepoRoot: root, HasRepo: true, Sandboxed: true,
+		Project: pipeline.Project{AppID: "demo", JobID: "app", Tag: "latest"},
+		Config:  pipeline.RepoConfig{File: "cccp.yml", TestScript: "beside.sh", TestImage: pipeline.ScriptImage{Ref: tester}}}, &buf)
+	log := buf.String()
+	if err != nil {
+		t.Fatalf("Test: %v\n%s", err, log)
+	}
+	expect(t, byID(res), log, map[string]want{
+		"starts":            {pipeline.CheckPass, true, []string{"still running after", "the other checks and the test-script ran meanwhile"}},
+		"ports":             {pipeline.CheckPass, false, []string{"8080/tcp"}},
 		checks.UserScriptID: {pipeline.CheckPass, true, nil},
 	})
-	order := []string{"--- check config:", "--- check starts:", "--- PASS starts", "--- check ports:", "--- check size:", "--- test-script beside.sh", "the starts container runs beside me", "--- PASS test-script"}
+	if n := strings.Count(log, "serving "); n != 1 {
+		t.Fatalf("the image's own command ran %d times, want once (one container for starts, ports and the test-script):\n%s", n, log)
+	}
+	served := strings.Fields(log[strings.Index(log, "serving ")+len("serving "):])[0]
+	if !strings.Contains(log, "the script fetched "+served) {
+		t.Errorf("the test-script did not reach the container starts watched (id %s):\n%s", served, log)
+	}
+	order := []string{"--- check config:", "--- check starts:", "--- PASS starts", "--- check ports:", "--- check size:", "--- test-script beside.sh", "the script fetched", "--- PASS test-script"}
 	at := 0
 	for _, s := range order {
 		i := strings.Index(log[at:], s)
@@ -666,5 +689,30 @@ exit 1
 			t.Fatalf("the log lacks %q after byte %d, or has it out of order:\n%s", s, at, log)
 		}
 		at += i
+	}
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "ancestor="+ref).Output()
+	if len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("containers of %s left: %s", ref, out)
+	}
+}
+
+// TestStartsWatchesWhileTheTestScriptRuns: the "starts" window lasts while
+// the test-script runs, so a container that dies after StayUp, but before
+// the tests are done, fails it.
+func TestStartsWatchesWhileTheTestScriptRuns(t *testing.T) {
+	f := setup(t, checks.Options{StayUp: time.Second})
+	ref := f.image(t, true, nil, `CMD ["sh", "-c", "echo up; sleep 2; echo dying; exit 3"]`)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "slow.sh"), []byte("#!/bin/sh\nsleep 5\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, _, log := f.test(t, ref, pipeline.TestSpec{Dir: dir, HasRepo: true,
+		Config: pipeline.RepoConfig{File: "cccp.yml", TestScript: "slow.sh"}})
+	expect(t, got, log, map[string]want{
+		"starts":            {pipeline.CheckFail, true, []string{"exited with status 3 after 2", "while the other checks or the test-script ran"}},
+		checks.UserScriptID: {pipeline.CheckPass, true, nil},
+	})
+	if !strings.Contains(got["starts"].Output, "dying") {
+		t.Errorf("starts' output lacks what the container wrote: %q", got["starts"].Output)
 	}
 }

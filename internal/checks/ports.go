@@ -15,8 +15,9 @@ import (
 // beside the container for it, which a loaded machine makes slow.
 const probeTimeout = 30 * time.Second
 
-// checkPorts starts the image in the background and probes each EXPOSEd
-// TCP port from beside the container (Containers.ProbePorts: the host
+// checkPorts probes each EXPOSEd TCP port of the image under test (the
+// container "starts" watches, started by whichever comes first) from
+// beside the container (Containers.ProbePorts: the host
 // never dials it) until it accepts a connection, the container exits or
 // PortTimeout passes.
 func checkPorts(ctx context.Context, r *run) outcome {
@@ -35,25 +36,15 @@ func checkPorts(ctx context.Context, r *run) outcome {
 		return outcome{status: pipeline.CheckNA, detail: "the image EXPOSEs no port"}
 	case len(tcp) == 0:
 		return outcome{status: pipeline.CheckNA, detail: "only non-TCP ports are EXPOSEd (" + strings.Join(udp, ", ") + "); they are not tested"}
-	case r.s.d.Containers == nil:
+	case r.target == nil:
 		return outcome{status: pipeline.CheckNA, detail: "no engine to run background containers with"}
 	}
 	sort.Strings(tcp)
 	c := r.s.d.Containers
-	id, err := c.StartContainer(ctx, pipeline.ContainerSpec{
-		Image:  r.spec.Image,
-		Labels: map[string]string{"io.hoist.check": "ports"},
-	})
+	id, err := r.target.start(ctx)
 	if err != nil {
 		return outcome{status: pipeline.CheckFail, detail: fmt.Sprintf("the container did not start: %v", err)}
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := c.RemoveContainer(cctx, id); err != nil {
-			fmt.Fprintf(r.log, "removing the ports container: %v\n", err)
-		}
-	}()
 	output := func() string {
 		var out tail
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -61,14 +52,6 @@ func checkPorts(ctx context.Context, r *run) outcome {
 		c.ContainerOutput(cctx, id, &out, &out, false)
 		return out.String()
 	}
-	exited := make(chan int, 1)
-	wctx, stopWait := context.WithCancel(ctx)
-	defer stopWait()
-	go func() {
-		if code, err := c.WaitContainer(wctx, id); err == nil {
-			exited <- code
-		}
-	}()
 
 	deadline := time.Now().Add(r.s.opts.PortTimeout)
 	open := map[string]time.Duration{}
@@ -77,7 +60,8 @@ func checkPorts(ctx context.Context, r *run) outcome {
 	probed := false
 	for {
 		select {
-		case code := <-exited:
+		case <-r.target.exited:
+			code := r.target.code
 			var missing []string
 			for _, p := range tcp {
 				if _, ok := open[p]; !ok {

@@ -17,7 +17,7 @@ const UserScriptID = "test-script"
 // with the image under test in IMAGE and CONTAINER_NAME: on the host for a
 // trusted project that names no test-image, else in a container beside
 // the image under test (sandboxedScript).
-func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.Writer) pipeline.CheckResult {
+func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, t *target, log io.Writer) pipeline.CheckResult {
 	r := pipeline.CheckResult{ID: UserScriptID, Description: "the project's own test-script from cccp.yml", Blocking: true}
 	switch {
 	case !spec.HasRepo:
@@ -39,8 +39,10 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 		err = fmt.Errorf("%s is not trusted and this Hoist has no sandbox to run its test-script in, and it never runs on the host instead; a Hoist admin may trust it: hoist project trust %s", spec.Project.Key(), spec.Project.Image().Repository())
 	case err == nil && !spec.Sandboxed && spec.Config.TestImage.Ref != "" && s.d.Sandbox == nil:
 		err = fmt.Errorf("%s: this Hoist has no container engine to run the test-script in %s", testImageFrom(spec), spec.Config.TestImage.Ref)
+	case err == nil && (spec.Sandboxed || spec.Config.TestImage.Ref != "") && t == nil:
+		err = fmt.Errorf("this Hoist has no container engine to start the image under test beside the test-script")
 	case err == nil && (spec.Sandboxed || spec.Config.TestImage.Ref != ""):
-		err = s.sandboxedScript(ctx, spec, script, log)
+		err = s.sandboxedScript(ctx, spec, t, script, log)
 	case err == nil:
 		err = s.scripts.RunScript(ctx, pipeline.ScriptSpec{
 			Script:  script,
@@ -58,18 +60,18 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, log io.W
 	return r
 }
 
-// sandboxedScript starts the image under test, then runs the test-script
-// in the sandbox (in cccp.yml's test-image, if it names one), in the
-// network namespace of that container: the script reaches it on
+// sandboxedScript runs the test-script in the sandbox (in cccp.yml's
+// test-image, if it names one), in the network namespace of the image
+// under test (t, the container the "starts" and "ports" checks use,
+// started here if they have not yet): the script reaches it on
 // TARGET_HOST (localhost) and the ports it EXPOSEs. A trusted project's
-// script (in its test-image) gets the engine too. The container is
-// removed afterwards.
-func (s *Suite) sandboxedScript(ctx context.Context, spec pipeline.TestSpec, script string, log io.Writer) error {
-	id, err := s.d.Containers.StartContainer(ctx, pipeline.ContainerSpec{Image: spec.Image})
+// script (in its test-image) gets the engine too. The test stage removes
+// the container when it ends.
+func (s *Suite) sandboxedScript(ctx context.Context, spec pipeline.TestSpec, t *target, script string, log io.Writer) error {
+	id, err := t.start(ctx)
 	if err != nil {
 		return fmt.Errorf("starting the image under test for the test-script: %w", err)
 	}
-	defer func() { _ = s.d.Containers.RemoveContainer(context.WithoutCancel(ctx), id) }()
 	run := pipeline.ScriptSpec{
 		Script:        script,
 		Dir:           spec.Dir,

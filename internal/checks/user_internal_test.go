@@ -28,7 +28,7 @@ func TestUntrustedScriptWithoutSandbox(t *testing.T) {
 		Project: pipeline.Project{AppID: "ns", JobID: "app", Tag: "1"}, Dir: dir, Sandboxed: true, HasRepo: true,
 		Config: pipeline.RepoConfig{File: "cccp.yml", TestScript: "test.sh"},
 	}
-	r := s.userScript(t.Context(), spec, io.Discard)
+	r := s.userScript(t.Context(), spec, nil, io.Discard)
 	if host.ran {
 		t.Error("an untrusted test-script ran on the host")
 	}
