@@ -7,8 +7,8 @@
 #   build     docker build (classic builder) with the same context, target
 #             file and OCI labels; docker push NAME:test
 #   test      the image has a CMD or ENTRYPOINT; the container starts and
-#             exits 0 within 3 s or is still up after 3 s (Hoist's "starts"
-#             check); the container is removed. With TEST_SCRIPT (a path in
+#             exits 0 within STAY_UP s (default 1) or is still up after it
+#             (Hoist's "starts" check); the container is removed. With TEST_SCRIPT (a path in
 #             GIT_PATH), that script instead, with IMAGE=NAME:test, in
 #             GIT_PATH: the hand-run of benchmark (d), with no predefined
 #             checks
@@ -60,7 +60,8 @@ docker build --force-rm \
 docker push "$name:test"
 
 # test: the project's test-script, or a CMD or ENTRYPOINT and the
-# container starts
+# container starts (exits 0 or stays up STAY_UP seconds, 1 as Hoist's
+# "starts" window)
 if [ -n "${TEST_SCRIPT:-}" ]; then
   (cd "$src/$GIT_PATH" && IMAGE="$name:test" /bin/sh "./$TEST_SCRIPT")
 else
@@ -70,7 +71,7 @@ else
     exit 1
   fi
   cid=$(docker run -d "$name:test")
-  if code=$(timeout 3 docker wait "$cid"); then
+  if code=$(timeout "${STAY_UP:-1}" docker wait "$cid"); then
     docker logs "$cid"
     if [ "$code" != 0 ]; then
       echo "the container exited with status $code" >&2
@@ -78,7 +79,7 @@ else
     fi
     echo "exited 0"
   else
-    echo "still running after 3s"
+    echo "still running after ${STAY_UP:-1}s"
   fi
   docker rm -f "$cid" >/dev/null
   cid=

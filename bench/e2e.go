@@ -14,9 +14,9 @@ import (
 
 // whyExample says why each example measures what it measures.
 var whyExample = map[string]string{
-	"busybox": "its container exits 0 at once, so neither side waits the 3 s a server must stay up, " +
+	"busybox": "its container exits 0 at once, so neither side waits the 1 s a server must stay up, " +
 		"and the time is the pipeline's own work (checkout, a shell prebuild, build, push, test, deliver)",
-	"hello": "a Go server: both sides wait the 3 s it must stay up, and its prebuild compiles Go " +
+	"hello": "a Go server: both sides wait the 1 s it must stay up, and its prebuild compiles Go " +
 		"(build cache warmed by the untimed runs), so fixed costs dilute the ratio toward 1",
 }
 
