@@ -25,6 +25,8 @@ go 1.26.8
 //   compose-spec/compose-go/v2 v2.16.2: loads docker-compose.test.yml (Docker Hub autotests).
 //   CycloneDX/cyclonedx-go v0.12.0 + package-url/packageurl-go v0.1.7: the SBOM (syft and
 //     trivy cannot be built from this proxy).
+//   jackc/pgx/v5 v5.12.0: the PostgreSQL store (issue 13) and the tests' throwaway
+//     cluster; it raises nothing else in the graph.
 //   knqyf263/go-rpmdb v0.1.1: rpm databases (BerkeleyDB, NDB, SQLite) in pure Go; its
 //     SQLite backend uses our modernc.org/sqlite.
 
@@ -39,6 +41,7 @@ require (
 	github.com/goccy/go-yaml v1.19.2
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.22.1
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/knqyf263/go-rpmdb v0.1.1
 	github.com/moby/buildkit v0.34.1
 	github.com/moby/moby/api v1.56.1
@@ -92,6 +95,9 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/in-toto/attestation v1.2.0 // indirect
 	github.com/in-toto/in-toto-golang v0.11.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/mattn/go-shellwords v1.0.12 // indirect
