@@ -36,6 +36,7 @@ var layers = map[string][]string{
 	"internal/checks/autotest": {"internal/pipeline"},
 	"internal/checks/scan":     {"internal/pipeline", "internal/checks/imagefs"},
 	"internal/store/sqlite":    {"internal/pipeline"},
+	"internal/store/postgres":  {"internal/pipeline"},
 	"internal/dockerfile":      {"internal/pipeline"},
 	"internal/notify":          {"internal/pipeline"},
 	// the checks adapter's test helper (testOnly)
