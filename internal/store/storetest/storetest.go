@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 	}
 	tests = append(tests, checksTests...)
 	tests = append(tests, namespaceTests...)
+	tests = append(tests, concurrentTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
