@@ -55,6 +55,7 @@ func cmdUserDelete(ctx context.Context, args []string, stdout, stderr io.Writer)
 func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("token list", stderr)
 	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	db := dbFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func cmdTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stderr, "usage: hoist token list [--data DIR] [USER]")
 		return exitError(2)
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openDB(ctx, *data, *db)
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func cmdTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	c, err := findToken(tokens, fs.Arg(0))
 	if err != nil {
-		return fmt.Errorf("%w; see: %s token list --data %s", err, self(), *fs.data)
+		return fmt.Errorf("%w; see: %s token list --data %s", err, self(), fs.hint())
 	}
 	if err := st.DeleteCredential(ctx, c.Kind, c.Hash); err != nil {
 		return err

@@ -16,31 +16,18 @@ import (
 	"github.com/hoistci/hoist/internal/engine"
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/registry"
-	"github.com/hoistci/hoist/internal/store/sqlite"
 )
 
 // env is the set of adapters a command works with.
 type env struct {
-	store        *sqlite.Store
+	store        store
 	engine       *engine.Engine
 	registry     *registry.Client
 	server       *registry.Server // nil with an external registry
 	registryHost string
 	data         string
+	db           string // --db, "" for SQLite in data
 	instance     string // see instanceID
-}
-
-// openStore opens the SQLite database under data, which is made private
-// first.
-func openStore(ctx context.Context, data string) (*sqlite.Store, error) {
-	if err := privateDir(data); err != nil {
-		return nil, err
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(data, "hoist.db"))
-	if err != nil {
-		return nil, fmt.Errorf("opening the database in %s: %w", data, err)
-	}
-	return st, nil
 }
 
 // privateDir creates the data folder, or tightens an existing one, to 0700:
@@ -62,13 +49,13 @@ func privateDir(data string) error {
 // The embedded registry takes writes from Hoist only: the engine (pushing
 // NAME:test) and the registry client get its generated credentials through
 // their keychain; reads are public unless reg.privateRead.
-func openEnv(ctx context.Context, data string, reg registryFlags, stderr io.Writer) (*env, error) {
-	e := &env{data: data}
+func openEnv(ctx context.Context, data, db string, reg registryFlags, stderr io.Writer) (*env, error) {
+	e := &env{data: data, db: db}
 	var err error
 	if e.instance, err = instanceID(data); err != nil {
 		return nil, err
 	}
-	if e.store, err = openStore(ctx, data); err != nil {
+	if e.store, err = openDB(ctx, data, db); err != nil {
 		return nil, err
 	}
 	var keychain authn.Keychain = authn.DefaultKeychain

@@ -11,14 +11,15 @@ import (
 func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("images", stderr)
 	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	db := dbFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: hoist images [--data DIR]")
+		fmt.Fprintln(stderr, "usage: hoist images [--data DIR] [--db URL]")
 		return exitError(2)
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openDB(ctx, *data, *db)
 	if err != nil {
 		return err
 	}

@@ -10,10 +10,9 @@ import (
 	"strings"
 
 	"github.com/hoistci/hoist/internal/pipeline"
-	"github.com/hoistci/hoist/internal/store/sqlite"
 )
 
-const logsUsage = "usage: hoist logs [-f] [--server URL | --data DIR] [--stage STAGE] NS/NAME[:TAG][#N]"
+const logsUsage = "usage: hoist logs [-f] [--server URL | --data DIR [--db URL]] [--stage STAGE] NS/NAME[:TAG][#N]"
 
 // cmdLogs prints a build's stage logs: from a server's API when --server
 // or HOIST_SERVER names one (-f follows a running build to its end), else
@@ -21,6 +20,7 @@ const logsUsage = "usage: hoist logs [-f] [--server URL | --data DIR] [--stage S
 func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("logs", stderr)
 	data := fs.String("data", "hoist-data", "Hoist's data folder, read when no server is named")
+	db := dbFlag(fs)
 	stage := fs.String("stage", "", "show only this stage")
 	follow := fs.Bool("f", false, "follow a running build's logs until it ends (needs a server); exit 1 unless it succeeded")
 	server := serverFlag(fs)
@@ -44,12 +44,12 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *follow {
 		return fmt.Errorf("-f follows a build on a server: name it with --server URL or HOIST_SERVER")
 	}
-	return localLogs(ctx, *data, pos[0], *stage, stdout)
+	return localLogs(ctx, *data, *db, pos[0], *stage, stdout)
 }
 
-// localLogs prints a build's logs from the database in data.
-func localLogs(ctx context.Context, data, arg, stage string, stdout io.Writer) error {
-	st, err := openStore(ctx, data)
+// localLogs prints a build's logs from the database db names (see openDB).
+func localLogs(ctx context.Context, data, db, arg, stage string, stdout io.Writer) error {
+	st, err := openDB(ctx, data, db)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func localLogs(ctx context.Context, data, arg, stage string, stdout io.Writer) e
 }
 
 // findBuild resolves "ns/name[:tag][#N]" to a build, the last one without #N.
-func findBuild(ctx context.Context, st *sqlite.Store, arg string) (pipeline.Build, error) {
+func findBuild(ctx context.Context, st store, arg string) (pipeline.Build, error) {
 	ref, n, hasNum, err := parseBuildArg(arg)
 	if err != nil {
 		return pipeline.Build{}, err

@@ -57,6 +57,11 @@ Talking to a server (--server URL or $HOIST_SERVER, token in $HOIST_TOKEN):
   hoist scan NS/NAME[:TAG]       re-scan the delivered image now, without
                                  rebuilding (also works without --server, on --data)
 
+The commands that keep state find it in --data DIR (default hoist-data):
+the SQLite database hoist.db, the embedded registry and the workspaces.
+--db URL puts the database elsewhere: sqlite:PATH, or
+postgres://USER@HOST:PORT/DB to share one PostgreSQL database.
+
 Run "hoist COMMAND -h" for a command's flags. Flags may come before or after
 the arguments; "--" ends them.
 `

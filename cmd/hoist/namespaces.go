@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
-	"github.com/hoistci/hoist/internal/store/sqlite"
 )
 
 // namespaceUsage is hoist namespace's usage.
@@ -22,7 +21,7 @@ const namespaceUsage = `usage: hoist namespace add [--data DIR] [--owner USER] N
 func cmdNamespace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	verbs := map[string]struct {
 		nargs int
-		run   func(ctx context.Context, st *sqlite.Store, data string, owner string, args []string, stdout io.Writer) error
+		run   func(ctx context.Context, st store, data string, owner string, args []string, stdout io.Writer) error
 	}{
 		"add":    {1, namespaceAdd},
 		"grant":  {3, namespaceGrant},
@@ -50,11 +49,11 @@ func cmdNamespace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if ns := fs.Arg(0); !pipeline.ValidName(ns) {
 		return fmt.Errorf("namespace %q: use lowercase letters, digits, '.', '_' and '-'", ns)
 	}
-	return verb.run(ctx, st, *fs.data, *owner, fs.Args(), stdout)
+	return verb.run(ctx, st, fs.hint(), *owner, fs.Args(), stdout)
 }
 
 // namespaceAdd creates the namespace args[0], maintained by owner if set.
-func namespaceAdd(ctx context.Context, st *sqlite.Store, data, owner string, args []string, stdout io.Writer) error {
+func namespaceAdd(ctx context.Context, st store, data, owner string, args []string, stdout io.Writer) error {
 	ns := args[0]
 	var id int64
 	if owner != "" {
@@ -80,7 +79,7 @@ func namespaceAdd(ctx context.Context, st *sqlite.Store, data, owner string, arg
 }
 
 // namespaceGrant gives the user args[1] the role args[2] in args[0].
-func namespaceGrant(ctx context.Context, st *sqlite.Store, data, _ string, args []string, stdout io.Writer) error {
+func namespaceGrant(ctx context.Context, st store, data, _ string, args []string, stdout io.Writer) error {
 	ns, name := args[0], args[1]
 	role, err := pipeline.ParseRole(args[2])
 	if err != nil {
@@ -101,7 +100,7 @@ func namespaceGrant(ctx context.Context, st *sqlite.Store, data, _ string, args 
 }
 
 // namespaceRevoke removes the user args[1] from args[0].
-func namespaceRevoke(ctx context.Context, st *sqlite.Store, data, _ string, args []string, stdout io.Writer) error {
+func namespaceRevoke(ctx context.Context, st store, data, _ string, args []string, stdout io.Writer) error {
 	ns, name := args[0], args[1]
 	u, err := findUser(ctx, st, data, name)
 	if err != nil {
@@ -122,7 +121,7 @@ func namespaceRevoke(ctx context.Context, st *sqlite.Store, data, _ string, args
 }
 
 // findUser returns the user called name, or an error saying how to add one.
-func findUser(ctx context.Context, st *sqlite.Store, data, name string) (pipeline.User, error) {
+func findUser(ctx context.Context, st store, data, name string) (pipeline.User, error) {
 	u, err := st.UserByName(ctx, name)
 	if errors.Is(err, pipeline.ErrNotFound) {
 		return u, fmt.Errorf("no user %s; add one with: %s user add --data %s %s", name, self(), data, name)
@@ -131,7 +130,7 @@ func findUser(ctx context.Context, st *sqlite.Store, data, name string) (pipelin
 }
 
 // needNamespace returns an error saying how to add ns when it does not exist.
-func needNamespace(ctx context.Context, st *sqlite.Store, data, ns string) error {
+func needNamespace(ctx context.Context, st store, data, ns string) error {
 	_, err := st.Members(ctx, ns)
 	if errors.Is(err, pipeline.ErrNotFound) {
 		return fmt.Errorf("no namespace %s; add it with: %s namespace add --data %s %s", ns, self(), data, ns)

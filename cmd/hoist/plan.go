@@ -19,6 +19,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("plan", stderr)
 	var indexes, changed, pushes listFlag
 	data := fs.String("data", "", "folder of a hoist database, for the FROM edges its builds recorded")
+	db := fs.String("db", "", "a hoist database (sqlite:PATH or postgres://…), for the FROM edges its builds recorded; instead of --data")
 	fs.Var(&indexes, "index", "the index: an index.d folder, an index.yml or a file (repeatable)")
 	fs.Var(&changed, "changed", "NS/NAME or NS/NAME:TAG that changes (repeatable)")
 	fs.Var(&pushes, "push", "REPO@BRANCH pushed to: every project built from it changes (repeatable)")
@@ -56,7 +57,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 	}
-	from, note, err := readFromEdges(ctx, *data, res.Projects)
+	from, note, err := readFromEdges(ctx, *data, *db, res.Projects)
 	if err != nil {
 		return err
 	}
@@ -100,16 +101,17 @@ func dedupe(s []string) []string {
 	return out
 }
 
-// readFromEdges reads the FROM images recorded in the database in data, and
-// a note naming the projects whose FROM lines are not known.
-func readFromEdges(ctx context.Context, data string, projects []pipeline.Project) (map[string][]pipeline.ImageRef, string, error) {
-	if data == "" {
+// readFromEdges reads the FROM images recorded in the database in data (or
+// the one db names), and a note naming the projects whose FROM lines are
+// not known.
+func readFromEdges(ctx context.Context, data, db string, projects []pipeline.Project) (map[string][]pipeline.ImageRef, string, error) {
+	if data == "" && db == "" {
 		return nil, "note: FROM edges unknown (no --data): only depends-on is used", nil
 	}
-	if _, err := os.Stat(filepath.Join(data, "hoist.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "hoist.db")); db == "" && err != nil {
 		return nil, "", fmt.Errorf("--data %s: no hoist.db there; name the folder hoist run or hoist serve used", data)
 	}
-	st, err := openStore(ctx, data)
+	st, err := openDB(ctx, data, db)
 	if err != nil {
 		return nil, "", err
 	}

@@ -101,7 +101,7 @@ func (p *progress) Summary(results []sched.Result, e *env) {
 		case r.OK():
 			ok++
 		case b.Status == pipeline.StatusFailed:
-			notes = append(notes, fmt.Sprintf("%s failed at %s: %s\n    log: %s logs --data %s %s#%d", r.Project.Key(), b.FailedStage, b.Reason, self(), e.data, r.Project.Key(), b.Number))
+			notes = append(notes, fmt.Sprintf("%s failed at %s: %s\n    log: %s logs %s %s#%d", r.Project.Key(), b.FailedStage, b.Reason, self(), dbArgs(e.data, e.db), r.Project.Key(), b.Number))
 		default:
 			notes = append(notes, fmt.Sprintf("%s %s: %s", r.Project.Key(), b.Status, b.Reason))
 		}
@@ -112,7 +112,7 @@ func (p *progress) Summary(results []sched.Result, e *env) {
 		fmt.Fprintf(p.w, "\n%s\n", strings.Join(notes, "\n"))
 	}
 	if len(results) > 0 {
-		fmt.Fprintf(p.w, "\nChecks and their reasons: %s logs --data %s --stage test NS/NAME; JUnit reports and SBOMs: %s\n", self(), e.data, artifactDir(e.data)+"/<build id>/")
+		fmt.Fprintf(p.w, "\nChecks and their reasons: %s logs %s --stage test NS/NAME; JUnit reports and SBOMs: %s\n", self(), dbArgs(e.data, e.db), artifactDir(e.data)+"/<build id>/")
 	}
 	if e.server != nil && ok > 0 {
 		fmt.Fprintf(p.w, "\nThe images are in the embedded registry, stored in %s/registry.\nServe it again with: %s registry --data %s   (then: docker pull %s/NS/NAME:TAG)\n", e.data, self(), e.data, e.registryHost)

@@ -41,6 +41,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		sf            stageFlags
 		lf            limitFlags
 		data          = fs.String("data", "hoist-data", "folder for the database, the embedded registry and workspaces")
+		db            = dbFlag(fs)
 		verbose       = fs.Bool("v", false, "show build output (the default on a terminal)")
 		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
 		keep          = fs.Bool("keep-workspace", false, "keep checkouts after each build, for debugging")
@@ -60,7 +61,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if len(indexes) == 0 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: hoist run --index PATH [--only NS/NAME[:TAG]] [--registry HOST:PORT] [--data DIR] [--force] [-v]")
+		fmt.Fprintln(stderr, "usage: hoist run --index PATH [--only NS/NAME[:TAG]] [--registry HOST:PORT] [--data DIR] [--db URL] [--force] [-v]")
 		return exitError(2)
 	}
 	if err := nf.check(stderr); err != nil {
@@ -74,7 +75,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	env, err := openEnv(ctx, *data, reg, stderr)
+	env, err := openEnv(ctx, *data, *db, reg, stderr)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("scan", stderr)
 	server := serverFlag(fs)
 	data := fs.String("data", "hoist-data", "Hoist's data folder (without --server)")
+	db := dbFlag(fs)
 	var reg registryFlags
 	var sf stageFlags
 	reg.register(fs)
@@ -31,7 +32,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: hoist scan [--server URL | --data DIR] [--cve-scanner CMD] NS/NAME[:TAG]")
+		fmt.Fprintln(stderr, "usage: hoist scan [--server URL | --data DIR [--db URL]] [--cve-scanner CMD] NS/NAME[:TAG]")
 		return exitError(2)
 	}
 	ref, err := pipeline.ParseImageRef(pos[0])
@@ -43,7 +44,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if remote {
 		return scanRemote(ctx, *server, ref, stdout)
 	}
-	env, err := openEnv(ctx, *data, reg, stderr)
+	env, err := openEnv(ctx, *data, *db, reg, stderr)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
 			return fmt.Errorf("%w\nIs hoist serve running on this data folder? Then use: hoist scan --server URL %s", err, ref)

@@ -40,6 +40,7 @@ type serveFlags struct {
 	notify        notifyFlags
 	triggers      triggerFlags
 	addr, data    string
+	db            string
 	workers       int
 	keep, verbose bool
 	publicRead    bool
@@ -59,6 +60,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.Var(&f.indexes, "index", "index to track: an index.d folder, an index.yml or a file (repeatable), or a git repository (see --index-branch)")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve the web UI and the API on")
 	fs.StringVar(&f.data, "data", "hoist-data", "folder for the database, the embedded registry and workspaces")
+	fs.StringVar(&f.db, "db", "", dbUsage)
 	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once")
 	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs, and pull from the embedded registry; writes always need a user")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "mark cookies Secure (serve behind HTTPS)")
@@ -84,7 +86,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: hoist serve [--index PATH] [--addr HOST:PORT] [--workers N] [--data DIR] [--registry HOST:PORT]")
+		fmt.Fprintln(stderr, "usage: hoist serve [--index PATH] [--addr HOST:PORT] [--workers N] [--data DIR] [--db URL] [--registry HOST:PORT]")
 		return nil, exitError(2)
 	}
 	if err := f.notify.check(stderr); err != nil {
@@ -112,7 +114,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer ln.Close()
 	f.reg.privateRead = !f.publicRead
-	env, err := openEnv(ctx, f.data, f.reg, stderr)
+	env, err := openEnv(ctx, f.data, f.db, f.reg, stderr)
 	if err != nil {
 		return err
 	}

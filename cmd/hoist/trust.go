@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/hoistci/hoist/internal/pipeline"
-	"github.com/hoistci/hoist/internal/store/sqlite"
 )
 
 // Usage lines of the project commands on the --data store.
@@ -33,7 +32,7 @@ func cmdProjectTrust(ctx context.Context, trust bool, args []string, stdout, std
 		return err
 	}
 	defer st.Close()
-	p, err := findProject(ctx, st, *fs.data, fs.Arg(0))
+	p, err := findProject(ctx, st, fs.where(), fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -68,7 +67,7 @@ func cmdProjectLimits(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	defer st.Close()
-	p, err := findProject(ctx, st, *fs.data, fs.Arg(0))
+	p, err := findProject(ctx, st, fs.where(), fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -113,7 +112,7 @@ func limitsText(l pipeline.Limits) string {
 // saying that there is none. Without a tag, the one project of NS/NAME is
 // meant whatever its tag (examples/web for examples/web:v1.0.0); with
 // several, the error lists them.
-func findProject(ctx context.Context, st *sqlite.Store, data, arg string) (pipeline.Project, error) {
+func findProject(ctx context.Context, st store, data, arg string) (pipeline.Project, error) {
 	ref, err := pipeline.ParseImageRef(arg)
 	if err != nil {
 		return pipeline.Project{}, err

@@ -34,6 +34,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fs := newFlags("user add", stderr)
 	data := fs.String("data", "hoist-data", "Hoist's data folder")
+	db := dbFlag(fs)
 	admin := fs.Bool("admin", false, "the user may change every project and build every project of the index")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -54,7 +55,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, *data)
+	st, err := openDB(ctx, *data, *db)
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if *admin {
 		kind = "admin"
 	}
-	fmt.Fprintf(stdout, "%s %s added; make an API token with: %s token create --data %s %s\n", kind, name, self(), *data, name)
+	fmt.Fprintf(stdout, "%s %s added; make an API token with: %s token create %s %s\n", kind, name, self(), dbArgs(*data, *db), name)
 	return nil
 }
 
@@ -115,7 +116,6 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return exitError(2)
 	}
 	fs := newStoreCommand("token create", stderr)
-	data := fs.data
 	label := fs.String("name", "cli", "what the token is for (ci, laptop…), to tell tokens apart")
 	st, err := fs.open(ctx, args[1:], 1, "usage: hoist token create [--data DIR] [--name TOKEN-NAME] USER")
 	if err != nil {
@@ -124,7 +124,7 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer st.Close()
 	u, err := st.UserByName(ctx, fs.Arg(0))
 	if errors.Is(err, pipeline.ErrNotFound) {
-		return fmt.Errorf("no user %s; add one with: %s user add --data %s %s", fs.Arg(0), self(), *data, fs.Arg(0))
+		return fmt.Errorf("no user %s; add one with: %s user add --data %s %s", fs.Arg(0), self(), fs.hint(), fs.Arg(0))
 	}
 	if err != nil {
 		return err
