@@ -2,7 +2,8 @@
 # Makes sure what Hoist's run and tests need is here, installing it from
 # Debian's packages and starting it when it is not, and saying so.
 #   scripts/deps.sh engine   a running Docker engine, git, busybox-static
-#   scripts/deps.sh test     the same, plus Debian's docker-registry and chromium for tests
+#   scripts/deps.sh test     the same, plus Debian's docker-registry, chromium and
+#                            postgresql (15) for tests
 #   scripts/deps.sh podman   Debian's podman, its Docker-compatible service
 #                            started on unix:///run/hoist-podman.sock (rootful)
 set -eu
@@ -73,6 +74,16 @@ if [ "$want" = test ]; then
   if [ ! -x /usr/bin/chromium ]; then
     say "no Chromium at /usr/bin/chromium: the browser tests need it"
     need_pkgs="$need_pkgs chromium"
+  fi
+  if [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
+    say "no PostgreSQL 15: the PostgreSQL store's tests need it (they start a cluster of their own)"
+    # Only the programs: Debian's package would otherwise make a "main"
+    # cluster and try to start it.
+    if [ "$(id -u)" = 0 ]; then
+      mkdir -p /etc/postgresql-common/createcluster.d
+      echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/hoist.conf
+    fi
+    need_pkgs="$need_pkgs postgresql"
   fi
 fi
 [ -z "$need_pkgs" ] || apt_install $need_pkgs
