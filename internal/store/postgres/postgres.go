@@ -4,9 +4,11 @@
 // goose migrations of its own, embedded in the binary and applied by Open.
 //
 // Concurrency comes from PostgreSQL itself: claims take the oldest ready
-// build with FOR UPDATE SKIP LOCKED, and what must happen one at a time per
-// project (numbering builds, joining a queued build, starting a project's
-// build, appending to a log) holds a transaction-scoped advisory lock.
+// build with FOR NO KEY UPDATE SKIP LOCKED (FOR UPDATE's weaker form, which
+// leaves the foreign keys of the build's stages and logs free), and what
+// must happen one at a time per project (numbering builds, joining a queued
+// build, starting a project's build) or per log (appending) holds a
+// transaction-scoped advisory lock.
 package postgres
 
 import (

@@ -26,7 +26,7 @@ func (s *Store) Enqueue(ctx context.Context, project, cause string, now time.Tim
 		}
 		var err error
 		b, err = scanBuild(tx.QueryRow(ctx, `SELECT `+buildColumns+` FROM builds
-			WHERE project = $1 AND status = $2 ORDER BY id LIMIT 1 FOR UPDATE`, project, pipeline.StatusQueued))
+			WHERE project = $1 AND status = $2 ORDER BY id LIMIT 1 FOR NO KEY UPDATE`, project, pipeline.StatusQueued))
 		if err == nil {
 			joined = true
 			return nil
@@ -50,7 +50,7 @@ func (s *Store) Enqueue(ctx context.Context, project, cause string, now time.Tim
 // Claim takes the oldest queued build (by id) whose project has no running
 // build, marks it running with Started = now and returns it; when none is
 // ready, pipeline.ErrNotFound. Concurrent claimers, in this process or
-// another, skip the builds another is taking (FOR UPDATE SKIP LOCKED) and
+// another, skip the builds another is taking (SKIP LOCKED) and
 // never start two builds of one project.
 func (s *Store) Claim(ctx context.Context, now time.Time) (pipeline.Build, error) {
 	b, err := s.claim(ctx, now, 0)
@@ -89,7 +89,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, id int64) (pipeline.Bu
 			b, err = scanBuild(tx.QueryRow(ctx, `SELECT `+buildColumns+` FROM builds AS b
 				WHERE status = $1 AND ($3 = 0 OR id = $3) AND id <> ALL($4)
 				AND NOT EXISTS (SELECT 1 FROM builds WHERE project = b.project AND status = $2)
-				ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
+				ORDER BY id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED`,
 				pipeline.StatusQueued, pipeline.StatusRunning, id, passed))
 			if err != nil {
 				return noRows(err)

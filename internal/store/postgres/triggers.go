@@ -53,11 +53,11 @@ func movedBackFrom(ctx context.Context, tx pgx.Tx, project, commit, before strin
 }
 
 // enqueueCommit is EnqueueCommit in tx, which holds the project's numbering
-// lock. The project's active builds are locked (FOR UPDATE), so that a
+// lock. The project's active builds are locked (FOR NO KEY UPDATE), so that a
 // claim does not start the queued build this joins before tx ends.
 func enqueueCommit(ctx context.Context, tx pgx.Tx, project, commit, before, cause string, now time.Time) (pipeline.Build, pipeline.EnqueueOutcome, error) {
 	active, err := queryBuilds(ctx, tx, `SELECT `+buildColumns+` FROM builds
-		WHERE project = $1 AND status IN ($2, $3) ORDER BY id FOR UPDATE`,
+		WHERE project = $1 AND status IN ($2, $3) ORDER BY id FOR NO KEY UPDATE`,
 		project, pipeline.StatusQueued, pipeline.StatusRunning)
 	if err != nil {
 		return pipeline.Build{}, "", err
