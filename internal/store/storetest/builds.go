@@ -214,3 +214,27 @@ func testLastBuilds(t *testing.T, s pipeline.Store) {
 		t.Errorf("LastBuilds (-want +got):\n%s", d)
 	}
 }
+
+// printed is what a script may print, and so end up in a build's reason or
+// a stage's error: a NUL byte and bytes that are not UTF-8.
+const printed = "exit 1: \x00 \xff\xfe héllo"
+
+// testBuildAnyBytes stores a reason and a stage error holding printed:
+// they come back byte for byte.
+func testBuildAnyBytes(t *testing.T, s pipeline.Store) {
+	b := create(t, s, "a/x:latest")
+	b.Status, b.Reason = pipeline.StatusFailed, printed
+	must(t, "UpdateBuild", s.UpdateBuild(ctx(t), b))
+	got, err := s.Build(ctx(t), b.ID)
+	must(t, "Build", err)
+	if got.Reason != printed {
+		t.Errorf("reason = %q, want %q", got.Reason, printed)
+	}
+	st := pipeline.Stage{BuildID: b.ID, Name: pipeline.StageBuild, Status: pipeline.StatusFailed, Error: printed}
+	must(t, "PutStage", s.PutStage(ctx(t), st))
+	stages, err := s.Stages(ctx(t), b.ID)
+	must(t, "Stages", err)
+	if d := diff([]pipeline.Stage{st}, stages); d != "" {
+		t.Errorf("stages (-want +got):\n%s", d)
+	}
+}

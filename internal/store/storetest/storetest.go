@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite every pipeline.Store backend
-// runs (SQLite now, PostgreSQL later), in the manner of distribution's
+// runs (SQLite and PostgreSQL), in the manner of distribution's
 // storage driver testsuites: a backend's test calls Run with a function that
 // opens a new, empty store, and gets one subtest per behaviour the rest of
 // Hoist relies on.
@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Build/ConcurrentCreate", testBuildConcurrent},
 		{"Build/RoundTrip", testBuildRoundTrip},
 		{"Build/Update", testBuildUpdate},
+		{"Build/AnyBytes", testBuildAnyBytes},
 		{"Build/NotFound", testBuildNotFound},
 		{"Build/ListNewestFirst", testBuildList},
 		{"Build/LastBuilds", testLastBuilds},
