@@ -55,7 +55,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// pgx's parse errors hide the password themselves.
 		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
 	}
-	where := Describe(cfg.ConnConfig.Config)
+	where := describe(cfg.ConnConfig.Config)
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
@@ -74,9 +74,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-// Describe names the database of cfg for messages: user@host:port/database,
+// describe names the database of cfg for messages: user@host:port/database,
 // never the password.
-func Describe(cfg pgconn.Config) string {
+func describe(cfg pgconn.Config) string {
 	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
 }
 

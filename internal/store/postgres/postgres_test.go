@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -95,5 +96,36 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "99999 is newer than this hoist supports") {
 		t.Errorf("error = %q, want it to say the schema is newer", msg)
+	}
+}
+
+// TestConcurrentOpen opens one new database from several servers at once,
+// as replicas starting together do: each gets a store, and the schema is
+// migrated once.
+func TestConcurrentOpen(t *testing.T) {
+	url := testenv.Postgres(t)
+	var wg sync.WaitGroup
+	stores := make([]*Store, 4)
+	for i := range stores {
+		wg.Go(func() {
+			s, err := Open(t.Context(), url)
+			if err != nil {
+				t.Errorf("Open %d: %v", i, err)
+				return
+			}
+			stores[i] = s
+		})
+	}
+	wg.Wait()
+	for _, s := range stores {
+		if s != nil {
+			defer s.Close()
+		}
+	}
+	if stores[0] != nil {
+		var n int
+		if err := stores[0].pool.QueryRow(t.Context(), `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("migrations recorded: %d (%v), want 1", n, err)
+		}
 	}
 }
