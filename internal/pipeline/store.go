@@ -33,6 +33,19 @@ type BuildStore interface {
 	Stages(ctx context.Context, buildID int64) ([]Stage, error)
 }
 
+// BuildPages reads a project's builds by their numbers, for pages of a
+// history of any length: each answer costs about the same however many
+// builds the project has (keyset pagination: a page starts below the
+// number the previous one ended at, so builds added meanwhile, which get
+// higher numbers, neither repeat nor shift what the next page holds).
+type BuildPages interface {
+	// BuildNumber returns build number n of project, or ErrNotFound.
+	BuildNumber(ctx context.Context, project string, n int) (Build, error)
+	// BuildsBefore lists project's builds numbered below before (0: from
+	// the newest), newest first, at most limit (0: all).
+	BuildsBefore(ctx context.Context, project string, before, limit int) ([]Build, error)
+}
+
 // LogStore keeps stage logs durably, as they are written.
 type LogStore interface {
 	// AppendLog appends p to the log of (buildID, stage).
@@ -73,6 +86,7 @@ type Store interface {
 	ProjectDeleter
 	TrustStore
 	BuildStore
+	BuildPages
 	LastBuilds
 	LogStore
 	LogTimer

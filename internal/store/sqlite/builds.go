@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -96,11 +97,59 @@ func (s *Store) Builds(ctx context.Context, project string, limit int) ([]pipeli
 	return bs, nil
 }
 
-// LastBuilds maps each project key to its newest build (highest number), in
-// one query; projects without builds are absent.
+// The queries of lists, each a bounded range of an index whatever the
+// number of builds stored (TestListQueryPlans holds them to it): the
+// (project, number) index of the UNIQUE constraint serves them all.
+const (
+	buildNumberQuery  = `SELECT ` + buildColumns + ` FROM builds WHERE project = ? AND number = ?`
+	buildsBeforeQuery = `SELECT ` + buildColumns + ` FROM builds
+		WHERE project = ? AND number < ? ORDER BY number DESC LIMIT ?`
+	// lastBuildsQuery skips through the index from one project to the
+	// next (a recursive "skip scan"), and takes the highest number of each.
+	lastBuildsQuery = `WITH RECURSIVE keys(k) AS (
+			SELECT MIN(project) FROM builds
+			UNION ALL
+			SELECT (SELECT MIN(project) FROM builds WHERE project > keys.k) FROM keys WHERE keys.k IS NOT NULL)
+		SELECT ` + buildColumns + ` FROM keys JOIN builds ON builds.id =
+			(SELECT id FROM builds WHERE project = keys.k ORDER BY number DESC LIMIT 1)`
+)
+
+// BuildNumber returns build number n of project, or an error wrapping
+// pipeline.ErrNotFound; one lookup in the (project, number) index.
+func (s *Store) BuildNumber(ctx context.Context, project string, n int) (pipeline.Build, error) {
+	row := s.db.QueryRowContext(ctx, buildNumberQuery, project, n)
+	b, err := scanBuild(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = pipeline.ErrNotFound
+	}
+	if err != nil {
+		return pipeline.Build{}, fmt.Errorf("build #%d of %s: %w", n, project, err)
+	}
+	return b, nil
+}
+
+// BuildsBefore lists project's builds numbered below before (0: from the
+// newest), newest first, at most limit (0: all): a range of the (project,
+// number) index.
+func (s *Store) BuildsBefore(ctx context.Context, project string, before, limit int) ([]pipeline.Build, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	bs, err := s.queryBuilds(ctx, buildsBeforeQuery, project, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing builds of %s before #%d: %w", project, before, err)
+	}
+	return bs, nil
+}
+
+// LastBuilds maps each project key to its newest build (highest number);
+// projects without builds are absent. One query that costs a few index
+// lookups per project, whatever the history's length.
 func (s *Store) LastBuilds(ctx context.Context) (map[string]pipeline.Build, error) {
-	bs, err := s.queryBuilds(ctx, `SELECT `+buildColumns+` FROM builds AS b
-		WHERE number = (SELECT MAX(number) FROM builds WHERE project = b.project)`)
+	bs, err := s.queryBuilds(ctx, lastBuildsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("listing last builds: %w", err)
 	}
