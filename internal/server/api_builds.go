@@ -13,21 +13,27 @@ import (
 // buildLister is what listing a project's builds needs.
 type buildLister interface {
 	Project(ctx context.Context, key string) (pipeline.Project, error)
-	Builds(ctx context.Context, project string, limit int) ([]pipeline.Build, error)
+	BuildsBefore(ctx context.Context, project string, before, limit int) ([]pipeline.Build, error)
 }
 
 // apiListBuilds serves GET /api/v1/projects/{ns}/{name}/builds: the
-// project's builds, newest first; ?limit=N (default 50, 0 for all).
+// project's builds, newest first; ?limit=N (default 50, 0 for all), from
+// below build number ?before=N (the "next" of the page before).
 func apiListBuilds(store buildLister, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		limit, err := intParam(r, "limit", 50)
+		var before int64
+		if err == nil {
+			before, err = intParam(r, "before", 0)
+		}
 		var p pipeline.Project
 		if err == nil {
 			p, err = findProject(r, store)
 		}
 		var builds []pipeline.Build
+		var next string
 		if err == nil {
-			builds, err = store.Builds(r.Context(), p.Key(), int(limit))
+			builds, next, err = buildsPage(r.Context(), store, p.Key(), int(before), int(limit))
 		}
 		if err != nil {
 			apiFail(log, w, r, err)
@@ -37,8 +43,34 @@ func apiListBuilds(store buildLister, log *slog.Logger) http.HandlerFunc {
 		for i, b := range builds {
 			out[i] = toBuildJSON(b)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"builds": out})
+		body := map[string]any{"builds": out}
+		if next != "" {
+			body["next"] = next
+			setNext(w, r, "before", next)
+		}
+		writeJSON(w, http.StatusOK, body)
 	}
+}
+
+// buildsPage reads the page of project's builds below number before (0:
+// from the newest), at most limit (0: all), and the cursor of the next
+// page: the number of its last build, "" when no older build is left.
+func buildsPage(ctx context.Context, store interface {
+	BuildsBefore(ctx context.Context, project string, before, limit int) ([]pipeline.Build, error)
+}, project string, before, limit int) ([]pipeline.Build, string, error) {
+	ask := limit
+	if limit > 0 {
+		ask++ // one more tells whether there is a next page
+	}
+	builds, err := store.BuildsBefore(ctx, project, before, ask)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing builds of %s: %w", project, err)
+	}
+	if limit <= 0 || len(builds) <= limit {
+		return builds, "", nil
+	}
+	builds = builds[:limit]
+	return builds, strconv.Itoa(builds[limit-1].Number), nil
 }
 
 // apiTriggerBuild serves POST /api/v1/projects/{ns}/{name}/builds: it

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -149,20 +148,8 @@ func toProjectJSON(p pipeline.Project) *projectJSON {
 // deliveredOf picks, from images newest first, the newest delivery of the
 // project's own tag (not :rc or :test), else its newest delivery.
 func deliveredOf(p pipeline.Project, images []pipeline.DeliveredImage) *imageJSON {
-	var first *pipeline.DeliveredImage
-	for i, img := range images {
-		if img.Project != p.Key() {
-			continue
-		}
-		if strings.HasSuffix(img.Image, "/"+p.Image().String()) || img.Image == p.Image().String() {
-			return toImageJSON(img)
-		}
-		if first == nil {
-			first = &images[i]
-		}
+	if img := deliveredImage(p, images); img != nil {
+		return toImageJSON(*img)
 	}
-	if first == nil {
-		return nil
-	}
-	return toImageJSON(*first)
+	return nil
 }

@@ -19,16 +19,25 @@ type projectLister interface {
 	Images(ctx context.Context) ([]pipeline.DeliveredImage, error)
 }
 
-// apiListProjects serves GET /api/v1/projects: every project with its last
-// build and its delivered image.
+// apiListProjects serves GET /api/v1/projects: the projects with their
+// last build and their delivered image, ordered by key; all of them, or
+// ?limit=N a page at a time from ?after=KEY (the "next" of the page
+// before). It reads the same whatever the length of the history: one
+// index lookup per project for the last builds.
 func apiListProjects(store projectLister, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		limit, err := intParam(r, "limit", 0)
+		if err != nil {
+			apiFail(log, w, r, err)
+			return
+		}
 		ps, err := store.Projects(ctx)
 		if err != nil {
 			apiFail(log, w, r, fmt.Errorf("listing projects: %w", err))
 			return
 		}
+		ps, next := projectsAfter(ps, r.URL.Query().Get("after"), int(limit))
 		last, err := store.LastBuilds(ctx)
 		if err != nil {
 			apiFail(log, w, r, fmt.Errorf("listing last builds: %w", err))
@@ -39,15 +48,21 @@ func apiListProjects(store projectLister, log *slog.Logger) http.HandlerFunc {
 			apiFail(log, w, r, fmt.Errorf("listing images: %w", err))
 			return
 		}
+		byProject := imagesByProject(images)
 		out := make([]*projectJSON, len(ps))
 		for i, p := range ps {
 			out[i] = toProjectJSON(p)
 			if b, ok := last[p.Key()]; ok {
 				out[i].LastBuild = toBuildJSON(b)
 			}
-			out[i].Delivered = deliveredOf(p, images)
+			out[i].Delivered = deliveredOf(p, byProject[p.Key()])
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"projects": out})
+		body := map[string]any{"projects": out}
+		if next != "" {
+			body["next"] = next
+			setNext(w, r, "after", next)
+		}
+		writeJSON(w, http.StatusOK, body)
 	}
 }
 

@@ -69,16 +69,14 @@ func (s *Server) webFindBuild(r *http.Request) (pipeline.Project, pipeline.Build
 	if err != nil || n <= 0 {
 		return p, pipeline.Build{}, notFound("no build %q of %s: builds are numbered 1, 2, …", r.PathValue("n"), p.Key())
 	}
-	builds, err := s.deps.Store.Builds(r.Context(), p.Key(), 0)
+	b, err := s.deps.Store.BuildNumber(r.Context(), p.Key(), n)
+	if isNotFound(err) {
+		return p, pipeline.Build{}, notFound("no build #%d of %s", n, p.Key())
+	}
 	if err != nil {
-		return p, pipeline.Build{}, fmt.Errorf("listing builds of %s: %w", p.Key(), err)
+		return p, pipeline.Build{}, fmt.Errorf("reading build #%d of %s: %w", n, p.Key(), err)
 	}
-	for _, b := range builds {
-		if b.Number == n {
-			return p, b, nil
-		}
-	}
-	return p, pipeline.Build{}, notFound("no build #%d of %s", n, p.Key())
+	return p, b, nil
 }
 
 // buildData reads what a build's page shows; withLogs adds the end of each

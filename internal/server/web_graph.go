@@ -11,11 +11,7 @@ import (
 // changes, these rebuild"): the project's descendants in the image graph,
 // in build order, without the project itself. note names the projects whose
 // FROM lines are not known because they never built.
-func (s *Server) rebuildPlan(ctx context.Context, key string, rows []projectRow) (steps []pipeline.PlanStep, note string, err error) {
-	projects := make([]pipeline.Project, len(rows))
-	for i, row := range rows {
-		projects[i] = row.Project
-	}
+func (s *Server) rebuildPlan(ctx context.Context, key string, projects []pipeline.Project) (steps []pipeline.PlanStep, note string, err error) {
 	from, err := s.deps.Store.FromImages(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the image graph: %w", err)

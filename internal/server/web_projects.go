@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -85,9 +87,10 @@ func (s *Server) projectRows(r *http.Request) ([]projectRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
+	byProject := imagesByProject(images)
 	rows := make([]projectRow, len(ps))
 	for i, p := range ps {
-		rows[i] = projectRow{Project: p, Delivered: deliveredImage(p, images)}
+		rows[i] = projectRow{Project: p, Delivered: deliveredImage(p, byProject[p.Key()])}
 		if b, ok := last[p.Key()]; ok {
 			rows[i].Last = &b
 		}
@@ -99,11 +102,12 @@ func (s *Server) projectRows(r *http.Request) ([]projectRow, error) {
 // delivery of its own tag, else its newest delivery of any.
 func deliveredImage(p pipeline.Project, images []pipeline.DeliveredImage) *pipeline.DeliveredImage {
 	var first *pipeline.DeliveredImage
+	key, ref := p.Key(), p.Image().String()
 	for i, img := range images {
-		if img.Project != p.Key() {
+		if img.Project != key {
 			continue
 		}
-		if strings.HasSuffix(img.Image, "/"+p.Image().String()) || img.Image == p.Image().String() {
+		if strings.HasSuffix(img.Image, "/"+ref) || img.Image == ref {
 			return &images[i]
 		}
 		if first == nil {
@@ -116,7 +120,9 @@ func deliveredImage(p pipeline.Project, images []pipeline.DeliveredImage) *pipel
 // projectData is a project's page.
 type projectData struct {
 	Project  pipeline.Project
-	Builds   []pipeline.Build
+	Builds   []pipeline.Build // a page of them, newest first
+	Before   int              // the page starts below this build number; 0: at the newest
+	Older    int              // the next page starts below this number; 0: no older builds
 	Images   []pipeline.DeliveredImage
 	Parents  []projectLink
 	Children []projectLink
@@ -136,8 +142,13 @@ type projectLink struct {
 	Last  *pipeline.Build // its newest build
 }
 
-// webProject serves /p/{ns}/{name}: a project's builds, newest first, its
-// delivered tags, and its parents and children.
+// buildsShown is how many builds a page of a project's builds lists.
+const buildsShown = 25
+
+// webProject serves /p/{ns}/{name}: a project's builds, newest first, a
+// page at a time (?before=N: below build number N), its delivered tags,
+// and its parents and children. What it reads does not grow with the
+// project's history: a range of its builds, and one build per relative.
 func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p, err := s.webFindProject(r)
@@ -146,10 +157,15 @@ func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := projectData{Project: p, Registry: s.opts.RegistryHost, Trust: s.trust(p)}
-	if d.Builds, err = s.deps.Store.Builds(ctx, p.Key(), 100); err != nil {
-		s.webFail(w, r, fmt.Errorf("listing builds of %s: %w", p.Key(), err))
+	if n, err := strconv.Atoi(r.FormValue("before")); err == nil && n > 0 {
+		d.Before = n
+	}
+	var next string
+	if d.Builds, next, err = buildsPage(ctx, s.deps.Store, p.Key(), d.Before, buildsShown); err != nil {
+		s.webFail(w, r, err)
 		return
 	}
+	d.Older, _ = strconv.Atoi(next)
 	images, err := s.deps.Store.Images(ctx)
 	if err != nil {
 		s.webFail(w, r, fmt.Errorf("listing images: %w", err))
@@ -160,13 +176,16 @@ func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
 			d.Images = append(d.Images, img)
 		}
 	}
-	rows, err := s.projectRows(r)
+	projects, err := s.visibleStore().Projects(ctx)
 	if err != nil {
+		s.webFail(w, r, fmt.Errorf("listing projects: %w", err))
+		return
+	}
+	if d.Parents, d.Children, err = s.family(ctx, p, projects); err != nil {
 		s.webFail(w, r, err)
 		return
 	}
-	d.Parents, d.Children = family(p, rows)
-	if d.Rebuilds, d.PlanNote, err = s.rebuildPlan(ctx, p.Key(), rows); err != nil {
+	if d.Rebuilds, d.PlanNote, err = s.rebuildPlan(ctx, p.Key(), projects); err != nil {
 		s.webFail(w, r, err)
 		return
 	}
@@ -177,22 +196,44 @@ func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "project", "layout", s.newPage(w, r, p.Key(), "projects", d))
 }
 
-// family returns the projects p depends on and the ones that depend on it.
-func family(p pipeline.Project, rows []projectRow) (parents, children []projectLink) {
-	byKey := make(map[string]projectRow, len(rows))
-	for _, row := range rows {
-		byKey[row.Key()] = row
+// family returns the projects p depends on and the ones that depend on it,
+// among projects, each with its newest build.
+func (s *Server) family(ctx context.Context, p pipeline.Project, projects []pipeline.Project) (parents, children []projectLink, err error) {
+	known := make(map[string]bool, len(projects))
+	for _, q := range projects {
+		known[q.Key()] = true
+	}
+	link := func(key string) (projectLink, error) {
+		l := projectLink{Key: key, Known: known[key]}
+		if !l.Known {
+			return l, nil
+		}
+		last, err := s.deps.Store.BuildsBefore(ctx, key, 0, 1)
+		if err != nil {
+			return l, fmt.Errorf("reading the newest build of %s: %w", key, err)
+		}
+		if len(last) > 0 {
+			l.Last = &last[0]
+		}
+		return l, nil
 	}
 	for _, dep := range p.DependsOn {
-		row, ok := byKey[dep.String()]
-		parents = append(parents, projectLink{Key: dep.String(), Known: ok, Last: row.Last})
+		l, err := link(dep.String())
+		if err != nil {
+			return nil, nil, err
+		}
+		parents = append(parents, l)
 	}
-	for _, row := range rows {
-		if slices.Contains(row.Project.DependsOn, p.Image()) {
-			children = append(children, projectLink{Key: row.Key(), Known: true, Last: row.Last})
+	for _, q := range projects {
+		if slices.Contains(q.DependsOn, p.Image()) {
+			l, err := link(q.Key())
+			if err != nil {
+				return nil, nil, err
+			}
+			children = append(children, l)
 		}
 	}
-	return parents, children
+	return parents, children, nil
 }
 
 // webFindProject returns the project named by the path's {ns} and {name}.
