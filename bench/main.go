@@ -1,7 +1,7 @@
 // Command bench measures Hoist against what a user would do by hand with the
 // docker CLI, side by side in one run, and prints medians and their ratios.
 //
-//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|d|g] [-sweep 234] [-plan-entries 10000] [-v]
+//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|d|g|h] [-sweep 234] [-plan-entries 10000] [-history 10000] [-rate 1000] [-v]
 //
 // (a) end to end: `bin/hoist run` of one example app against bench/baseline.sh,
 // which does the same steps with git and the docker CLI; both deliver to the
@@ -28,6 +28,11 @@
 // with nothing changed (no engine call allowed), and hoist plan over a
 // 10,000-entry synthetic index (time and peak memory).
 //
+// (h) lists under a long history: hoist serve on 234 projects and -history
+// builds, an open-loop load of -rate req/s against GET /api/v1/projects and
+// a project's page, p50/p99 against the target (p99 <= 20 ms at 1,000
+// req/s), and the p99 ratio to a small history (see lists.go).
+//
 // The machine is shared and noisy, so runs are interleaved and only ratios
 // measured in one run mean anything. It needs a Docker engine, the docker
 // CLI and Debian's /usr/bin/docker-registry (scripts/deps.sh test installs
@@ -47,6 +52,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -61,6 +67,7 @@ type config struct {
 	only           string
 	verbose        bool
 	sweep, planN   int // (g)
+	lists          listsConfig
 }
 
 func main() {
@@ -70,16 +77,20 @@ func main() {
 	flag.IntVar(&c.bigMB, "big-mb", 500, "size of the big image in (b) and (c), MiB")
 	flag.IntVar(&c.smallMB, "small-mb", 1, "size of the small image in (b) and (c), MiB")
 	flag.IntVar(&c.tagsPerRound, "tags", 5, "registry-side tags timed per round and size in (b1)(b2)")
-	flag.StringVar(&c.only, "only", "", "run only benchmark a, b, c, d (with e) or g")
+	flag.StringVar(&c.only, "only", "", "run only benchmark a, b, c, d (with e), g or h")
 	flag.IntVar(&c.sweep, "sweep", 234, "projects in the no-op sweep (g1)")
 	flag.IntVar(&c.planN, "plan-entries", 10000, "entries of the synthetic index for hoist plan (g2)")
+	flag.IntVar(&c.lists.history, "history", 10000, "builds stored for the lists' load (h)")
+	flag.IntVar(&c.lists.rate, "rate", 1000, "requests a second of the lists' load (h)")
+	flag.DurationVar(&c.lists.loadTime, "load-time", 10*time.Second, "how long each load of (h) lasts")
 	flag.BoolVar(&c.verbose, "v", false, "show the output of every command")
 	flag.Parse()
 	if c.rounds < 1 || c.bigMB < 1 || c.smallMB < 1 || c.tagsPerRound < 1 || flag.NArg() > 0 ||
-		(c.only != "" && c.only != "a" && c.only != "b" && c.only != "c" && c.only != "d" && c.only != "g") || c.sweep < 1 || c.planN < 1 || whyExample[c.example] == "" {
+		!slices.Contains([]string{"", "a", "b", "c", "d", "g", "h"}, c.only) || c.lists.history < 1 || c.lists.rate < 1 || c.sweep < 1 || c.planN < 1 || whyExample[c.example] == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
+	c.lists.projects, c.lists.small = 234, 234
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, c); err != nil {
@@ -107,11 +118,13 @@ func run(ctx context.Context, c config) (err error) {
 		}
 	}
 
-	reg, err := e.startRegistry(ctx, "main")
-	if err != nil {
-		return err
+	reg := &registryProc{}
+	if c.only != "h" { // (h) needs none
+		if reg, err = e.startRegistry(ctx, "main"); err != nil {
+			return err
+		}
+		progress("docker-registry (pid %d) on %s for the whole benchmark", reg.cmd.Process.Pid, reg.addr)
 	}
-	progress("docker-registry (pid %d) on %s for the whole benchmark", reg.cmd.Process.Pid, reg.addr)
 	started := time.Now()
 	rep := &report{}
 	defer func() {
@@ -144,6 +157,11 @@ func run(ctx context.Context, c config) (err error) {
 	if c.only == "" || c.only == "g" {
 		if err := benchGraph(ctx, e, rep, reg.addr, c.sweep, c.planN); err != nil {
 			return fmt.Errorf("(g): %w", err)
+		}
+	}
+	if c.only == "" || c.only == "h" {
+		if err := benchLists(ctx, e, rep, c.lists); err != nil {
+			return fmt.Errorf("(h): %w", err)
 		}
 	}
 	if c.only == "" || c.only == "b" {
