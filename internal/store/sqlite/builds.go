@@ -145,10 +145,11 @@ func (s *Store) BuildsBefore(ctx context.Context, project string, before, limit 
 	return bs, nil
 }
 
-// LastBuilds maps each project key to its newest build (highest number);
-// projects without builds are absent. One query that costs a few index
-// lookups per project, whatever the history's length.
-func (s *Store) LastBuilds(ctx context.Context) (map[string]pipeline.Build, error) {
+// loadLastBuilds maps each project key to its newest build (highest
+// number), from the database; projects without builds are absent. One
+// query that costs a few index lookups per project, whatever the
+// history's length.
+func (s *Store) loadLastBuilds(ctx context.Context) (map[string]pipeline.Build, error) {
 	bs, err := s.queryBuilds(ctx, lastBuildsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("listing last builds: %w", err)

@@ -23,8 +23,9 @@ func (s *Store) RecordImage(ctx context.Context, img pipeline.DeliveredImage) er
 	return nil
 }
 
-// Images lists delivered images, newest first (ties by reference).
-func (s *Store) Images(ctx context.Context) ([]pipeline.DeliveredImage, error) {
+// loadImages lists delivered images, newest first (ties by reference),
+// from the database.
+func (s *Store) loadImages(ctx context.Context) ([]pipeline.DeliveredImage, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT image, project, digest, git_commit,
 		build_id, delivered FROM images ORDER BY delivered DESC, image`)
 	if err != nil {

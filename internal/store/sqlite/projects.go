@@ -70,8 +70,8 @@ func (s *Store) Project(ctx context.Context, key string) (pipeline.Project, erro
 	return p, nil
 }
 
-// Projects lists every project, ordered by key.
-func (s *Store) Projects(ctx context.Context) ([]pipeline.Project, error) {
+// loadProjects lists every project, ordered by key, from the database.
+func (s *Store) loadProjects(ctx context.Context) ([]pipeline.Project, error) {
 	rows, err := s.db.QueryContext(ctx, selectProject+` ORDER BY key`)
 	if err != nil {
 		return nil, fmt.Errorf("listing projects: %w", err)

@@ -31,7 +31,8 @@ var migrations embed.FS
 // sharing the file: writes take the database lock when their transaction
 // begins (BEGIN IMMEDIATE) and wait up to 5 s for it.
 type Store struct {
-	db *sql.DB
+	db    *sql.DB
+	lists listCache
 }
 
 var _ pipeline.Store = (*Store)(nil)
