@@ -36,7 +36,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		return s.defaultBranch(ctx, url)
 	}
 	return []apiRoute{
-		{"GET /projects", read(apiListProjects(s.visibleStore(), log))},
+		{"GET /projects", read(s.apiListProjects)},
 		{"POST /projects", write(s.apiRegisterProject)},
 		{"GET /projects/{ns}/{name}", readP(apiGetProject(st, log))},
 		{"PATCH /projects/{ns}/{name}", write(own(apiPatchProject(st, s.checkRepo, defaultBranch, log)))},

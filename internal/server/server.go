@@ -81,6 +81,8 @@ type Server struct {
 	mux    *http.ServeMux
 	logins loginLimits // failed sign-ins, in memory
 	watch  *buildWatch // tells the list pages' event streams about builds
+	// projectsJSON is the encoded list of every project (listcache.go).
+	projectsJSON bodyCache
 }
 
 // New returns a Server with every route registered.
