@@ -242,3 +242,56 @@ func pager(page string) string {
 	}
 	return "(no pager)"
 }
+
+// TestAPIProjectsListFollowsWrites: the whole list, kept encoded while
+// the store's lists do not change, shows every write at once: a build's
+// new status, a new project, a delivery; and a request that reads only
+// some namespaces never gets the list kept for those that read all.
+func TestAPIProjectsListFollowsWrites(t *testing.T) {
+	e := newAPIEnv(t, Options{})
+	ctx := context.Background()
+	e.putProject(testProject("ns", "a"))
+	b := pipeline.Build{Project: "ns/a:latest", Status: pipeline.StatusQueued}
+	if err := e.store.CreateBuild(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	list := func(by authBy) map[string]projectJSON {
+		t.Helper()
+		var out struct{ Projects []projectJSON }
+		e.json("GET", "/api/v1/projects", "", by, http.StatusOK, &out)
+		m := map[string]projectJSON{}
+		for _, p := range out.Projects {
+			m[p.Key] = p
+		}
+		return m
+	}
+	if got := list(byToken); got["ns/a:latest"].LastBuild == nil || got["ns/a:latest"].LastBuild.Status != pipeline.StatusQueued {
+		t.Fatalf("first list = %+v", got)
+	}
+	list(byToken) // kept
+	b.Status = pipeline.StatusFailed
+	if err := e.store.UpdateBuild(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(byToken); got["ns/a:latest"].LastBuild.Status != pipeline.StatusFailed {
+		t.Errorf("after the build failed, its status in the list = %s", got["ns/a:latest"].LastBuild.Status)
+	}
+	e.putProject(testProject("other", "b"))
+	if got := list(byToken); len(got) != 2 {
+		t.Errorf("after a project was added, the list has %d", len(got))
+	}
+	if err := e.store.RecordImage(ctx, pipeline.DeliveredImage{Image: "reg/ns/a:latest", Project: "ns/a:latest", Digest: "sha256:1", BuildID: b.ID, Delivered: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(byToken); got["ns/a:latest"].Delivered == nil {
+		t.Errorf("after a delivery, the list shows none")
+	}
+
+	// bob reads only ns: the list kept for alice (an admin) is not his.
+	bob := e.addUser("bob", false)
+	webMust(t, e.store.CreateNamespace(ctx, "ns", bob.ID, time.Now()))
+	status, body := e.doAs(bob, "GET", "/api/v1/projects", "")
+	if status != http.StatusOK || !strings.Contains(body, `"ns/a:latest"`) || strings.Contains(body, `"other/b:latest"`) {
+		t.Errorf("bob's list = %d %s, want ns/a only", status, body)
+	}
+}
