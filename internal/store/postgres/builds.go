@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -87,11 +88,56 @@ func (s *Store) Builds(ctx context.Context, project string, limit int) ([]pipeli
 	return bs, nil
 }
 
+// The queries of lists, each a bounded range of the (project, number)
+// index of the UNIQUE constraint whatever the number of builds stored.
+const (
+	buildsBeforeQuery = `SELECT ` + buildColumns + ` FROM builds
+		WHERE project = $1 AND number < $2 ORDER BY number DESC LIMIT $3`
+	// lastBuildsQuery skips through the index from one project to the
+	// next (a recursive "skip scan"; DISTINCT ON would read every build),
+	// and takes the highest number of each.
+	lastBuildsQuery = `WITH RECURSIVE keys(k) AS (
+			(SELECT project FROM builds ORDER BY project LIMIT 1)
+			UNION ALL
+			SELECT (SELECT project FROM builds WHERE project > keys.k ORDER BY project LIMIT 1)
+			FROM keys WHERE keys.k IS NOT NULL)
+		SELECT b.* FROM keys CROSS JOIN LATERAL
+			(SELECT ` + buildColumns + ` FROM builds WHERE project = keys.k ORDER BY number DESC LIMIT 1) b`
+)
+
+// BuildNumber returns build number n of project, or an error wrapping
+// pipeline.ErrNotFound; one lookup in the (project, number) index.
+func (s *Store) BuildNumber(ctx context.Context, project string, n int) (pipeline.Build, error) {
+	b, err := scanBuild(s.pool.QueryRow(ctx, `SELECT `+buildColumns+` FROM builds WHERE project = $1 AND number = $2`, project, n))
+	if err != nil {
+		return pipeline.Build{}, fmt.Errorf("build #%d of %s: %w", n, project, noRows(err))
+	}
+	return b, nil
+}
+
+// BuildsBefore lists project's builds numbered below before (0: from the
+// newest), newest first, at most limit (0: all): a range of the (project,
+// number) index.
+func (s *Store) BuildsBefore(ctx context.Context, project string, before, limit int) ([]pipeline.Build, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
+	bs, err := queryBuilds(ctx, s.pool, buildsBeforeQuery, project, before, lim)
+	if err != nil {
+		return nil, fmt.Errorf("listing builds of %s before #%d: %w", project, before, err)
+	}
+	return bs, nil
+}
+
 // LastBuilds maps each project key to its newest build (highest number), in
-// one query; projects without builds are absent.
+// one query that costs a few index lookups per project, whatever the
+// history's length; projects without builds are absent.
 func (s *Store) LastBuilds(ctx context.Context) (map[string]pipeline.Build, error) {
-	bs, err := queryBuilds(ctx, s.pool, `SELECT DISTINCT ON (project) `+buildColumns+`
-		FROM builds ORDER BY project, number DESC`)
+	bs, err := queryBuilds(ctx, s.pool, lastBuildsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("listing last builds: %w", err)
 	}
