@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -97,22 +98,27 @@ func findBuild(ctx context.Context, st store, arg string) (pipeline.Build, error
 	if err != nil {
 		return pipeline.Build{}, err
 	}
-	builds, err := st.Builds(ctx, ref.String(), 0)
+	if hasNum {
+		b, err := st.BuildNumber(ctx, ref.String(), n)
+		if errors.Is(err, pipeline.ErrNotFound) {
+			last, lerr := st.Builds(ctx, ref.String(), 1)
+			if lerr == nil && len(last) == 0 {
+				return pipeline.Build{}, fmt.Errorf("no builds of %s", ref)
+			}
+			if lerr == nil {
+				return pipeline.Build{}, fmt.Errorf("%s has no build #%d (its newest is #%d)", ref, n, last[0].Number)
+			}
+		}
+		return b, err
+	}
+	builds, err := st.Builds(ctx, ref.String(), 1)
 	if err != nil {
 		return pipeline.Build{}, err
 	}
 	if len(builds) == 0 {
 		return pipeline.Build{}, fmt.Errorf("no builds of %s", ref)
 	}
-	if !hasNum {
-		return builds[0], nil
-	}
-	for _, b := range builds {
-		if b.Number == n {
-			return b, nil
-		}
-	}
-	return pipeline.Build{}, fmt.Errorf("%s has no build #%d (it has %d builds)", ref, n, len(builds))
+	return builds[0], nil
 }
 
 // parseBuildArg splits "ns/name[:tag][#N]" into the project and the build
