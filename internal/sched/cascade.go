@@ -170,19 +170,26 @@ func (d *Dispatcher) digestChanged(ctx context.Context, b pipeline.Build) (bool,
 	if b.Digest == "" {
 		return false, nil
 	}
-	builds, err := d.store.Builds(ctx, b.Project, 0)
-	if err != nil {
-		return false, err
-	}
-	for _, prev := range builds {
-		if prev.ID >= b.ID || prev.Digest == "" {
-			continue
+	// A page at a time, newest first, from the build before b: the
+	// delivered build before it is usually among the first few.
+	for before := b.Number; ; {
+		builds, err := d.store.BuildsBefore(ctx, b.Project, before, 20)
+		if err != nil {
+			return false, err
 		}
-		if prev.Status == pipeline.StatusSucceeded || prev.Unchanged() {
-			return prev.Digest != b.Digest, nil
+		for _, prev := range builds {
+			if prev.ID >= b.ID || prev.Digest == "" {
+				continue
+			}
+			if prev.Status == pipeline.StatusSucceeded || prev.Unchanged() {
+				return prev.Digest != b.Digest, nil
+			}
 		}
+		if len(builds) < 20 {
+			return true, nil
+		}
+		before = builds[len(builds)-1].Number
 	}
-	return true, nil
 }
 
 // skipDescendants records the queued builds of every project below failed

@@ -31,6 +31,7 @@ type DispatchStore interface {
 	pipeline.QueueStore
 	pipeline.ProjectStore
 	pipeline.BuildStore
+	pipeline.BuildPages
 	pipeline.GraphStore
 	pipeline.QueuePicker
 	pipeline.BuildPins
