@@ -29,23 +29,17 @@ const ToolboxRepo = "hoist-toolbox"
 // importing it into the engine when it is not there yet. No registry is
 // asked. The image carries no owner labels: it is shared and kept.
 func (e *Engine) EnsureToolbox(ctx context.Context) (string, error) {
-	bb, err := os.ReadFile(BusyboxPath)
+	ref, rootfs, err := ToolboxImage(ctx)
 	if err != nil {
-		return "", fmt.Errorf("making the toolbox image: %w (install Debian's busybox-static: apt-get install busybox-static)", err)
+		return "", err
 	}
-	sum := sha256.Sum256(append([]byte(dockerStub), bb...))
-	ref := ToolboxRepo + ":" + hex.EncodeToString(sum[:6])
 	if _, err := e.cli.ImageInspect(ctx, ref); err == nil {
 		return ref, nil
 	} else if !cerrdefs.IsNotFound(err) {
 		return "", fmt.Errorf("looking for the toolbox image %s: %w", ref, err)
 	}
-	out, err := exec.CommandContext(ctx, BusyboxPath, "--list").Output()
-	if err != nil {
-		return "", fmt.Errorf("making the toolbox image: listing busybox's applets: %w", err)
-	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeToolbox(pw, bb, strings.Fields(string(out)))) }()
+	go func() { pw.CloseWithError(rootfs(pw)) }()
 	res, err := e.cli.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, ref,
 		client.ImageImportOptions{Changes: []string{`ENV PATH=/bin`, `CMD ["sh"]`}})
 	if err != nil {
@@ -58,6 +52,26 @@ func (e *Engine) EnsureToolbox(ctx context.Context) (string, error) {
 	}
 	e.log.Debug("imported the toolbox image", "ref", ref)
 	return ref, nil
+}
+
+// ToolboxImage returns the reference of the toolbox image and a function
+// writing its root filesystem as a tar stream, for EnsureToolbox and for
+// placing the same image elsewhere (scripts/k3s.sh imports it into a k3s
+// node's containerd). The image's config is ENV PATH=/bin and CMD ["sh"].
+func ToolboxImage(ctx context.Context) (ref string, rootfs func(io.Writer) error, err error) {
+	bb, err := os.ReadFile(BusyboxPath)
+	if err != nil {
+		return "", nil, fmt.Errorf("making the toolbox image: %w (install Debian's busybox-static: apt-get install busybox-static)", err)
+	}
+	sum := sha256.Sum256(append([]byte(dockerStub), bb...))
+	ref = ToolboxRepo + ":" + hex.EncodeToString(sum[:6])
+	return ref, func(w io.Writer) error {
+		out, err := exec.CommandContext(ctx, BusyboxPath, "--list").Output()
+		if err != nil {
+			return fmt.Errorf("making the toolbox image: listing busybox's applets: %w", err)
+		}
+		return writeToolbox(w, bb, strings.Fields(string(out)))
+	}, nil
 }
 
 // dockerStub is the toolbox's docker: sandboxed scripts have no engine, and
