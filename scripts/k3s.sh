@@ -5,10 +5,11 @@
 #                                cluster, wait until its node is Ready
 #   scripts/k3s.sh down          stop what up started (by PID) and remove its
 #                                mounts, interfaces, iptables rules and state
-#   scripts/k3s.sh status        up or down, and the node's readiness
+#   scripts/k3s.sh status        up or down (exit status 3), and the node's readiness
 #   scripts/k3s.sh kubeconfig    print the kubeconfig's path
 #   scripts/k3s.sh kubectl ARGS  the cluster's own kubectl on that kubeconfig
 #   scripts/k3s.sh images        print the images imported into the node
+#   scripts/k3s.sh build         only build k3s and buildkit into the cache
 #
 # k3s is built from its Go module through the module proxy (no release can
 # be downloaded here): 6–18 minutes and ~6 GB of Go build cache the first
@@ -522,12 +523,17 @@ kubectl)
   running >/dev/null || die "down: run scripts/k3s.sh up first"
   KUBECONFIG=$kubeconfig exec "$bin/kubectl" "$@"
   ;;
+build)
+  install_deps
+  build_k3s
+  [ "${HOIST_K3S_BUILDKIT:-1}" = 0 ] || build_buildkit
+  ;;
 images)
   running >/dev/null || die "down: run scripts/k3s.sh up first"
   cat "$data"/images/*.ref
   ;;
 *)
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
   ;;
 esac
