@@ -192,6 +192,20 @@ make_images() {
 
 # --- state ---------------------------------------------------------------
 
+# lock makes concurrent ups and downs (two clones, two test runs) wait for
+# each other; k3s itself does not inherit the lock.
+locked=
+lock() {
+  [ -z "$locked" ] || return 0
+  mkdir -p "$data"
+  exec 9>"$data/lock"
+  if ! flock -n 9; then
+    say "another scripts/k3s.sh up or down is running; waiting for it"
+    flock -w 1200 9 || die "it still runs after 20 min ($data/lock)"
+  fi
+  locked=1
+}
+
 # running prints the PID of the k3s that up started, if it still runs.
 running() {
   [ -f "$pidfile" ] || return 1
@@ -286,6 +300,7 @@ EOF
 
 cmd_up() {
   need_root up
+  lock
   if pid=$(running); then
     if node_ready; then say "already up (pid $pid), node Ready; kubeconfig: $kubeconfig"; exit 0; fi
     say "already up (pid $pid), node not Ready yet; waiting"
@@ -342,7 +357,7 @@ cmd_up() {
     --flannel-backend=none --disable-network-policy \
     --disable=coredns,servicelb,traefik,local-storage,metrics-server \
     --disable-helm-controller \
-    >"$log" 2>&1 &
+    >"$log" 2>&1 9>&- &
   pid=$!
   echo "$pid" >"$pidfile"
 
@@ -440,6 +455,7 @@ ipt_clean() {
 
 cmd_down() {
   need_root down
+  lock
   start=$(date +%s)
   if pid=$(running); then
     say "stopping k3s (pid $pid)"
