@@ -121,6 +121,33 @@ func TestK3s(t *testing.T) {
 		t.Errorf("runc --version in buildkit's image = %q", logs)
 	}
 
+	// buildkitd serves in a privileged pod on the host's network, as the
+	// executor will run it.
+	applyPod(t, script, "buildkitd", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: buildkitd
+spec:
+  hostNetwork: true
+  containers:
+  - name: buildkitd
+    image: %s
+    imagePullPolicy: Never
+    args: [--oci-worker=true, --containerd-worker=false]
+    securityContext:
+      privileged: true
+`, buildkit), "Running")
+	var workers []byte
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		workers, err = exec.Command(script, "kubectl", "exec", "buildkitd", "--", "buildctl", "debug", "workers").CombinedOutput()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil || !bytes.Contains(workers, []byte("linux/amd64")) {
+		t.Errorf("buildctl debug workers in the buildkitd pod: %v\n%s", err, workers)
+	}
+
 	// A pod still running when the cluster goes down: its processes,
 	// mounts, network namespace and masquerade rules must go too.
 	podRun(t, script, "running", toolbox, "Never", "Running", []string{"sleep", "3600"})
@@ -167,6 +194,13 @@ spec:
   restartPolicy: Never
   containers:
 %s`, pod, containers.String())
+	return applyPod(t, k3s, pod, manifest, want)
+}
+
+// applyPod creates the pod of manifest, waits until it reaches phase want,
+// and returns how long that took.
+func applyPod(t *testing.T, k3s, pod, manifest, want string) time.Duration {
+	t.Helper()
 	start := time.Now()
 	c := exec.Command(k3s, "kubectl", "apply", "-f", "-")
 	c.Stdin = strings.NewReader(manifest)
