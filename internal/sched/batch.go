@@ -38,8 +38,11 @@ func (r Result) OK() bool {
 // (parents first); parents outside the batch are not waited for. A project
 // starts when every parent in the batch has succeeded; when one failed or was
 // skipped, the project is skipped with the reason "parent X failed". At most
-// workers builds run at once, and never two of the same repository. Results
-// come back in the order of projects.
+// workers builds run at once up to the end of their build stage (then they
+// hand their worker back, pipeline.HandOff, and go on with their tests;
+// the runner bounds those), and never two of the same repository. A child
+// waits for its parents' whole builds. Results come back in the order of
+// projects, once every build has ended.
 func Batch(ctx context.Context, r Runner, projects []pipeline.Project, workers int, cause string) []Result {
 	if workers < 1 {
 		workers = 1
@@ -55,6 +58,7 @@ func Batch(ctx context.Context, r Runner, projects []pipeline.Project, workers i
 		wg.Go(b.work)
 	}
 	wg.Wait()
+	b.builds.Wait()
 	return b.results
 }
 
@@ -73,6 +77,7 @@ type batch struct {
 	done    []bool
 	running map[string]bool // repositories being built
 	results []Result
+	builds  sync.WaitGroup // the builds started, until they end
 }
 
 // work takes ready projects until none are left.
@@ -101,13 +106,26 @@ func (b *batch) work() {
 			b.running[p.Image().Repository()] = true
 		}
 		b.mu.Unlock()
+		b.run(i, p, skip)
+	}
+}
 
+// run runs or skips project i and returns when it has ended, or when its
+// build stage has ended and the build hands its worker back
+// (pipeline.HandOff): the build then goes on by itself, and counts as
+// active, and its repository as running, until it ends.
+func (b *batch) run(i int, p pipeline.Project, skip string) {
+	handed := make(chan struct{})
+	ctx := pipeline.WithHandoff(b.ctx, func() { close(handed) })
+	ended := make(chan struct{})
+	b.builds.Go(func() {
+		defer close(ended)
 		var res Result
 		res.Project = p
 		if skip != "" {
-			res.Build, res.Err = b.r.Skip(b.ctx, p, b.cause, skip)
+			res.Build, res.Err = b.r.Skip(ctx, p, b.cause, skip)
 		} else {
-			res.Build, res.Err = b.r.Run(b.ctx, p, b.cause)
+			res.Build, res.Err = b.r.Run(ctx, p, b.cause)
 		}
 
 		b.mu.Lock()
@@ -116,6 +134,10 @@ func (b *batch) work() {
 		delete(b.running, p.Image().Repository())
 		b.cond.Broadcast()
 		b.mu.Unlock()
+	})
+	select {
+	case <-ended:
+	case <-handed:
 	}
 }
 

@@ -73,6 +73,7 @@ type Dispatcher struct {
 	// recovered is set once Recover has failed the builds an earlier
 	// server left running.
 	recovered bool
+	builds    sync.WaitGroup // the builds claimed here, until they end
 }
 
 // NewDispatcher returns a Dispatcher; Run starts it.
@@ -112,6 +113,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		wg.Go(func() { d.work(ctx) })
 	}
 	wg.Wait()
+	d.builds.Wait() // those handed off go on without a worker
 	return nil
 }
 
@@ -224,7 +226,7 @@ func (d *Dispatcher) work(ctx context.Context) {
 		b, bctx, err := d.claim(ctx)
 		if err == nil {
 			d.signal() // another build may be ready for another worker
-			d.run(bctx, b)
+			d.start(bctx, b)
 			continue
 		}
 		if !errors.Is(err, pipeline.ErrNotFound) && ctx.Err() == nil {
@@ -254,6 +256,24 @@ func (d *Dispatcher) claim(ctx context.Context) (pipeline.Build, context.Context
 	return b, bctx, nil
 }
 
+// start runs a claimed build and returns when it has ended, or when its
+// build stage has ended and it hands its worker back (pipeline.HandOff):
+// it then goes on by itself, and stays running here (in running, inflight
+// and its repository's lock) until it ends.
+func (d *Dispatcher) start(ctx context.Context, b pipeline.Build) {
+	handed := make(chan struct{})
+	ctx = pipeline.WithHandoff(ctx, func() { close(handed) })
+	ended := make(chan struct{})
+	d.builds.Go(func() {
+		defer close(ended)
+		d.run(ctx, b)
+	})
+	select {
+	case <-ended:
+	case <-handed:
+	}
+}
+
 // run executes a claimed build and records its end.
 func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
 	defer func() {
@@ -264,6 +284,7 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
 			delete(d.inflight, b.Project)
 		}
 		d.mu.Unlock()
+		d.signal() // its children, or its repository's next build, may be ready
 	}()
 	log := d.opts.Logger.With("build", b.ID, "project", b.Project, "number", b.Number)
 	p, err := d.store.Project(ctx, b.Project)
