@@ -43,7 +43,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		data          = fs.String("data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 		db            = dbFlag(fs)
 		verbose       = fs.Bool("v", false, "show build output (the default on a terminal)")
-		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once")
+		workers       = fs.Int("workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage")
+		testWorkers   = fs.Int("test-workers", 0, testWorkersHelp)
 		keep          = fs.Bool("keep-workspace", false, "keep checkouts after each build, for debugging")
 		prebuildLimit = fs.Duration("prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
 		checkoutLimit = fs.Duration("checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
@@ -104,6 +105,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Instance:        env.instance,
 		Trusted:         func(pipeline.Project) bool { return !*sandbox },
 		Limits:          lf.def,
+		TestWorkers:     testSlots(*testWorkers, *workers),
 	})
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
 	notices := nf.service(env.store, defaultServeAddr, warnLogger(stderr))
@@ -129,6 +131,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	return nil
+}
+
+// testWorkersHelp is the help of --test-workers, a flag of run and serve.
+const testWorkersHelp = "builds testing, scanning and delivering at once, each after its build stage gave its --workers slot back (default 4 × --workers)"
+
+// testSlots is --test-workers, 4 × --workers when it is not set.
+func testSlots(testWorkers, workers int) int {
+	if testWorkers > 0 {
+		return testWorkers
+	}
+	return 4 * max(workers, 1)
 }
 
 // selectProjects keeps the projects named by --only, all without it.

@@ -42,6 +42,7 @@ type serveFlags struct {
 	addr, data    string
 	db            string
 	workers       int
+	testWorkers   int
 	keep, verbose bool
 	publicRead    bool
 	allowLocal    bool
@@ -61,7 +62,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve the web UI and the API on")
 	fs.StringVar(&f.data, "data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 	fs.StringVar(&f.db, "db", "", dbUsage)
-	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage")
+	fs.IntVar(&f.testWorkers, "test-workers", 0, testWorkersHelp)
 	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs, and pull from the embedded registry; writes always need a user")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "mark cookies Secure (serve behind HTTPS)")
 	fs.BoolVar(&f.allowLocal, "allow-local-repos", false, "let projects registered over the API or UI build repositories on this machine (paths, file:// URLs)")
@@ -210,6 +212,7 @@ func newServeRunner(f *serveFlags, env *env, m *metrics.Metrics, log *slog.Logge
 		Trusted:         func(p pipeline.Project) bool { return p.Trusted || f.trustIndex && p.FromIndex() },
 		Limits:          f.limits.def,
 		MaxLimits:       f.limits.max,
+		TestWorkers:     testSlots(f.testWorkers, f.workers),
 	})
 }
 

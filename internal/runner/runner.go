@@ -102,6 +102,11 @@ type Options struct {
 	// limits: a higher one is lowered to it, and the build's log says so;
 	// zero fields: no cap.
 	Limits, MaxLimits pipeline.Limits
+	// TestWorkers bounds the builds past their build stage (in test, scan
+	// or deliver) at once; 0: no bound. A build whose build stage ended
+	// waits for one of these slots, then hands its scheduler's worker back
+	// (pipeline.HandOff) so that the worker builds the next one meanwhile.
+	TestWorkers int
 }
 
 // limits returns the limits of p's containers (its own, else Limits, at
@@ -132,8 +137,9 @@ const DefaultLogLimit = 50 << 20
 // two builds of the same image repository at once (their NAME:test tags
 // would race).
 type Runner struct {
-	deps Deps
-	opts Options
+	deps  Deps
+	opts  Options
+	tests chan struct{} // the TestWorkers slots; nil: no bound
 }
 
 // New returns a Runner.
@@ -158,7 +164,11 @@ func New(deps Deps, opts Options) *Runner {
 	if abs, err := filepath.Abs(opts.WorkDir); err == nil {
 		opts.WorkDir = abs
 	}
-	return &Runner{deps: deps, opts: opts}
+	r := &Runner{deps: deps, opts: opts}
+	if opts.TestWorkers > 0 {
+		r.tests = make(chan struct{}, opts.TestWorkers)
+	}
+	return r
 }
 
 // job is the state one build carries from stage to stage.
@@ -235,6 +245,11 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 		{pipeline.StageDeliver, r.deliver},
 	}
 	for i, s := range stages {
+		if s.name == pipeline.StageTest {
+			// The build stage ended: the rest of the build takes a test
+			// slot and gives its worker back.
+			defer r.enterTests(ctx)()
+		}
 		if ctx.Err() != nil {
 			// Cancelled between stages: this one and the rest never start.
 			j.build.Status, j.build.Reason = pipeline.StatusCancelled, cancelReason(ctx)
@@ -268,6 +283,24 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 		return j.build, fmt.Errorf("recording the end of build %d: %w", j.build.ID, err)
 	}
 	return j.build, nil
+}
+
+// enterTests waits for a test slot (Options.TestWorkers), then hands the
+// build's worker back to its scheduler (pipeline.HandOff). It returns the
+// func that frees the slot. When ctx ends first, the build ends cancelled
+// without a slot and keeps its worker until then.
+func (r *Runner) enterTests(ctx context.Context) (release func()) {
+	release = func() {}
+	if r.tests != nil {
+		select {
+		case r.tests <- struct{}{}:
+			release = func() { <-r.tests }
+		case <-ctx.Done():
+			return release
+		}
+	}
+	pipeline.HandOff(ctx)
+	return release
 }
 
 // namedStage is a stage and the function that runs it.
