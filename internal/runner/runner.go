@@ -187,6 +187,7 @@ type job struct {
 	unchanged string
 	limits    pipeline.Limits // of every container the build starts
 	lowered   []string        // the project's limits lowered to the server's maximum
+	scanning  *earlyScan      // the scan started with the test stage
 }
 
 // stageFunc runs one stage. It returns errSkipped when the stage does not apply.
@@ -256,6 +257,9 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 			r.skipStages(j, stages[i:], "the build was cancelled")
 			break
 		}
+		if s.name == pipeline.StageTest {
+			r.startScan(ctx, j)
+		}
 		err := r.runStage(ctx, j, s.name, s.run)
 		if err == nil && j.unchanged != "" {
 			j.build.Status, j.build.Reason = pipeline.StatusSkipped, j.unchanged
@@ -277,6 +281,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	if j.build.Status == pipeline.StatusRunning {
 		j.build.Status = pipeline.StatusSucceeded
 	}
+	r.stopScan(j) // before the reap: the scan's containers are the build's
 	r.reap(ctx, j)
 	j.build.Finished = now()
 	if err := r.deps.Store.UpdateBuild(context.WithoutCancel(ctx), j.build); err != nil {

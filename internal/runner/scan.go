@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -26,16 +27,22 @@ func (r *Runner) scan(ctx context.Context, j *job, log io.Writer) error {
 	if r.deps.Scanner == nil {
 		return skipReason("no scanner configured")
 	}
-	started := now()
-	report, err := r.deps.Scanner.Scan(ctx, pipeline.ScanSpec{
-		Image: r.ref(j, "test"), Digest: j.digest, Project: j.project, Local: true,
-	}, log)
+	started, finished := now(), time.Time{}
+	var report pipeline.ScanReport
+	var err error
+	if es := j.scanning; es != nil {
+		report, err = r.awaitScan(es, log)
+		started, finished = es.started, es.finished
+	} else {
+		report, err = r.deps.Scanner.Scan(ctx, r.scanSpec(j), log)
+		finished = now()
+	}
 	if err != nil {
 		return fmt.Errorf("scanning %s: %w", r.ref(j, "test"), err)
 	}
 	s := pipeline.Scan{
 		Project: j.project.Key(), Image: r.ref(j, j.project.Tag), Digest: j.digest, BuildID: j.build.ID,
-		Cause: fmt.Sprintf("build #%d", j.build.Number), Started: started, Finished: now(), Report: report,
+		Cause: fmt.Sprintf("build #%d", j.build.Number), Started: started, Finished: finished, Report: report,
 	}
 	if err := r.storeScan(ctx, &s, log); err != nil {
 		return err
@@ -61,6 +68,91 @@ func (r *Runner) scan(ctx context.Context, j *job, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "attached the SBOM (%d bytes) to %s as %s\n", len(report.SBOM), subject, d)
 	return nil
+}
+
+// scanSpec is what a build's scan reads: the tested image, pushed as
+// NAME:test, also in the engine's image store.
+func (r *Runner) scanSpec(j *job) pipeline.ScanSpec {
+	return pipeline.ScanSpec{Image: r.ref(j, "test"), Digest: j.digest, Project: j.project, Local: true}
+}
+
+// earlyScan is a build's scan, started with its test stage (it reads the
+// NAME:test the build stage pushed, as the tests do), so that the scan
+// stage only waits for what is left of it. Its output goes to a file until
+// the scan stage writes it to its own log; a failing test discards it.
+type earlyScan struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{} // closed when the scanner has returned
+	out    *os.File      // the scanner's output
+
+	// Set before done is closed.
+	started, finished time.Time
+	report            pipeline.ScanReport
+	err               error
+}
+
+// errScanDiscarded ends an early scan whose result nobody will read: the
+// test stage failed, or the build ended.
+var errScanDiscarded = errors.New("the scan is not needed: the build will not deliver")
+
+// startScan starts the scan of j's image beside its test stage, when
+// there is a scanner. Without a file for its output it starts nothing,
+// and the scan stage scans in its turn.
+func (r *Runner) startScan(ctx context.Context, j *job) {
+	if r.deps.Scanner == nil {
+		return
+	}
+	out, err := os.CreateTemp("", fmt.Sprintf("hoist-scan-%d-*.log", j.build.ID))
+	if err != nil {
+		r.opts.Logger.Warn("the scan waits for the tests: no file for its output", "build", j.build.ID, "err", err)
+		return
+	}
+	sctx, cancel := context.WithCancelCause(ctx)
+	es := &earlyScan{cancel: cancel, done: make(chan struct{}), out: out, started: now()}
+	spec := r.scanSpec(j)
+	go func() {
+		defer close(es.done)
+		es.report, es.err = r.deps.Scanner.Scan(sctx, spec, out)
+		es.finished = now()
+	}()
+	j.scanning = es
+}
+
+// awaitScan waits for the early scan, writes its output to log after a
+// line saying when it ran, and returns its report.
+func (r *Runner) awaitScan(es *earlyScan, log io.Writer) (pipeline.ScanReport, error) {
+	waitFrom := now()
+	<-es.done
+	waited := now().Sub(waitFrom)
+	took := es.finished.Sub(es.started).Round(time.Millisecond)
+	line := fmt.Sprintf("scanned while the tests ran: the scan started with the test stage at %s and took %s", es.started.Format("15:04:05.000"), took)
+	if waited >= time.Millisecond {
+		line += fmt.Sprintf(", %s of it after the tests", waited.Round(time.Millisecond))
+	}
+	fmt.Fprintln(log, line)
+	if _, err := es.out.Seek(0, io.SeekStart); err != nil {
+		return es.report, fmt.Errorf("reading the scanner's output: %w", err)
+	}
+	if _, err := io.Copy(log, es.out); err != nil {
+		return es.report, fmt.Errorf("copying the scanner's output: %w", err)
+	}
+	return es.report, es.err
+}
+
+// stopScan ends j's early scan, if any, whether or not the scan stage
+// used it: it is cancelled, waited for, and its output removed.
+func (r *Runner) stopScan(j *job) {
+	es := j.scanning
+	if es == nil {
+		return
+	}
+	j.scanning = nil
+	es.cancel(errScanDiscarded)
+	<-es.done
+	_ = es.out.Close()
+	if err := os.Remove(es.out.Name()); err != nil {
+		r.opts.Logger.Warn("removing the scan's output", "file", es.out.Name(), "err", err)
+	}
 }
 
 // storeScan stores s and logs what changed since the project's previous
