@@ -137,7 +137,9 @@ func TestServeCancelsEveryStage(t *testing.T) {
 				case "checkout":
 					return accepted.Load() > 0
 				case "scan":
-					return len(marked(owner)) > 0
+					// The scanner starts with the test stage: cancel once
+					// the scan stage waits for it.
+					return runningStage(st, b.ID) == s.stage && len(marked(owner)) > 0
 				}
 				return runningStage(st, b.ID) == s.stage && strings.Contains(logOf(st, b.ID, s.stage), s.ready)
 			})
