@@ -46,14 +46,16 @@ type BuildObserver interface {
 
 // DispatcherOptions configure a Dispatcher.
 type DispatcherOptions struct {
-	Workers  int           // builds run at once; default 1
+	Workers  int           // builds run at once up to the end of their build stage (see pipeline.HandOff); default 1
 	Poll     time.Duration // how often idle workers look for queued builds; default 1 s
 	Logger   *slog.Logger  // nil: discard
 	Observer BuildObserver // nil: nobody
 }
 
 // Dispatcher runs the builds queued in a store, as a long-lived service
-// does: at most Workers at once, one at a time per project (the store's
+// does: at most Workers at once up to the end of their build stage (then
+// a build hands its worker back, pipeline.HandOff, and goes on by itself;
+// the executor bounds those), one at a time per project (the store's
 // Claim sees to that, also across servers sharing the database), and one at
 // a time per image repository in this process (their NAME:test tags would
 // race). It is safe for concurrent use.
