@@ -11,6 +11,7 @@ import (
 	"github.com/hoistci/hoist/internal/index"
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/runner"
+	"github.com/hoistci/hoist/internal/sched"
 	"github.com/hoistci/hoist/internal/store/sqlite"
 )
 
@@ -136,5 +137,46 @@ func TestTestSlotsAndHandOff(t *testing.T) {
 	close(tester.gate(two.Key()))
 	if e := <-doneTwo; e.err != nil || e.b.Status != pipeline.StatusSucceeded {
 		t.Fatalf("second build: %+v %v", e.b, e.err)
+	}
+}
+
+// TestBatchBuildsWhileTesting: hoist run's scheduler with one worker and
+// this runner: the second build checks out while the first is still in its
+// test stage, as the stages' times in the store show.
+func TestBatchBuildsWhileTesting(t *testing.T) {
+	ctx := context.Background()
+	tester := newGateTester()
+	r, st := laneRunner(t, tester, nil, 0)
+	one := demo
+	two := demo
+	two.JobID = "other"
+	done := make(chan []sched.Result, 1)
+	go func() { done <- sched.Batch(ctx, r, []pipeline.Project{one, two}, 1, "test") }()
+	// The first hands its worker back before its tests start, so either
+	// may enter them first.
+	in := map[string]bool{}
+	for range 2 {
+		select {
+		case got := <-tester.entered:
+			in[got] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %v entered the tests: the one worker is held by a build in its tests", in)
+		}
+	}
+	if !in[one.Key()] || !in[two.Key()] {
+		t.Fatalf("%v entered the tests, want both", in)
+	}
+	close(tester.gate(one.Key()))
+	close(tester.gate(two.Key()))
+	results := <-done
+	for _, res := range results {
+		if !res.OK() {
+			t.Fatalf("%s: %s %q", res.Project.Key(), res.Build.Status, res.Build.Reason)
+		}
+	}
+	test := stageOf(t, st, results[0].Build.ID, pipeline.StageTest)
+	checkout := stageOf(t, st, results[1].Build.ID, pipeline.StageCheckout)
+	if !checkout.Started.Before(test.Finished) {
+		t.Errorf("%s checked out at %s, after %s's test stage ended (%s)", two.Key(), checkout.Started, one.Key(), test.Finished)
 	}
 }
