@@ -42,6 +42,7 @@ type Build struct {
 	ID          int64
 	Project     string // Project.Key()
 	Number      int    // 1, 2, … per project
+	Attempt     int    // 1, then 2, 3, … when a runner lost it and another took it again
 	Status      Status
 	Cause       string
 	Commit      string

@@ -29,10 +29,11 @@ type GraphStore interface {
 
 // QueuePicker lets a dispatcher choose which queued build to claim.
 type QueuePicker interface {
-	// ClaimID marks the build with id running with Started = now if it is
-	// still queued and its project has no running build, and returns it;
-	// ErrNotFound otherwise.
-	ClaimID(ctx context.Context, id int64, now time.Time) (Build, error)
+	// ClaimID marks the build with id running with Started = now and held
+	// by lease if it is still queued, its retry backoff has passed and its
+	// project has no running build, and returns it; ErrNotFound otherwise.
+	// A zero lease never expires (LeaseStore).
+	ClaimID(ctx context.Context, id int64, lease Lease, now time.Time) (Build, error)
 	// SkipQueued marks the build with id skipped with reason if it is still
 	// queued, and reports whether it was.
 	SkipQueued(ctx context.Context, id int64, reason string, now time.Time) (bool, error)

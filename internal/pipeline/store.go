@@ -21,7 +21,11 @@ type BuildStore interface {
 	// CreateBuild stores b as a new build, setting b.ID and b.Number (one
 	// more than the project's last build).
 	CreateBuild(ctx context.Context, b *Build) error
-	// UpdateBuild replaces the stored build with b.ID.
+	// UpdateBuild replaces the stored build with b.ID (not its attempt or
+	// lease). When b.Attempt is not 0 and the stored build has moved on to
+	// another attempt (its lease expired and it was queued again) or failed
+	// because that attempt lost its lease, nothing changes and the error wraps ErrLeaseLost:
+	// a runner that lost its build never overwrites the next attempt.
 	UpdateBuild(ctx context.Context, b Build) error
 	// Build returns the build with id, or ErrNotFound.
 	Build(ctx context.Context, id int64) (Build, error)
@@ -98,6 +102,7 @@ type Store interface {
 	GraphStore
 	BuildPins
 	QueuePicker
+	LeaseStore
 	CheckStore
 	ScanStore
 	ArtifactStore

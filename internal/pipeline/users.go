@@ -69,7 +69,8 @@ type QueueStore interface {
 	// is returned with joined true, and nothing is created.
 	Enqueue(ctx context.Context, project, cause string, now time.Time) (b Build, joined bool, err error)
 	// Claim atomically takes the oldest queued build whose project has no
-	// running build, marks it running with Started = now and returns it.
+	// running build and whose retry backoff has passed, marks it running
+	// with Started = now, holding no lease, and returns it.
 	// ErrNotFound when no build is ready. Two claimers never get the same build.
 	Claim(ctx context.Context, now time.Time) (Build, error)
 	// CancelQueued marks the build with id cancelled, with reason, if it is
@@ -77,8 +78,10 @@ type QueueStore interface {
 	CancelQueued(ctx context.Context, id int64, reason string, now time.Time) (bool, error)
 	// Active lists queued and running builds, oldest first.
 	Active(ctx context.Context) ([]Build, error)
-	// FailRunning marks every running build failed with reason, as at the
-	// start of a server after a crash, and returns how many it marked.
+	// FailRunning marks every running build that holds no lease (see
+	// LeaseStore) failed with reason, as at the start of a server after a
+	// crash, and returns how many it marked. Leased builds are left to
+	// expire: another live server may hold them.
 	FailRunning(ctx context.Context, reason string, now time.Time) (int, error)
 }
 

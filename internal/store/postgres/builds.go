@@ -13,7 +13,7 @@ import (
 )
 
 const buildColumns = `id, project, number, status, cause, git_commit, failed_stage,
-	reason, image, digest, created, started, finished`
+	reason, image, digest, created, started, finished, attempt`
 
 // CreateBuild stores b as a new build, setting b.ID and b.Number (one more
 // than the project's last build). The number is chosen and the row inserted
@@ -41,26 +41,31 @@ func insertBuild(ctx context.Context, tx pgx.Tx, b *pipeline.Build) error {
 	}
 	var id int64
 	err = tx.QueryRow(ctx, `INSERT INTO builds (project, number, status, cause, git_commit,
-		failed_stage, reason, image, digest, created, started, finished)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		failed_stage, reason, image, digest, created, started, finished, attempt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		b.Project, number, b.Status, b.Cause, b.Commit, b.FailedStage, []byte(b.Reason),
-		b.Image, b.Digest, nanos(b.Created), nanos(b.Started), nanos(b.Finished),
+		b.Image, b.Digest, nanos(b.Created), nanos(b.Started), nanos(b.Finished), max(b.Attempt, 1),
 	).Scan(&id)
 	if err != nil {
 		return err
 	}
-	b.ID, b.Number = id, number
+	b.ID, b.Number, b.Attempt = id, number, max(b.Attempt, 1)
 	return nil
 }
 
 // UpdateBuild replaces the stored build with b.ID. Project and Number stay
-// as CreateBuild set them. A missing build is pipeline.ErrNotFound.
+// as CreateBuild set them, and so do its attempt and lease. A missing build
+// is pipeline.ErrNotFound; one at another attempt than b's (b.Attempt not
+// 0) is pipeline.ErrLeaseLost.
 func (s *Store) UpdateBuild(ctx context.Context, b pipeline.Build) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE builds SET status = $1, cause = $2,
 		git_commit = $3, failed_stage = $4, reason = $5, image = $6, digest = $7,
-		created = $8, started = $9, finished = $10 WHERE id = $11`,
+		created = $8, started = $9, finished = $10 WHERE id = $11 AND ($12 = 0 OR (attempt = $12 AND NOT lease_lost))`,
 		b.Status, b.Cause, b.Commit, b.FailedStage, []byte(b.Reason), b.Image, b.Digest,
-		nanos(b.Created), nanos(b.Started), nanos(b.Finished), b.ID)
+		nanos(b.Created), nanos(b.Started), nanos(b.Finished), b.ID, b.Attempt)
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("updating build %d: %w", b.ID, s.missing(ctx, b.ID))
+	}
 	return affected(tag, err, fmt.Sprintf("updating build %d", b.ID))
 }
 
@@ -168,7 +173,7 @@ func scanBuild(r pgx.Row) (pipeline.Build, error) {
 	var created, started, finished *int64
 	var reason []byte
 	err := r.Scan(&b.ID, &b.Project, &b.Number, &b.Status, &b.Cause, &b.Commit,
-		&b.FailedStage, &reason, &b.Image, &b.Digest, &created, &started, &finished)
+		&b.FailedStage, &reason, &b.Image, &b.Digest, &created, &started, &finished, &b.Attempt)
 	b.Reason = string(reason)
 	b.Created, b.Started, b.Finished = fromNanos(created), fromNanos(started), fromNanos(finished)
 	return b, err

@@ -53,26 +53,27 @@ func (s *Store) Enqueue(ctx context.Context, project, cause string, now time.Tim
 // another, skip the builds another is taking (SKIP LOCKED) and
 // never start two builds of one project.
 func (s *Store) Claim(ctx context.Context, now time.Time) (pipeline.Build, error) {
-	b, err := s.claim(ctx, now, 0)
+	b, err := s.claim(ctx, pipeline.Lease{}, now, 0)
 	if err != nil {
 		return pipeline.Build{}, fmt.Errorf("claiming a queued build: %w", err)
 	}
 	return b, nil
 }
 
-// ClaimID marks the build with id running with Started = now if it is still
-// queued and its project has no running build, and returns it; otherwise
-// pipeline.ErrNotFound.
-func (s *Store) ClaimID(ctx context.Context, id int64, now time.Time) (pipeline.Build, error) {
-	b, err := s.claim(ctx, now, id)
+// ClaimID marks the build with id running with Started = now, held by
+// lease, if it is still queued, its backoff has passed and its project has
+// no running build, and returns it; otherwise pipeline.ErrNotFound.
+func (s *Store) ClaimID(ctx context.Context, id int64, lease pipeline.Lease, now time.Time) (pipeline.Build, error) {
+	b, err := s.claim(ctx, lease, now, id)
 	if err != nil {
 		return pipeline.Build{}, fmt.Errorf("claiming build %d: %w", id, err)
 	}
 	return b, nil
 }
 
-// claim marks running, with Started = now, the oldest queued build (the
-// one with id when id is not 0) whose project has no running build;
+// claim marks running, with Started = now and held by lease (none when
+// zero), the oldest queued build (the one with id when id is not 0) whose
+// backoff has passed and whose project has no running build;
 // pipeline.ErrNotFound when none is ready.
 //
 // A candidate row is locked with SKIP LOCKED, so claimers never wait on
@@ -80,7 +81,7 @@ func (s *Store) ClaimID(ctx context.Context, id int64, now time.Time) (pipeline.
 // the project is checked again for a running build: a claim of another of
 // its builds committed since the candidate was read shows there. A project
 // whose lock another claimer holds is passed over.
-func (s *Store) claim(ctx context.Context, now time.Time, id int64) (pipeline.Build, error) {
+func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, id int64) (pipeline.Build, error) {
 	var b pipeline.Build
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		passed := []int64{}
@@ -88,9 +89,10 @@ func (s *Store) claim(ctx context.Context, now time.Time, id int64) (pipeline.Bu
 			var err error
 			b, err = scanBuild(tx.QueryRow(ctx, `SELECT `+buildColumns+` FROM builds AS b
 				WHERE status = $1 AND ($3 = 0 OR id = $3) AND id <> ALL($4)
+				AND COALESCE(not_before, 0) <= $5
 				AND NOT EXISTS (SELECT 1 FROM builds WHERE project = b.project AND status = $2)
 				ORDER BY id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED`,
-				pipeline.StatusQueued, pipeline.StatusRunning, id, passed))
+				pipeline.StatusQueued, pipeline.StatusRunning, id, passed, now.UnixNano()))
 			if err != nil {
 				return noRows(err)
 			}
@@ -103,8 +105,9 @@ func (s *Store) claim(ctx context.Context, now time.Time, id int64) (pipeline.Bu
 			}
 			passed = append(passed, b.ID)
 		}
-		_, err := tx.Exec(ctx, `UPDATE builds SET status = $1, started = $2 WHERE id = $3`,
-			pipeline.StatusRunning, nanos(now), b.ID)
+		_, err := tx.Exec(ctx, `UPDATE builds SET status = $1, started = $2,
+			lease_holder = $3, lease_until = $4, not_before = NULL WHERE id = $5`,
+			pipeline.StatusRunning, nanos(now), lease.Holder, nanos(lease.Until), b.ID)
 		b.Status, b.Started = pipeline.StatusRunning, fromNanos(nanos(now))
 		return err
 	})
@@ -166,20 +169,21 @@ func (s *Store) Active(ctx context.Context) ([]pipeline.Build, error) {
 	return bs, nil
 }
 
-// FailRunning marks every running build failed with reason and Finished =
-// now, and their running stages failed with Error = reason, as at the start
-// of a server after a crash. It returns how many builds it marked.
+// FailRunning marks every running build that holds no lease failed with
+// reason and Finished = now, and their running stages failed with Error =
+// reason, as at the start of a server after a crash. It returns how many
+// builds it marked. Leased builds are left to ExpireLeases.
 func (s *Store) FailRunning(ctx context.Context, reason string, now time.Time) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE stages SET status = $1, error = $2, finished = $3
-			WHERE status = $4 AND build_id IN (SELECT id FROM builds WHERE status = $4)`,
+			WHERE status = $4 AND build_id IN (SELECT id FROM builds WHERE status = $4 AND lease_until IS NULL)`,
 			pipeline.StatusFailed, []byte(reason), nanos(now), pipeline.StatusRunning)
 		if err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE builds SET status = $1, reason = $2, finished = $3
-			WHERE status = $4`, pipeline.StatusFailed, []byte(reason), nanos(now), pipeline.StatusRunning)
+			WHERE status = $4 AND lease_until IS NULL`, pipeline.StatusFailed, []byte(reason), nanos(now), pipeline.StatusRunning)
 		n = tag.RowsAffected()
 		return err
 	})

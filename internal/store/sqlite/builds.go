@@ -13,7 +13,7 @@ import (
 )
 
 const buildColumns = `id, project, number, status, cause, git_commit, failed_stage,
-	reason, image, digest, created, started, finished`
+	reason, image, digest, created, started, finished, attempt`
 
 // CreateBuild stores b as a new build, setting b.ID and b.Number (one more
 // than the project's last build). The number is chosen and the row inserted
@@ -39,32 +39,34 @@ func insertBuild(ctx context.Context, tx *sql.Tx, b *pipeline.Build) error {
 		return err
 	}
 	err = tx.QueryRowContext(ctx, `INSERT INTO builds (`+buildColumns+`)
-		VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		b.Project, number, b.Status, b.Cause, b.Commit, b.FailedStage, b.Reason,
-		b.Image, b.Digest, nanos(b.Created), nanos(b.Started), nanos(b.Finished),
+		b.Image, b.Digest, nanos(b.Created), nanos(b.Started), nanos(b.Finished), max(b.Attempt, 1),
 	).Scan(&id)
 	if err != nil {
 		return err
 	}
-	b.ID, b.Number = id, number
+	b.ID, b.Number, b.Attempt = id, number, max(b.Attempt, 1)
 	return nil
 }
 
 // UpdateBuild replaces the stored build with b.ID. Project and Number stay
-// as CreateBuild set them. A missing build is pipeline.ErrNotFound.
+// as CreateBuild set them, and so do its attempt and lease. A missing build
+// is pipeline.ErrNotFound; one at another attempt than b's (b.Attempt not
+// 0) is pipeline.ErrLeaseLost.
 func (s *Store) UpdateBuild(ctx context.Context, b pipeline.Build) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE builds SET status = ?, cause = ?,
 		git_commit = ?, failed_stage = ?, reason = ?, image = ?, digest = ?,
-		created = ?, started = ?, finished = ? WHERE id = ?`,
+		created = ?, started = ?, finished = ? WHERE id = ? AND (? = 0 OR (attempt = ? AND lease_lost = 0))`,
 		b.Status, b.Cause, b.Commit, b.FailedStage, b.Reason, b.Image, b.Digest,
-		nanos(b.Created), nanos(b.Started), nanos(b.Finished), b.ID)
+		nanos(b.Created), nanos(b.Started), nanos(b.Finished), b.ID, b.Attempt, b.Attempt)
 	if err != nil {
 		return fmt.Errorf("updating build %d: %w", b.ID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("updating build %d: %w", b.ID, err)
 	} else if n == 0 {
-		return fmt.Errorf("updating build %d: %w", b.ID, pipeline.ErrNotFound)
+		return fmt.Errorf("updating build %d: %w", b.ID, s.missing(ctx, b.ID))
 	}
 	return nil
 }
@@ -194,7 +196,7 @@ func scanBuild(r scanner) (pipeline.Build, error) {
 	var b pipeline.Build
 	var created, started, finished sql.NullInt64
 	err := r.Scan(&b.ID, &b.Project, &b.Number, &b.Status, &b.Cause, &b.Commit,
-		&b.FailedStage, &b.Reason, &b.Image, &b.Digest, &created, &started, &finished)
+		&b.FailedStage, &b.Reason, &b.Image, &b.Digest, &created, &started, &finished, &b.Attempt)
 	b.Created, b.Started, b.Finished = fromNanos(created), fromNanos(started), fromNanos(finished)
 	return b, err
 }

@@ -128,11 +128,12 @@ func (s *Store) Forced(ctx context.Context, id int64) (bool, error) {
 	return force, nil
 }
 
-// ClaimID marks the build with id running with Started = now if it is still
-// queued and its project has no running build, and returns it; otherwise
-// pipeline.ErrNotFound. One immediate transaction.
-func (s *Store) ClaimID(ctx context.Context, id int64, now time.Time) (pipeline.Build, error) {
-	b, err := s.claim(ctx, now, "AND id = ?", id)
+// ClaimID marks the build with id running with Started = now, held by
+// lease, if it is still queued, its backoff has passed and its project has
+// no running build, and returns it; otherwise pipeline.ErrNotFound. One
+// immediate transaction.
+func (s *Store) ClaimID(ctx context.Context, id int64, lease pipeline.Lease, now time.Time) (pipeline.Build, error) {
+	b, err := s.claim(ctx, lease, now, "AND id = ?", id)
 	if err != nil {
 		return pipeline.Build{}, fmt.Errorf("claiming build %d: %w", id, err)
 	}

@@ -47,33 +47,35 @@ func (s *Store) Enqueue(ctx context.Context, project, cause string, now time.Tim
 // transaction, so two claimers, in this process or another, never get the
 // same build.
 func (s *Store) Claim(ctx context.Context, now time.Time) (pipeline.Build, error) {
-	b, err := s.claim(ctx, now, "ORDER BY id LIMIT 1")
+	b, err := s.claim(ctx, pipeline.Lease{}, now, "ORDER BY id LIMIT 1")
 	if err != nil {
 		return pipeline.Build{}, fmt.Errorf("claiming a queued build: %w", err)
 	}
 	return b, nil
 }
 
-// claim marks running, with Started = now, the first queued build whose
-// project has no running build, among those the SQL tail (a further AND
+// claim marks running, with Started = now and held by lease (none when
+// zero), the first queued build whose project has no running build and
+// whose backoff has passed, among those the SQL tail (a further AND
 // condition and/or ORDER BY … LIMIT 1) with args selects. The choice and
 // the update are one transaction; pipeline.ErrNotFound when none is ready.
-func (s *Store) claim(ctx context.Context, now time.Time, tail string, args ...any) (pipeline.Build, error) {
+func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, tail string, args ...any) (pipeline.Build, error) {
 	var b pipeline.Build
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		b, err = scanBuild(tx.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds AS b
-			WHERE status = ? AND NOT EXISTS (SELECT 1 FROM builds
+			WHERE status = ? AND COALESCE(not_before, 0) <= ? AND NOT EXISTS (SELECT 1 FROM builds
 				WHERE project = b.project AND status = ?) `+tail,
-			append([]any{pipeline.StatusQueued, pipeline.StatusRunning}, args...)...))
+			append([]any{pipeline.StatusQueued, nanos(now), pipeline.StatusRunning}, args...)...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return pipeline.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE builds SET status = ?, started = ? WHERE id = ?`,
-			pipeline.StatusRunning, nanos(now), b.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE builds SET status = ?, started = ?,
+			lease_holder = ?, lease_until = ?, not_before = NULL WHERE id = ?`,
+			pipeline.StatusRunning, nanos(now), lease.Holder, nanos(lease.Until), b.ID)
 		b.Status, b.Started = pipeline.StatusRunning, fromNanos(nanos(now))
 		return err
 	})
@@ -106,20 +108,21 @@ func (s *Store) Active(ctx context.Context) ([]pipeline.Build, error) {
 	return bs, nil
 }
 
-// FailRunning marks every running build failed with reason and Finished =
-// now, and their running stages failed with Error = reason, as at the start
-// of a server after a crash. It returns how many builds it marked.
+// FailRunning marks every running build that holds no lease failed with
+// reason and Finished = now, and their running stages failed with Error =
+// reason, as at the start of a server after a crash. It returns how many
+// builds it marked. Leased builds are left to ExpireLeases.
 func (s *Store) FailRunning(ctx context.Context, reason string, now time.Time) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE stages SET status = ?, error = ?, finished = ?
-			WHERE status = ? AND build_id IN (SELECT id FROM builds WHERE status = ?)`,
+			WHERE status = ? AND build_id IN (SELECT id FROM builds WHERE status = ? AND lease_until IS NULL)`,
 			pipeline.StatusFailed, reason, nanos(now), pipeline.StatusRunning, pipeline.StatusRunning)
 		if err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE builds SET status = ?, reason = ?, finished = ?
-			WHERE status = ?`, pipeline.StatusFailed, reason, nanos(now), pipeline.StatusRunning)
+			WHERE status = ? AND lease_until IS NULL`, pipeline.StatusFailed, reason, nanos(now), pipeline.StatusRunning)
 		if err != nil {
 			return err
 		}

@@ -68,16 +68,16 @@ func testClaimIDSkipQueued(t *testing.T, s pipeline.Store) {
 	a1, _ := enqueue(t, s, "a/x:1")
 	b1, _ := enqueue(t, s, "b/y:1")
 	must(t, "SetQueuedCause", s.SetQueuedCause(ctx(t), b1.ID, "newest"))
-	got, err := s.ClaimID(ctx(t), b1.ID, at(7, 8))
+	got, err := s.ClaimID(ctx(t), b1.ID, pipeline.Lease{}, at(7, 8))
 	must(t, "ClaimID", err)
 	if got.ID != b1.ID || got.Status != pipeline.StatusRunning || got.Cause != "newest" {
 		t.Errorf("ClaimID = %+v", got)
 	}
-	if _, err := s.ClaimID(ctx(t), b1.ID, at(7, 8)); !errors.Is(err, pipeline.ErrNotFound) {
+	if _, err := s.ClaimID(ctx(t), b1.ID, pipeline.Lease{}, at(7, 8)); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("ClaimID of a running build: %v, want ErrNotFound", err)
 	}
 	b2, _ := enqueue(t, s, "b/y:1")
-	if _, err := s.ClaimID(ctx(t), b2.ID, at(7, 8)); !errors.Is(err, pipeline.ErrNotFound) {
+	if _, err := s.ClaimID(ctx(t), b2.ID, pipeline.Lease{}, at(7, 8)); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("ClaimID while its project runs: %v, want ErrNotFound", err)
 	}
 	ok, err := s.SkipQueued(ctx(t), a1.ID, "parent b/y:1 failed", at(9, 0))

@@ -37,7 +37,7 @@ func ids(bs []pipeline.Build) []int64 {
 
 func testEnqueueJoins(t *testing.T, s pipeline.Store) {
 	first, joined := enqueue(t, s, "a/x:latest")
-	want := pipeline.Build{ID: first.ID, Project: "a/x:latest", Number: 1,
+	want := pipeline.Build{ID: first.ID, Project: "a/x:latest", Number: 1, Attempt: 1,
 		Status: pipeline.StatusQueued, Cause: "push", Created: at(5, 6)}
 	if d := diff(want, first); d != "" || joined {
 		t.Errorf("first Enqueue: joined %v (-want +got):\n%s", joined, d)

@@ -17,7 +17,10 @@
 //   - Enqueue and CreateBuild share one numbering per project;
 //   - Claim, CancelQueued and Active order builds by ID (the order they
 //     were created in), and concurrent claimers get every build exactly once;
-//   - FailRunning also fails the running stages of the builds it fails.
+//   - FailRunning also fails the running stages of the builds it fails;
+//   - a lease expires only after its Until (a lease ending at now holds);
+//     ExpireLeases marks the lost attempt's running stages failed with
+//     pipeline.LostAttempt, or with pipeline.LostRunner at the limit.
 package storetest
 
 import (
@@ -93,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 	tests = append(tests, checksTests...)
 	tests = append(tests, namespaceTests...)
 	tests = append(tests, concurrentTests...)
+	tests = append(tests, leaseTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

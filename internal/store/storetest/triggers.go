@@ -34,7 +34,7 @@ func enqueuePush(t *testing.T, s pipeline.Store, project, before, commit string,
 func testEnqueueCommitDedupe(t *testing.T, s pipeline.Store) {
 	const p = "a/x:latest"
 	first := enqueueCommit(t, s, p, shaA, pipeline.EnqueueQueued)
-	want := pipeline.Build{ID: first.ID, Project: p, Number: 1, Status: pipeline.StatusQueued,
+	want := pipeline.Build{ID: first.ID, Project: p, Number: 1, Attempt: 1, Status: pipeline.StatusQueued,
 		Cause: "git push aaaaaaa to main", Commit: shaA, Created: at(5, 6)}
 	if d := diff(want, first); d != "" {
 		t.Errorf("queued build (-want +got):\n%s", d)

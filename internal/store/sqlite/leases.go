@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+)
+
+// RenewLease extends the lease on the running build with id and attempt to
+// lease.Until if lease.Holder holds it; otherwise pipeline.ErrLeaseLost.
+func (s *Store) RenewLease(ctx context.Context, id int64, attempt int, lease pipeline.Lease) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE builds SET lease_until = ?
+		WHERE id = ? AND attempt = ? AND status = ? AND lease_holder = ? AND lease_until IS NOT NULL`,
+		nanos(lease.Until), id, attempt, pipeline.StatusRunning, lease.Holder)
+	if err != nil {
+		return fmt.Errorf("renewing the lease on build %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("renewing the lease on build %d: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("renewing the lease on build %d (attempt %d): %w", id, attempt, pipeline.ErrLeaseLost)
+	}
+	return nil
+}
+
+// expired is a running build whose lease expired.
+type expired struct {
+	id      int64
+	attempt int
+	holder  string
+	until   sql.NullInt64
+}
+
+// ExpireLeases queues again, or fails after retry.Attempts, the running
+// builds whose lease expired before now, in one immediate transaction.
+func (s *Store) ExpireLeases(ctx context.Context, now time.Time, retry pipeline.Retry) ([]pipeline.Build, error) {
+	var out []pipeline.Build
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		out = nil
+		es, err := expiredLeases(ctx, tx, now)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			b, err := expire(ctx, tx, e, now, retry)
+			if err != nil {
+				return err
+			}
+			out = append(out, b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expiring leases: %w", err)
+	}
+	return out, nil
+}
+
+func expiredLeases(ctx context.Context, tx *sql.Tx, now time.Time) ([]expired, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, attempt, lease_holder, lease_until FROM builds
+		WHERE status = ? AND lease_until < ? ORDER BY id`, pipeline.StatusRunning, nanos(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var es []expired
+	for rows.Next() {
+		var e expired
+		if err := rows.Scan(&e.id, &e.attempt, &e.holder, &e.until); err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	return es, rows.Err()
+}
+
+// expire ends the lost attempt of e: queued again, or failed at the limit.
+func expire(ctx context.Context, tx *sql.Tx, e expired, now time.Time, retry pipeline.Retry) (pipeline.Build, error) {
+	until := fromNanos(e.until)
+	if e.attempt >= max(retry.Attempts, 1) {
+		reason := pipeline.LostRunner(e.attempt, e.holder, until)
+		if err := failStages(ctx, tx, e.id, reason, now); err != nil {
+			return pipeline.Build{}, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE builds SET status = ?, reason = ?, finished = ?,
+			lease_until = NULL, lease_lost = 1 WHERE id = ?`, pipeline.StatusFailed, reason, nanos(now), e.id); err != nil {
+			return pipeline.Build{}, err
+		}
+	} else {
+		if err := failStages(ctx, tx, e.id, pipeline.LostAttempt(e.attempt, e.holder, until), now); err != nil {
+			return pipeline.Build{}, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE builds SET status = ?, attempt = attempt + 1,
+			started = NULL, lease_holder = '', lease_until = NULL, not_before = ? WHERE id = ?`,
+			pipeline.StatusQueued, nanos(now.Add(retry.Delay(e.attempt))), e.id); err != nil {
+			return pipeline.Build{}, err
+		}
+	}
+	return scanBuild(tx.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds WHERE id = ?`, e.id))
+}
+
+// failStages marks the running stages of build id failed with msg.
+func failStages(ctx context.Context, tx *sql.Tx, id int64, msg string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE stages SET status = ?, error = ?, finished = ?
+		WHERE build_id = ? AND status = ?`, pipeline.StatusFailed, msg, nanos(now), id, pipeline.StatusRunning)
+	return err
+}
+
+// missing says why no build with id was updated: there is none
+// (pipeline.ErrNotFound), or it is at another attempt
+// (pipeline.ErrLeaseLost).
+func (s *Store) missing(ctx context.Context, id int64) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM builds WHERE id = ?`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return pipeline.ErrNotFound
+	case err != nil:
+		return err
+	}
+	return pipeline.ErrLeaseLost
+}
