@@ -79,7 +79,7 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 		if b.Status != pipeline.StatusQueued || running[b.Project] || waitsForParent(g, b.Project, busy) {
 			continue
 		}
-		claimed, err := d.store.ClaimID(ctx, b.ID, time.Now())
+		claimed, err := d.store.ClaimID(ctx, b.ID, d.lease(time.Now()), time.Now())
 		if errors.Is(err, pipeline.ErrNotFound) {
 			continue // claimed or cancelled meanwhile
 		}

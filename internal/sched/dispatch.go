@@ -11,15 +11,18 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// InterruptedReason is the reason given to builds that were running when a
-// server stopped without finishing them (a crash, SIGKILL, a power cut).
+// InterruptedReason is the reason given to builds that were running without
+// a lease (claimed by a server before leases, or by Claim) when a server
+// starts: nobody renews them, so nobody runs them.
 const InterruptedReason = "interrupted: the server stopped while this build ran"
 
 // Executor runs a build that is already stored and marked running, and
 // records how it ended; runner.Runner.Execute is one. It must stop soon
 // after ctx is cancelled and then end the build cancelled, with
-// context.Cause(ctx) as the reason. The error is for failures to record the
-// build. Called from several goroutines at once, never twice for one
+// context.Cause(ctx) as the reason, unless that cause wraps
+// pipeline.ErrLeaseLost (another runner took the build): then it records
+// nothing more and returns an error wrapping it. The error is otherwise for
+// failures to record the build. Called from several goroutines at once, never twice for one
 // project at the same time.
 type Executor interface {
 	Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error)
@@ -35,6 +38,7 @@ type DispatchStore interface {
 	pipeline.GraphStore
 	pipeline.QueuePicker
 	pipeline.BuildPins
+	pipeline.LeaseStore
 }
 
 // BuildObserver hears about every build the dispatcher ends: run, failed
@@ -50,6 +54,15 @@ type DispatcherOptions struct {
 	Poll     time.Duration // how often idle workers look for queued builds; default 1 s
 	Logger   *slog.Logger  // nil: discard
 	Observer BuildObserver // nil: nobody
+	// Lease is how long a claimed build stays held without a renewal;
+	// builds are renewed every third of it. Default DefaultLease.
+	Lease time.Duration
+	// Holder names this dispatcher in its leases; default the host name
+	// and a random part.
+	Holder string
+	// Retry is what becomes of a build whose lease expired; default 3
+	// attempts, a backoff of a tenth of the lease doubling up to the lease.
+	Retry pipeline.Retry
 }
 
 // Dispatcher runs the builds queued in a store, as a long-lived service
@@ -66,13 +79,13 @@ type Dispatcher struct {
 	wake  chan struct{}
 
 	mu      sync.Mutex
-	running map[int64]context.CancelCauseFunc // builds this process runs
-	repos   map[string]chan struct{}          // a one-slot lock per image repository
+	running map[int64]*runEntry      // builds this process runs
+	repos   map[string]chan struct{} // a one-slot lock per image repository
 	// inflight counts, by project, the builds claimed here whose cascade
 	// has not been queued yet: their children must still wait.
 	inflight map[string]int
 	graphs   graphCache
-	// recovered is set once Recover has failed the builds an earlier
+	// recovered is set once Recover has dealt with the builds an earlier
 	// server left running.
 	recovered bool
 	builds    sync.WaitGroup // the builds claimed here, until they end
@@ -89,28 +102,30 @@ func NewDispatcher(store DispatchStore, exec Executor, opts DispatcherOptions) *
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	leaseDefaults(&opts)
 	return &Dispatcher{store: store, exec: exec, opts: opts,
 		wake:    make(chan struct{}, opts.Workers),
-		running: map[int64]context.CancelCauseFunc{}, repos: map[string]chan struct{}{},
+		running: map[int64]*runEntry{}, repos: map[string]chan struct{}{},
 		inflight: map[string]int{}}
 }
 
-// Run fails the builds left running by an earlier server (see
-// InterruptedReason), then runs queued builds until ctx ends. Builds left
-// queued simply run. Builds still running when ctx ends are cancelled with
-// its cause; Run returns once they have been recorded.
+// Run deals with the builds left running by an earlier server (Recover),
+// then runs queued builds until ctx ends. Builds left queued simply run.
+// Every build it claims is leased to it and renewed while it runs; every
+// third of the lease it queues again the builds whose runners stopped
+// renewing theirs, here or in another process sharing the store (see
+// pipeline.LeaseStore). Builds still running when ctx ends are cancelled
+// with its cause; Run returns once they have been recorded.
 //
-// Failing interrupted builds rather than queueing them again is deliberate:
-// a build cut off halfway may have pushed NAME:test or half-tagged a
-// delivery, and a user who wants it again presses Build. With several
-// servers sharing one database, a server starting fails the builds the
-// others are running too: until builds are leased with a heartbeat, run
-// one server per database, or start them together.
+// A retried build runs again from checkout, in a fresh workspace; its
+// deliver stage sees a tag its lost attempt already moved and does not move
+// it again.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	if err := d.Recover(ctx); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
+	wg.Go(func() { d.expireLeases(ctx) })
 	for range d.opts.Workers {
 		wg.Go(func() { d.work(ctx) })
 	}
@@ -119,9 +134,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// Recover fails the builds an earlier server left running (see Run), once;
-// Run calls it, and a server calls it before it answers requests, so that
-// nobody sees such a build still running after a restart.
+// Recover, once, fails the builds left running without a lease (see
+// InterruptedReason) and expires the leases that have run out; leased
+// builds whose runners may still live (another server's, or this host's
+// last process's until its lease ends) are left to expire. Run calls it,
+// and a server calls it before it answers requests.
 func (d *Dispatcher) Recover(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -132,10 +149,13 @@ func (d *Dispatcher) Recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.recovered = true
 	if n > 0 {
-		d.opts.Logger.Warn("failed builds interrupted by the last stop", "builds", n)
+		d.opts.Logger.Warn("failed builds left running without a lease", "builds", n)
 	}
+	if err := d.expire(ctx); err != nil {
+		return err
+	}
+	d.recovered = true
 	return nil
 }
 
@@ -189,8 +209,8 @@ func (d *Dispatcher) Cancel(ctx context.Context, id int64, by string) error {
 	// Holding mu, no worker can claim the build between the checks below.
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if cancel, ok := d.running[id]; ok {
-		cancel(errors.New(reason))
+	if r, ok := d.running[id]; ok {
+		r.cancel(errors.New(reason))
 		return nil
 	}
 	ok, err := d.store.CancelQueued(ctx, id, reason, time.Now())
@@ -225,10 +245,10 @@ func (d *Dispatcher) work(ctx context.Context) {
 	idle := time.NewTimer(d.opts.Poll)
 	defer idle.Stop()
 	for ctx.Err() == nil {
-		b, bctx, err := d.claim(ctx)
+		b, r, err := d.claim(ctx)
 		if err == nil {
 			d.signal() // another build may be ready for another worker
-			d.start(bctx, b)
+			d.start(b, r)
 			continue
 		}
 		if !errors.Is(err, pipeline.ErrNotFound) && ctx.Err() == nil {
@@ -243,32 +263,43 @@ func (d *Dispatcher) work(ctx context.Context) {
 	}
 }
 
+// runEntry is a build running here: its context, and how to cancel it.
+type runEntry struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
 // claim takes a queued build and registers it as running here, with a
-// context Cancel can cancel.
-func (d *Dispatcher) claim(ctx context.Context) (pipeline.Build, context.Context, error) {
+// context Cancel can cancel. An earlier attempt of the same build still
+// winding down here lost it (the store gave it out again): it is cancelled.
+func (d *Dispatcher) claim(ctx context.Context) (pipeline.Build, *runEntry, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	b, err := d.claimReady(ctx)
 	if err != nil {
 		return b, nil, err
 	}
+	if old, ok := d.running[b.ID]; ok {
+		old.cancel(errLeaseLost)
+	}
 	bctx, cancel := context.WithCancelCause(ctx)
-	d.running[b.ID] = cancel
+	r := &runEntry{ctx: bctx, cancel: cancel}
+	d.running[b.ID] = r
 	d.inflight[b.Project]++
-	return b, bctx, nil
+	return b, r, nil
 }
 
 // start runs a claimed build and returns when it has ended, or when its
 // build stage has ended and it hands its worker back (pipeline.HandOff):
-// it then goes on by itself, and stays running here (in running, inflight
-// and its repository's lock) until it ends.
-func (d *Dispatcher) start(ctx context.Context, b pipeline.Build) {
+// it then goes on by itself, renewing its lease, and stays running here
+// (in running, inflight and its repository's lock) until it ends.
+func (d *Dispatcher) start(b pipeline.Build, r *runEntry) {
 	handed := make(chan struct{})
-	ctx = pipeline.WithHandoff(ctx, func() { close(handed) })
+	ctx := pipeline.WithHandoff(r.ctx, func() { close(handed) })
 	ended := make(chan struct{})
 	d.builds.Go(func() {
 		defer close(ended)
-		d.run(ctx, b)
+		d.run(ctx, b, r)
 	})
 	select {
 	case <-ended:
@@ -276,19 +307,25 @@ func (d *Dispatcher) start(ctx context.Context, b pipeline.Build) {
 	}
 }
 
-// run executes a claimed build and records its end.
-func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
+// run executes a claimed build, with ctx (r's, carrying the hand-off),
+// renewing its lease, and records its end. A build another runner took
+// meanwhile is left to it: nothing is recorded or reported here.
+func (d *Dispatcher) run(ctx context.Context, b pipeline.Build, r *runEntry) {
+	log := d.opts.Logger.With("build", b.ID, "project", b.Project, "number", b.Number, "attempt", b.Attempt)
+	stop := d.keepLease(log, b, r.cancel)
 	defer func() {
+		stop()
 		d.mu.Lock()
-		d.running[b.ID](nil)
-		delete(d.running, b.ID)
+		r.cancel(nil)
+		if d.running[b.ID] == r {
+			delete(d.running, b.ID)
+		}
 		if d.inflight[b.Project]--; d.inflight[b.Project] <= 0 {
 			delete(d.inflight, b.Project)
 		}
 		d.mu.Unlock()
 		d.signal() // its children, or its repository's next build, may be ready
 	}()
-	log := d.opts.Logger.With("build", b.ID, "project", b.Project, "number", b.Number)
 	p, err := d.store.Project(ctx, b.Project)
 	if err != nil {
 		reason := fmt.Sprintf("loading project %s: %v", b.Project, err)
@@ -306,6 +343,10 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
 	defer unlock()
 	log.Info("build started")
 	end, err := d.exec.Execute(ctx, p, b)
+	if errors.Is(err, pipeline.ErrLeaseLost) || errors.Is(context.Cause(ctx), pipeline.ErrLeaseLost) {
+		log.Warn("another runner took the build: left to it", "err", err)
+		return
+	}
 	if err != nil {
 		log.Error("recording the build", "err", err)
 		if !end.Status.Done() {
@@ -321,7 +362,10 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build) {
 // fail ends a claimed build that could not run, with reason.
 func (d *Dispatcher) fail(log *slog.Logger, b pipeline.Build, reason string) {
 	b.Status, b.Reason, b.Finished = pipeline.StatusFailed, reason, time.Now().UTC()
-	if err := d.store.UpdateBuild(context.Background(), b); err != nil {
+	if err := d.store.UpdateBuild(context.Background(), b); errors.Is(err, pipeline.ErrLeaseLost) {
+		log.Warn("another runner took the build: left to it", "err", err)
+		return
+	} else if err != nil {
 		log.Error("recording the failed build", "reason", reason, "err", err)
 	}
 	log.Warn("build failed before it ran", "reason", reason)

@@ -1,0 +1,233 @@
+package sched
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/store/sqlite"
+)
+
+// dropRenewals is the fault seam of these tests: while drop is set, lease
+// renewals are lost on the way (a runner cut off from the database, frozen,
+// or killed), and the runner hears nothing of it.
+type dropRenewals struct {
+	DispatchStore
+	drop atomic.Bool
+}
+
+func (s *dropRenewals) RenewLease(ctx context.Context, id int64, attempt int, lease pipeline.Lease) error {
+	if s.drop.Load() {
+		return nil
+	}
+	return s.DispatchStore.RenewLease(ctx, id, attempt, lease)
+}
+
+// openStore opens a new SQLite store at path holding keys' projects, or the
+// existing one when keys is empty, and closes it when the test ends.
+func openStore(t *testing.T, path string, keys ...string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), path)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	for _, k := range keys {
+		must(t, st.PutProject(context.Background(), proj(k)))
+	}
+	return st
+}
+
+// runOn runs a dispatcher with opts on ds, whose builds its fake executor
+// records in st; the test's end stops it.
+func runOn(t *testing.T, ds DispatchStore, st *sqlite.Store, opts DispatcherOptions) *fixture {
+	t.Helper()
+	f := &fixture{t: t, st: st, exec: newFakeExec(st), obs: &observer{done: map[int64]pipeline.Build{}}, done: make(chan error, 1)}
+	opts.Poll, opts.Observer = 20*time.Millisecond, f.obs
+	f.d = NewDispatcher(ds, f.exec, opts)
+	rctx, stop := context.WithCancelCause(context.Background())
+	f.stop = stop
+	go func() { f.done <- f.d.Run(rctx) }()
+	t.Cleanup(func() { f.shutdown(errors.New("test over")) })
+	return f
+}
+
+// idle waits until the fake executor runs nothing.
+func (f *fixture) idle() {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.exec.mu.Lock()
+		n := f.exec.active
+		f.exec.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%d builds still run", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDispatcherLeaseRetakenByAnother: a server whose lease renewals stop
+// (killed, frozen, cut off) loses its build to another server sharing the
+// database, which runs it as attempt 2 within twice the lease; when the
+// first comes back, its renewal reports the loss, it stops the build and
+// records and reports nothing of it.
+func TestDispatcherLeaseRetakenByAnother(t *testing.T) {
+	const lease = 2 * time.Second
+	path := filepath.Join(t.TempDir(), "hoist.db")
+	stA := openStore(t, path, "a/x:1")
+	cut := &dropRenewals{DispatchStore: stA}
+	cut.drop.Store(true)
+	a := runOn(t, cut, stA, DispatcherOptions{Workers: 1, Lease: lease, Holder: "server-a"})
+	a.trigger("a/x:1")
+	first := a.started()
+	if first.Attempt != 1 {
+		t.Fatalf("first run: attempt %d, want 1", first.Attempt)
+	}
+
+	stB := openStore(t, path) // another process on the same database
+	b := runOn(t, stB, stB, DispatcherOptions{Workers: 1, Lease: lease, Holder: "server-b"})
+	second := b.started()
+	took := time.Since(first.Started)
+	t.Logf("attempt 2 started %v after attempt 1 was claimed (lease %v)", took, lease)
+	if second.ID != first.ID || second.Attempt != 2 {
+		t.Fatalf("server b started build %d attempt %d, want build %d attempt 2", second.ID, second.Attempt, first.ID)
+	}
+	if took > 2*lease {
+		t.Errorf("attempt 2 started %v after attempt 1, want within twice the lease (%v)", took, 2*lease)
+	}
+	stages := a.status(first.ID, pipeline.StatusRunning)
+	if stages.Attempt != 2 {
+		t.Errorf("stored build: attempt %d, want 2", stages.Attempt)
+	}
+
+	// Server a is back: its next renewal fails, it cancels its run, which
+	// cannot record anything over attempt 2.
+	cut.drop.Store(false)
+	a.idle()
+	if got := a.status(first.ID, pipeline.StatusRunning); got.Attempt != 2 {
+		t.Errorf("after server a stopped its run: attempt %d, want 2 still running", got.Attempt)
+	}
+	if got, ok := a.obs.get(first.ID); ok {
+		t.Errorf("server a reported the build it lost: %s %q", got.Status, got.Reason)
+	}
+	b.exec.release <- struct{}{}
+	if got := b.status(first.ID, pipeline.StatusSucceeded); got.Attempt != 2 {
+		t.Errorf("finished: attempt %d, want 2", got.Attempt)
+	}
+}
+
+// TestDispatcherLeaseAttemptLimit: a build that keeps losing its runner is
+// failed after the last attempt, with the reason, and reported once; the
+// runners that lost it cannot record over the failure.
+func TestDispatcherLeaseAttemptLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hoist.db")
+	st := openStore(t, path, "a/x:1")
+	opts := func(holder string) DispatcherOptions {
+		return DispatcherOptions{Workers: 1, Lease: time.Second, Holder: holder,
+			Retry: pipeline.Retry{Attempts: 2, Backoff: 50 * time.Millisecond}}
+	}
+	cutA := &dropRenewals{DispatchStore: st}
+	cutA.drop.Store(true)
+	a := runOn(t, cutA, st, opts("server-a"))
+	queued, _ := a.trigger("a/x:1")
+	if b := a.started(); b.ID != queued.ID || b.Attempt != 1 {
+		t.Fatalf("server a started build %d attempt %d, want build %d attempt 1", b.ID, b.Attempt, queued.ID)
+	}
+	stB := openStore(t, path)
+	cutB := &dropRenewals{DispatchStore: stB}
+	cutB.drop.Store(true)
+	b := runOn(t, cutB, stB, opts("server-b"))
+	if got := b.started(); got.ID != queued.ID || got.Attempt != 2 {
+		t.Fatalf("server b started build %d attempt %d, want build %d attempt 2", got.ID, got.Attempt, queued.ID)
+	}
+	failed := a.status(queued.ID, pipeline.StatusFailed)
+	if !strings.HasPrefix(failed.Reason, "lost its runner 2 times: runner server-b stopped renewing its lease") {
+		t.Errorf("reason %q, want it to say the build lost its runner 2 times, last server-b", failed.Reason)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ra, okA := a.obs.get(queued.ID)
+		rb, okB := b.obs.get(queued.ID)
+		if okA && okB {
+			t.Fatalf("both servers reported the failure")
+		}
+		if okA || okB {
+			got := ra
+			if okB {
+				got = rb
+			}
+			if got.Status != pipeline.StatusFailed || got.Reason != failed.Reason {
+				t.Errorf("reported %s %q, want failed %q", got.Status, got.Reason, failed.Reason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failed build was not reported")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.quiet() // no third attempt
+	b.quiet()
+	a.shutdown(errors.New("server stopping"))
+	b.shutdown(errors.New("server stopping"))
+	if got, err := st.Build(context.Background(), queued.ID); err != nil || got.Status != pipeline.StatusFailed || got.Reason != failed.Reason {
+		t.Errorf("after the lost runs ended: %s %q, %v; want failed %q", got.Status, got.Reason, err, failed.Reason)
+	}
+	if _, ok := a.obs.get(queued.ID); ok {
+		if _, ok := b.obs.get(queued.ID); ok {
+			t.Errorf("both servers reported the build")
+		}
+	}
+}
+
+// TestDispatcherRecoverSparesLeased: a server starting next to another
+// leaves the other's running build alone (it holds a live lease).
+func TestDispatcherRecoverSparesLeased(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hoist.db")
+	st := openStore(t, path, "a/x:1")
+	a := runOn(t, st, st, DispatcherOptions{Workers: 1, Lease: time.Second})
+	a.trigger("a/x:1")
+	b := a.started()
+	stB := openStore(t, path)
+	must(t, NewDispatcher(stB, newFakeExec(stB), DispatcherOptions{Lease: time.Second}).Recover(context.Background()))
+	time.Sleep(1500 * time.Millisecond) // past the first lease: renewed meanwhile
+	must(t, NewDispatcher(stB, newFakeExec(stB), DispatcherOptions{Lease: time.Second}).Recover(context.Background()))
+	if got := a.status(b.ID, pipeline.StatusRunning); got.Attempt != 1 {
+		t.Errorf("after another server started: attempt %d, want 1", got.Attempt)
+	}
+	a.exec.release <- struct{}{}
+	a.status(b.ID, pipeline.StatusSucceeded)
+}
+
+// TestDispatcherLeaseRetakenHere: a server that lost a build's lease (its
+// renewals were lost) may claim the build's next attempt itself; the lost
+// run is stopped first and the new attempt runs and is recorded.
+func TestDispatcherLeaseRetakenHere(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "hoist.db"), "a/x:1")
+	cut := &dropRenewals{DispatchStore: st}
+	cut.drop.Store(true)
+	f := runOn(t, cut, st, DispatcherOptions{Workers: 2, Lease: time.Second, Holder: "server-a"})
+	queued, _ := f.trigger("a/x:1")
+	if b := f.started(); b.Attempt != 1 {
+		t.Fatalf("attempt %d started, want 1", b.Attempt)
+	}
+	if b := f.started(); b.ID != queued.ID || b.Attempt != 2 {
+		t.Fatalf("started build %d attempt %d, want build %d attempt 2", b.ID, b.Attempt, queued.ID)
+	}
+	cut.drop.Store(false)
+	f.exec.release <- struct{}{}
+	if got := f.status(queued.ID, pipeline.StatusSucceeded); got.Attempt != 2 {
+		t.Errorf("finished: attempt %d, want 2", got.Attempt)
+	}
+	f.idle()
+	if got, ok := f.obs.get(queued.ID); !ok || got.Status != pipeline.StatusSucceeded {
+		t.Errorf("reported %s %v, want succeeded", got.Status, ok)
+	}
+}
