@@ -246,6 +246,10 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 		{pipeline.StageDeliver, r.deliver},
 	}
 	for i, s := range stages {
+		if leaseLost(ctx) {
+			r.stopScan(j)
+			return j.build, fmt.Errorf("build %d, attempt %d: %w", j.build.ID, j.build.Attempt, context.Cause(ctx))
+		}
 		if s.name == pipeline.StageTest {
 			// The build stage ended: the rest of the build takes a test
 			// slot and gives its worker back.
@@ -261,6 +265,10 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 			r.startScan(ctx, j)
 		}
 		err := r.runStage(ctx, j, s.name, s.run)
+		if leaseLost(ctx) {
+			r.stopScan(j)
+			return j.build, fmt.Errorf("build %d, attempt %d: %w", j.build.ID, j.build.Attempt, context.Cause(ctx))
+		}
 		if err == nil && j.unchanged != "" {
 			j.build.Status, j.build.Reason = pipeline.StatusSkipped, j.unchanged
 			r.skipStages(j, stages[i+1:], j.unchanged)
@@ -321,6 +329,13 @@ func (r *Runner) skipStages(j *job, stages []namedStage, why string) {
 	}
 }
 
+// leaseLost reports whether ctx was cancelled because another runner took
+// the build (its lease expired): then nothing more of it is recorded here,
+// the next attempt records it.
+func leaseLost(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), pipeline.ErrLeaseLost)
+}
+
 // cancelReason says why ctx was cancelled, from its cause: "cancelled by
 // alice" as it is, "server stopping" as "cancelled: server stopping", and a
 // cause-less cancel as "cancelled".
@@ -357,6 +372,9 @@ func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, 
 	err := run(ctx, j, lw)
 	if lerr := lw.Close(); lerr != nil && err == nil {
 		err = fmt.Errorf("writing the %s log: %w", name, lerr)
+	}
+	if leaseLost(ctx) {
+		return err // the build's next attempt records this stage
 	}
 	st.Finished = now()
 	switch {
@@ -430,9 +448,15 @@ func (r *Runner) cleanup(j *job) {
 	}
 }
 
-// workspace is the checkout folder of a build.
+// workspace is the checkout folder of a build; a fresh one for each
+// attempt after the first, as the lost attempt's runner may still be
+// winding down in its own.
 func (r *Runner) workspace(j *job) string {
-	return filepath.Join(r.opts.WorkDir, strconv.FormatInt(j.build.ID, 10))
+	name := strconv.FormatInt(j.build.ID, 10)
+	if j.build.Attempt > 1 {
+		name += "." + strconv.Itoa(j.build.Attempt)
+	}
+	return filepath.Join(r.opts.WorkDir, name)
 }
 
 func now() time.Time { return time.Now().UTC() }

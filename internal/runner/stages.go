@@ -23,6 +23,9 @@ type paths struct {
 
 func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 	p := j.project
+	if j.build.Attempt > 1 {
+		fmt.Fprintf(log, "attempt %d: attempt %d lost its runner; starting again from checkout in a fresh workspace\n", j.build.Attempt, j.build.Attempt-1)
+	}
 	j.dir = r.workspace(j)
 	if err := os.MkdirAll(filepath.Dir(j.dir), 0o755); err != nil {
 		return fmt.Errorf("creating the workspace: %w", err)
@@ -267,12 +270,18 @@ func (r *Runner) ref(j *job, tag string) string {
 	return j.project.Image().WithTag(tag).In(r.opts.RegistryHost)
 }
 
-// labels are the OCI annotations every image gets.
+// labels are the OCI annotations every image gets. Created is when the
+// build was created, so that every attempt of a build labels its image
+// alike (and the engine's cache may give a retry the same digest).
 func labels(j *job) map[string]string {
+	created := j.build.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
 	return map[string]string{
 		"org.opencontainers.image.source":   pipeline.RedactURL(j.project.GitURL),
 		"org.opencontainers.image.revision": j.build.Commit,
-		"org.opencontainers.image.created":  time.Now().UTC().Format(time.RFC3339),
+		"org.opencontainers.image.created":  created.UTC().Format(time.RFC3339),
 		"io.hoist.project":                  j.project.Key(),
 	}
 }
