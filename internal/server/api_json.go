@@ -13,6 +13,7 @@ type buildJSON struct {
 	ID          int64              `json:"id"`
 	Project     string             `json:"project"`
 	Number      int                `json:"number"`
+	Attempt     int                `json:"attempt,omitempty"` // when above 1
 	Status      pipeline.Status    `json:"status"`
 	Cause       string             `json:"cause,omitempty"`
 	Commit      string             `json:"commit,omitempty"`
@@ -106,11 +107,20 @@ func buildURL(b pipeline.Build) string {
 
 func toBuildJSON(b pipeline.Build) *buildJSON {
 	return &buildJSON{
-		ID: b.ID, Project: b.Project, Number: b.Number, Status: b.Status, Cause: b.Cause,
+		ID: b.ID, Project: b.Project, Number: b.Number, Attempt: attemptOrZero(b.Attempt), Status: b.Status, Cause: b.Cause,
 		Commit: b.Commit, FailedStage: b.FailedStage, Reason: b.Reason, Image: b.Image, Digest: b.Digest,
 		Created: timeOrNil(b.Created), Started: timeOrNil(b.Started), Finished: timeOrNil(b.Finished),
 		URL: buildURL(b),
 	}
+}
+
+// attemptOrZero is a build's attempt when above 1, and 0 (left out) for a
+// build's first and only attempt.
+func attemptOrZero(n int) int {
+	if n > 1 {
+		return n
+	}
+	return 0
 }
 
 func toStageJSON(st pipeline.Stage) stageJSON {
