@@ -50,6 +50,7 @@ type serveFlags struct {
 	logLimit      sizeFlag
 	prebuild      time.Duration
 	checkout      time.Duration
+	lease         time.Duration
 	stages        stageFlags
 	trustIndex    bool
 	limits        limitFlags
@@ -72,6 +73,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
 	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
 	fs.DurationVar(&f.checkout, "checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
+	fs.DurationVar(&f.lease, "lease", sched.DefaultLease, "how long a running build stays this server's without a renewal (renewed every third of it); a build whose server stops renewing (killed, machine gone) is taken again by another server sharing the database")
 	fs.BoolVar(&f.trustIndex, "trust-index", false, "trust every project of the index: their scripts run on this machine as Hoist's user (root-equivalent), not sandboxed")
 	f.stages.register(fs)
 	f.limits.register(fs, true)
@@ -96,6 +98,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	}
 	if err := f.limits.check(); err != nil {
 		return nil, err
+	}
+	if f.lease < time.Second {
+		fmt.Fprintf(stderr, "--lease %v: want at least 1s, e.g. 30s (each running build's lease is renewed every third of it)\n", f.lease)
+		return nil, exitError(2)
 	}
 	return f, nil
 }
@@ -140,9 +146,9 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	notices := f.notify.service(env.store, ln.Addr().String(), log)
 	defer flushNotifications(notices, log) // after the dispatcher has stopped
 	r := newServeRunner(f, env, m, log)
-	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}})
+	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}, Lease: f.lease})
 	if err := d.Recover(ctx); err != nil {
-		return fmt.Errorf("failing the builds the last stop interrupted: %w", err)
+		return fmt.Errorf("recovering the builds the last stop left running: %w", err)
 	}
 	trig, err := newTriggers(&f.triggers, env.store, d, log)
 	if err != nil {
