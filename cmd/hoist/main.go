@@ -32,6 +32,10 @@ Usage:
 
   hoist serve --index PATH [flags]
                                  the web UI, the API and the build workers
+                                 (--workers 0: none, builds run on hoist worker)
+  hoist worker --db URL --registry HOST:PORT [flags]
+                                 run the queued builds of a shared database on
+                                 this machine's engine
   hoist user add [--admin] NAME  add a user (password on stdin); admins may
                                  change every project, others their namespaces'
   hoist user delete NAME         delete a user, their tokens and sessions
@@ -122,6 +126,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return cmdRegistry(ctx, rest, stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr)
+	case "worker":
+		return cmdWorker(ctx, rest, stdout, stderr)
 	case "user":
 		return cmdUser(ctx, rest, stdin, stdout, stderr)
 	case "token":

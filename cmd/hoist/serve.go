@@ -63,7 +63,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve the web UI and the API on")
 	fs.StringVar(&f.data, "data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 	fs.StringVar(&f.db, "db", "", dbUsage)
-	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage (0: none here, hoist worker processes sharing --db run them)")
 	fs.IntVar(&f.testWorkers, "test-workers", 0, testWorkersHelp)
 	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs, and pull from the embedded registry; writes always need a user")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "mark cookies Secure (serve behind HTTPS)")
@@ -98,6 +98,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	}
 	if err := f.limits.check(); err != nil {
 		return nil, err
+	}
+	if f.workers < 0 {
+		fmt.Fprintf(stderr, "--workers %d: want 0 (builds run on hoist worker) or more\n", f.workers)
+		return nil, exitError(2)
 	}
 	if f.lease < time.Second {
 		fmt.Fprintf(stderr, "--lease %v: want at least 1s, e.g. 30s (each running build's lease is renewed every third of it)\n", f.lease)
@@ -166,7 +170,12 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopRuns(errStopping)
 	dispatched := make(chan error, 1)
-	go func() { dispatched <- d.Run(runCtx) }()
+	if f.workers > 0 {
+		go func() { dispatched <- d.Run(runCtx) }()
+	} else {
+		// --workers 0: builds run on hoist worker processes.
+		go func() { <-runCtx.Done(); dispatched <- nil }()
+	}
 	trig.run(runCtx)
 	if f.triggers.rescan != "off" {
 		rescans, err := sched.NewRescans(env.store, r, f.triggers.rescan, log)
@@ -180,7 +189,11 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	fmt.Fprintf(stdout, "hoist is serving http://%s (%d workers, delivering to %s); Ctrl-C stops it\n", ln.Addr(), f.workers, env.registryHost)
+	workers := fmt.Sprintf("%d workers", f.workers)
+	if f.workers == 0 {
+		workers = "no workers: hoist worker runs the builds"
+	}
+	fmt.Fprintf(stdout, "hoist is serving http://%s (%s, delivering to %s); Ctrl-C stops it\n", ln.Addr(), workers, env.registryHost)
 
 	select {
 	case <-ctx.Done():
