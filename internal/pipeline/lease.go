@@ -59,6 +59,13 @@ type LeaseStore interface {
 	// that many times. The stages its lost attempt left running are marked
 	// failed. It returns the builds it changed, as they are now.
 	ExpireLeases(ctx context.Context, now time.Time, retry Retry) ([]Build, error)
+	// RequestCancel asks the runner holding the lease on the running build
+	// id to cancel it, with reason (its runner may be another process, on
+	// another machine); false when the build is not running under a lease.
+	RequestCancel(ctx context.Context, id int64, reason string) (bool, error)
+	// CancelRequested returns the reason of the cancel asked for the
+	// build id with RequestCancel, "" when none was.
+	CancelRequested(ctx context.Context, id int64) (string, error)
 }
 
 // LostAttempt is the error of the stages an attempt left running when its

@@ -229,7 +229,16 @@ func (d *Dispatcher) Cancel(ctx context.Context, id int64, by string) error {
 	case b.Status.Done():
 		return pipeline.ErrFinished
 	}
-	return fmt.Errorf("build %d: %w sharing this database; cancel it there", id, pipeline.ErrElsewhere)
+	// Running elsewhere: its runner reads the request as it renews the
+	// lease (keepLease) and cancels it.
+	asked, err := d.store.RequestCancel(ctx, id, reason)
+	switch {
+	case err != nil:
+		return fmt.Errorf("cancelling build %d: %w", id, err)
+	case asked:
+		return nil
+	}
+	return fmt.Errorf("build %d: %w sharing this database without a lease, which cannot be asked to cancel it; cancel it there", id, pipeline.ErrElsewhere)
 }
 
 // signal wakes an idle worker, if one is waiting.

@@ -20,6 +20,10 @@ const DefaultLease = 30 * time.Second
 
 // errLeaseLost is the cause a build is cancelled with here when another
 // runner took it: its lease expired before this process renewed it.
+// cancelPoll is how often a running build's runner reads whether a cancel
+// was asked for on another server (Cancel, RequestCancel).
+const cancelPoll = 2 * time.Second
+
 var errLeaseLost = fmt.Errorf("another runner took this build: %w", pipeline.ErrLeaseLost)
 
 // leaseDefaults fills in the lease options left zero.
@@ -68,8 +72,12 @@ func (d *Dispatcher) keepLease(log *slog.Logger, b pipeline.Build, cancel contex
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		tick := time.NewTicker(d.opts.Lease / 3)
+		// A cancel asked for on another server is read every
+		// cancelPoll, the lease renewed every third of it.
+		every := min(d.opts.Lease/3, cancelPoll)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
+		renewed := time.Now()
 		for {
 			select {
 			case <-done:
@@ -77,7 +85,18 @@ func (d *Dispatcher) keepLease(log *slog.Logger, b pipeline.Build, cancel contex
 			case <-tick.C:
 			}
 			ctx, cancelCall := context.WithTimeout(context.Background(), d.opts.Lease/3)
-			err := d.store.RenewLease(ctx, b.ID, b.Attempt, d.lease(time.Now()))
+			reason, err := d.store.CancelRequested(ctx, b.ID)
+			if err == nil && reason != "" {
+				cancelCall()
+				log.Info("cancel asked for on another server", "reason", reason)
+				cancel(errors.New(reason))
+				return
+			}
+			if time.Since(renewed) < d.opts.Lease/3-every/2 {
+				cancelCall()
+				continue
+			}
+			err = d.store.RenewLease(ctx, b.ID, b.Attempt, d.lease(time.Now()))
 			cancelCall()
 			if errors.Is(err, pipeline.ErrLeaseLost) {
 				log.Warn("lost the build's lease: cancelling it here", "err", err)
@@ -86,7 +105,9 @@ func (d *Dispatcher) keepLease(log *slog.Logger, b pipeline.Build, cancel contex
 			}
 			if err != nil {
 				log.Warn("renewing the build's lease", "err", err)
+				continue
 			}
+			renewed = time.Now()
 		}
 	})
 	return func() { close(done); wg.Wait() }

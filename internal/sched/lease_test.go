@@ -231,3 +231,31 @@ func TestDispatcherLeaseRetakenHere(t *testing.T) {
 		t.Errorf("reported %s %v, want succeeded", got.Status, ok)
 	}
 }
+
+// TestDispatcherCancelOnAnotherServer: a cancel asked for on a server that
+// does not run the build reaches the server (or worker) that does, through
+// the database, and the build ends cancelled with its reason within a few
+// seconds.
+func TestDispatcherCancelOnAnotherServer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hoist.db")
+	stA := openStore(t, path, "a/x:1")
+	a := runOn(t, stA, stA, DispatcherOptions{Workers: 1, Lease: 3 * time.Second, Holder: "worker-a"})
+	a.trigger("a/x:1")
+	b := a.started()
+
+	stB := openStore(t, path) // another process on the same database
+	other := NewDispatcher(stB, newFakeExec(stB), DispatcherOptions{Workers: 1, Lease: 3 * time.Second, Holder: "server-b"})
+	asked := time.Now()
+	if err := other.Cancel(context.Background(), b.ID, "bob"); err != nil {
+		t.Fatalf("Cancel on the other server: %v", err)
+	}
+	got := a.status(b.ID, pipeline.StatusCancelled)
+	took := time.Since(asked)
+	t.Logf("cancelled %v after it was asked on the other server", took)
+	if got.Reason != "cancelled by bob" {
+		t.Errorf("reason %q, want cancelled by bob", got.Reason)
+	}
+	if took > 2*cancelPoll+3*time.Second {
+		t.Errorf("cancelled %v after the request, want within about %v", took, cancelPoll)
+	}
+}

@@ -126,3 +126,24 @@ func (s *Store) missing(ctx context.Context, id int64) error {
 	}
 	return pipeline.ErrLeaseLost
 }
+
+// RequestCancel records a cancel of the running leased build id, with
+// reason, for its runner to read (CancelRequested).
+func (s *Store) RequestCancel(ctx context.Context, id int64, reason string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE builds SET cancel_request = $1
+		WHERE id = $2 AND status = $3 AND lease_until IS NOT NULL`, reason, id, pipeline.StatusRunning)
+	if err != nil {
+		return false, fmt.Errorf("asking to cancel build %d: %w", id, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// CancelRequested returns the reason RequestCancel recorded for build id.
+func (s *Store) CancelRequested(ctx context.Context, id int64) (string, error) {
+	var reason string
+	err := s.pool.QueryRow(ctx, `SELECT cancel_request FROM builds WHERE id = $1`, id).Scan(&reason)
+	if err != nil {
+		return "", fmt.Errorf("reading the cancel request of build %d: %w", id, noRows(err))
+	}
+	return reason, nil
+}

@@ -124,3 +124,31 @@ func (s *Store) missing(ctx context.Context, id int64) error {
 	}
 	return pipeline.ErrLeaseLost
 }
+
+// RequestCancel records a cancel of the running leased build id, with
+// reason, for its runner to read (CancelRequested).
+func (s *Store) RequestCancel(ctx context.Context, id int64, reason string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE builds SET cancel_request = ?
+		WHERE id = ? AND status = ? AND lease_until IS NOT NULL`, reason, id, pipeline.StatusRunning)
+	if err != nil {
+		return false, fmt.Errorf("asking to cancel build %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("asking to cancel build %d: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+// CancelRequested returns the reason RequestCancel recorded for build id.
+func (s *Store) CancelRequested(ctx context.Context, id int64) (string, error) {
+	var reason string
+	err := s.db.QueryRowContext(ctx, `SELECT cancel_request FROM builds WHERE id = ?`, id).Scan(&reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("build %d: %w", id, pipeline.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the cancel request of build %d: %w", id, err)
+	}
+	return reason, nil
+}

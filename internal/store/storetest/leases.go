@@ -16,6 +16,7 @@ var leaseTests = []struct {
 	{"Lease/ExpireRetries", testLeaseExpireRetries},
 	{"Lease/ExpireLimit", testLeaseExpireLimit},
 	{"Lease/FailRunningSparesLeased", testFailRunningSparesLeased},
+	{"Lease/CancelRequest", testLeaseCancelRequest},
 }
 
 var retry = pipeline.Retry{Attempts: 3, Backoff: 2 * time.Second, Max: time.Minute}
@@ -167,5 +168,38 @@ func testFailRunningSparesLeased(t *testing.T, s pipeline.Store) {
 	}
 	if got, err := s.Build(ctx(t), plain.ID); err != nil || got.Status != pipeline.StatusFailed {
 		t.Errorf("unleased build after FailRunning: %s, %v; want failed", got.Status, err)
+	}
+}
+
+// testLeaseCancelRequest: a cancel asked for a running leased build is
+// kept for its runner to read; a build that is queued, running without a
+// lease or over is not asked.
+func testLeaseCancelRequest(t *testing.T, s pipeline.Store) {
+	q, _ := enqueue(t, s, "a/x:latest")
+	if asked, err := s.RequestCancel(ctx(t), q.ID, "cancelled by bob"); err != nil || asked {
+		t.Errorf("RequestCancel of a queued build = %v, %v; want false", asked, err)
+	}
+	b := claimLeased(t, s, q, "server-a", at(10, 0), at(7, 0))
+	if r, err := s.CancelRequested(ctx(t), b.ID); err != nil || r != "" {
+		t.Errorf("CancelRequested before any request = %q, %v; want none", r, err)
+	}
+	if asked, err := s.RequestCancel(ctx(t), b.ID, "cancelled by bob"); err != nil || !asked {
+		t.Fatalf("RequestCancel of a running leased build = %v, %v; want true", asked, err)
+	}
+	if r, err := s.CancelRequested(ctx(t), b.ID); err != nil || r != "cancelled by bob" {
+		t.Errorf("CancelRequested = %q, %v; want the reason", r, err)
+	}
+	u, _ := enqueue(t, s, "b/y:latest")
+	claim(t, s) // no lease: its runner does not read requests
+	if asked, err := s.RequestCancel(ctx(t), u.ID, "cancelled by bob"); err != nil || asked {
+		t.Errorf("RequestCancel of a build running without a lease = %v, %v; want false", asked, err)
+	}
+	b.Status, b.Finished = pipeline.StatusCancelled, at(12, 0)
+	must(t, "UpdateBuild", s.UpdateBuild(ctx(t), b))
+	if asked, err := s.RequestCancel(ctx(t), b.ID, "again"); err != nil || asked {
+		t.Errorf("RequestCancel of a finished build = %v, %v; want false", asked, err)
+	}
+	if _, err := s.CancelRequested(ctx(t), 1<<40); !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("CancelRequested of no build = %v, want ErrNotFound", err)
 	}
 }
