@@ -68,15 +68,34 @@ func New(reader pipeline.IndexReader, store Store, queue Queue, opts Options) *T
 
 // Run reconciles every Interval and whenever Poke is called, until ctx
 // ends. Failures are logged, and the next tick tries again.
-func (t *Tracker) Run(ctx context.Context) {
-	tick := time.NewTicker(t.opts.Interval)
-	defer tick.Stop()
+func (t *Tracker) Run(ctx context.Context) { t.loop(ctx, true, true) }
+
+// RunTicks reconciles every Interval until ctx ends, leaving pokes to
+// RunPokes: of several servers sharing a store, one (the leader) reads the
+// index on the interval, and each reconciles when its webhook pokes it.
+func (t *Tracker) RunTicks(ctx context.Context) { t.loop(ctx, true, false) }
+
+// RunPokes reconciles whenever Poke is called, until ctx ends.
+func (t *Tracker) RunPokes(ctx context.Context) { t.loop(ctx, false, true) }
+
+// loop reconciles on the interval (ticks) and on pokes (pokes).
+func (t *Tracker) loop(ctx context.Context, ticks, pokes bool) {
+	var tc <-chan time.Time
+	if ticks {
+		tick := time.NewTicker(t.opts.Interval)
+		defer tick.Stop()
+		tc = tick.C
+	}
+	var pc <-chan struct{}
+	if pokes {
+		pc = t.poke
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-		case <-t.poke:
+		case <-tc:
+		case <-pc:
 		}
 		if _, err := t.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			t.opts.Logger.Error("reconciling the index", "err", err)
