@@ -20,6 +20,7 @@ type store interface {
 	pipeline.Store
 	pipeline.NotifyStore
 	pipeline.ReconcileStore
+	pipeline.Leader
 }
 
 var (

@@ -54,6 +54,7 @@ type serveFlags struct {
 	stages        stageFlags
 	trustIndex    bool
 	limits        limitFlags
+	leaderTTL     time.Duration
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
@@ -81,6 +82,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	f.notify.register(fs)
 	f.track.register(fs)
 	f.triggers.register(fs)
+	f.registerLeaderTTL(fs)
 	registerSecret(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
@@ -176,16 +178,18 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 		// --workers 0: builds run on hoist worker processes.
 		go func() { <-runCtx.Done(); dispatched <- nil }()
 	}
-	trig.run(runCtx)
+	lead := newLeader(env.store, env.instance, f, log)
+	trig.run(runCtx, lead)
 	if f.triggers.rescan != "off" {
 		rescans, err := sched.NewRescans(env.store, r, f.triggers.rescan, log)
 		if err != nil {
 			return err
 		}
-		go rescans.Run(runCtx)
+		lead.run(runCtx, "rescan", rescans.Run)
 	}
 	if track != nil {
-		go track.Run(runCtx)
+		go track.RunPokes(runCtx) // POST /hooks/index on this server
+		lead.run(runCtx, "index", track.RunTicks)
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -87,8 +87,9 @@ func newTriggers(f *triggerFlags, st triggerStore, d *sched.Dispatcher, log *slo
 	return &triggers{pushes: pushes, poller: poller, cron: cron}, nil
 }
 
-// run polls and fires schedules until ctx ends.
-func (t *triggers) run(ctx context.Context) {
-	go t.poller.Run(ctx)
-	go t.cron.Run(ctx)
+// run polls and fires schedules until ctx ends, each on one server at a
+// time among those sharing the database.
+func (t *triggers) run(ctx context.Context, lead *leader) {
+	lead.run(ctx, "poll", t.poller.Run)
+	lead.run(ctx, "schedule", t.cron.Run)
 }
