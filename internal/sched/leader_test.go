@@ -132,3 +132,29 @@ func TestLeadGivesTheLeaseUpWhenTheJobReturns(t *testing.T) {
 		t.Errorf("TryLead by another after the job returned = %v, %v; want the lease free", ok, err)
 	}
 }
+
+// TestSchedulerRunsAgainAfterItsContextEnds: Lead stops a job when its
+// server loses the lease and runs it again when the lease comes back, so
+// the Scheduler fires again after a second Run.
+func TestSchedulerRunsAgainAfterItsContextEnds(t *testing.T) {
+	st := openTriggerStore(t, tproj("a", "u", "main"))
+	s, err := NewScheduler(st, NewDispatcher(st, nil, DispatcherOptions{}), ScheduleOptions{Global: "@every 1s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 2; round++ {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for len(builds(t, st, "t/a:latest")) < round {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %d: the schedule did not fire within 10 s", round)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		finish(t, st, builds(t, st, "t/a:latest")[0].ID) // the next fire queues another
+	}
+}
