@@ -109,6 +109,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		fmt.Fprintf(stderr, "--lease %v: want at least 1s, e.g. 30s (each running build's lease is renewed every third of it)\n", f.lease)
 		return nil, exitError(2)
 	}
+	if err := f.checkLeaderTTL(stderr); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 

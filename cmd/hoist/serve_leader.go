@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
+	"fmt"
+	"io"
 	"log/slog"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/sched"
@@ -18,6 +21,16 @@ const leaderTTLUsage = "how long a server's hold on the jobs that run on one ser
 // registerLeaderTTL adds --leader-ttl to fs.
 func (f *serveFlags) registerLeaderTTL(fs *flag.FlagSet) {
 	fs.DurationVar(&f.leaderTTL, "leader-ttl", sched.DefaultLeaderTTL, leaderTTLUsage)
+}
+
+// checkLeaderTTL refuses a --leader-ttl under a second: the lease is
+// renewed every third of it, a round trip to the database each time.
+func (f *serveFlags) checkLeaderTTL(stderr io.Writer) error {
+	if f.leaderTTL < time.Second {
+		fmt.Fprintf(stderr, "--leader-ttl %v: want at least 1s, e.g. 30s (a server renews its leader leases every third of it)\n", f.leaderTTL)
+		return exitError(2)
+	}
+	return nil
 }
 
 // leader runs the jobs that servers sharing a database run once, not once
