@@ -21,6 +21,7 @@ type store interface {
 	pipeline.NotifyStore
 	pipeline.ReconcileStore
 	pipeline.Leader
+	pipeline.WebhookLog
 }
 
 var (

@@ -3,11 +3,14 @@ package sched
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/source"
+	"github.com/hoistci/hoist/internal/testenv"
 )
 
 // cutLeader is a store whose connection a test cuts, as a killed server's
@@ -156,5 +159,28 @@ func TestSchedulerRunsAgainAfterItsContextEnds(t *testing.T) {
 		cancel()
 		<-done
 		finish(t, st, builds(t, st, "t/a:latest")[0].ID) // the next fire queues another
+	}
+}
+
+// TestPollSkipsARepositoryAWebhookReachedAtAnotherServer: two servers on
+// one store, the webhook reaches one and the poller runs on the other,
+// which leaves that repository be all the same.
+func TestPollSkipsARepositoryAWebhookReachedAtAnotherServer(t *testing.T) {
+	repo := testenv.GitRepo(t, map[string]string{"Dockerfile": "FROM scratch\n"})
+	url := testenv.GitHTTPServer(t, filepath.Dir(repo)) + "/repo"
+	st := openTriggerStore(t, tproj("a", url, "main"))
+	hooked := NewPushes(st, nil, nil) // the server the webhook reaches
+	poller := NewPoller(st, source.New(), NewPushes(st, nil, nil), PollOptions{Interval: time.Hour})
+	sha := testenv.Git(t, repo, "rev-parse", "HEAD")
+	if _, err := hooked.Push(t.Context(), pipeline.Push{Repo: url, Branch: "main", Commit: sha, Via: "github"}); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, st, builds(t, st, "t/a:latest")[0].ID) // else a new commit joins it
+	testenv.Commit(t, repo, map[string]string{"x": "1"}, "not pushed by a webhook yet")
+	if n := poller.PollOnce(t.Context()); n != 0 {
+		t.Errorf("the other server's poll of a repository a webhook just reached queued %d builds, want 0", n)
+	}
+	if n := len(builds(t, st, "t/a:latest")); n != 1 {
+		t.Errorf("t/a has %d builds, want the webhook's alone", n)
 	}
 }

@@ -94,7 +94,7 @@ func (p *Poller) PollOnce(ctx context.Context) int {
 			continue
 		}
 		seen[key] = true
-		if p.pushes.WebhookSeen(pr.GitURL, p.opts.SkipAfterWebhook) {
+		if p.pushes.WebhookSeen(ctx, pr.GitURL, p.opts.SkipAfterWebhook) {
 			continue
 		}
 		queued += p.poll(ctx, pr.GitURL, pr.GitBranch)

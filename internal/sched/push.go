@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -13,26 +12,25 @@ import (
 
 // PushStore is what Pushes reads projects from and queues builds in; it
 // reads the running builds and their stages to leave alone, when polling,
-// a project whose running build is still checking out.
+// a project whose running build is still checking out, and keeps when
+// webhooks reached each repository, for every server sharing it.
 type PushStore interface {
 	pipeline.ProjectStore
 	pipeline.CommitQueue
+	pipeline.WebhookLog
 	Active(ctx context.Context) ([]pipeline.Build, error)
 	Stages(ctx context.Context, buildID int64) ([]pipeline.Stage, error)
 }
 
 // Pushes turns pushes into builds of every project on the pushed repository
-// and branch, once per commit (pipeline.CommitQueue), and remembers which
-// repositories webhooks reach so that the poller can leave them be. Safe
-// for concurrent use.
+// and branch, once per commit (pipeline.CommitQueue), and records in the
+// store which repositories webhooks reach (pipeline.WebhookLog) so that
+// the poller, on any server, can leave them be. Safe for concurrent use.
 type Pushes struct {
 	store PushStore
 	wake  func()
 	log   *slog.Logger
 	now   func() time.Time
-
-	mu    sync.Mutex
-	hooks map[string]time.Time // normalised repo URL → last webhook
 }
 
 // NewPushes returns Pushes queueing in store; wake (may be nil) is called
@@ -44,7 +42,7 @@ func NewPushes(store PushStore, wake func(), log *slog.Logger) *Pushes {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Pushes{store: store, wake: wake, log: log, now: time.Now, hooks: map[string]time.Time{}}
+	return &Pushes{store: store, wake: wake, log: log, now: time.Now}
 }
 
 // Wake wakes an idle worker to look for queued builds at once.
@@ -63,9 +61,9 @@ func (ps *Pushes) Push(ctx context.Context, p pipeline.Push) ([]pipeline.PushedB
 	repo := pipeline.NormalizeRepoURL(p.Repo)
 	branch := strings.TrimPrefix(p.Branch, "refs/heads/")
 	if p.Via != "poll" {
-		ps.mu.Lock()
-		ps.hooks[repo] = ps.now()
-		ps.mu.Unlock()
+		if err := ps.store.NoteWebhook(ctx, repo, ps.now()); err != nil {
+			ps.log.Warn("recording a webhook: the poller may poll its repository meanwhile", "repo", pipeline.RedactURL(p.Repo), "err", err)
+		}
 	}
 	projects, err := ps.store.Projects(ctx)
 	if err != nil {
@@ -141,10 +139,14 @@ func checkedOut(stages []pipeline.Stage) bool {
 	return false
 }
 
-// WebhookSeen reports whether a webhook for repo arrived within the last d.
-func (ps *Pushes) WebhookSeen(repo string, d time.Duration) bool {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	at, ok := ps.hooks[pipeline.NormalizeRepoURL(repo)]
-	return ok && ps.now().Sub(at) < d
+// WebhookSeen reports whether a webhook for repo arrived within the last
+// d, at any server sharing the store. When the store cannot say, it
+// reports false: the repository is polled.
+func (ps *Pushes) WebhookSeen(ctx context.Context, repo string, d time.Duration) bool {
+	at, err := ps.store.LastWebhook(ctx, pipeline.NormalizeRepoURL(repo))
+	if err != nil {
+		ps.log.Warn("polling: reading the last webhook", "repo", pipeline.RedactURL(repo), "err", err)
+		return false
+	}
+	return !at.IsZero() && ps.now().Sub(at) < d
 }

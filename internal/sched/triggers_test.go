@@ -91,7 +91,7 @@ func TestPushTriggersEverySpellingOnceAndOnlyTrackedBranches(t *testing.T) {
 	if err != nil || len(none) != 0 || len(builds(t, st, "t/c:latest")) != 0 {
 		t.Errorf("push to an untracked branch: %+v, %v", none, err)
 	}
-	if !ps.WebhookSeen("git@github.com:org/repo.git", time.Minute) || ps.WebhookSeen("https://github.com/org/other", time.Minute) {
+	if !ps.WebhookSeen(t.Context(), "git@github.com:org/repo.git", time.Minute) || ps.WebhookSeen(t.Context(), "https://github.com/org/other", time.Minute) {
 		t.Error("WebhookSeen does not match the repositories webhooks reached")
 	}
 }

@@ -10,15 +10,18 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// LeaderBackend is what leader leases need of a backend.
+// LeaderBackend is what servers sharing a store need of it beyond
+// builds: leader leases and the webhook log.
 type LeaderBackend interface {
 	pipeline.Leader
+	pipeline.WebhookLog
 	Close() error
 }
 
-// RunLeader runs the leader-lease part of the suite: one holder at a
-// time, expiry hands the lease over, only the holder renews or resigns it.
-// open must return a new, empty store for each call.
+// RunLeader runs the part of the suite servers sharing a store rely on:
+// of leader leases, one holder at a time, expiry hands the lease over,
+// only the holder renews or resigns it; the webhook log keeps the latest
+// time per repository. open must return a new, empty store for each call.
 func RunLeader(t *testing.T, open func(t *testing.T) LeaderBackend) {
 	tests := []struct {
 		name string
@@ -28,6 +31,7 @@ func RunLeader(t *testing.T, open func(t *testing.T) LeaderBackend) {
 		{"Leader/ExpiryHandsOver", testLeaderExpiry},
 		{"Leader/Resign", testLeaderResign},
 		{"Leader/Concurrent", testLeaderConcurrent},
+		{"Webhook/Last", testWebhookLast},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,4 +114,27 @@ func testLeaderConcurrent(t *testing.T, s LeaderBackend) {
 			t.Errorf("%d concurrent TryLead of %s: %d holders, want 1", racers, name, n)
 		}
 	}
+}
+
+// testWebhookLast: the latest webhook per repository is kept, an earlier
+// one does not move it back, and a repository none reached has none.
+func testWebhookLast(t *testing.T, s LeaderBackend) {
+	const repo, other = "https://git.example/org/repo", "https://git.example/org/other"
+	last := func(repo string, want time.Time) {
+		t.Helper()
+		got, err := s.LastWebhook(ctx(t), repo)
+		must(t, "LastWebhook", err)
+		if !got.Equal(want) {
+			t.Errorf("LastWebhook(%s) = %v, want %v", repo, got, want)
+		}
+		mustUTC(t, "LastWebhook", got)
+	}
+	last(repo, time.Time{})
+	must(t, "NoteWebhook", s.NoteWebhook(ctx(t), repo, at(10, 5)))
+	last(repo, at(10, 5))
+	must(t, "NoteWebhook earlier", s.NoteWebhook(ctx(t), repo, at(5, 0)))
+	last(repo, at(10, 5))
+	must(t, "NoteWebhook later", s.NoteWebhook(ctx(t), repo, at(20, 7)))
+	last(repo, at(20, 7))
+	last(other, time.Time{})
 }
