@@ -84,8 +84,8 @@ func TestReplicasShareOneDatabase(t *testing.T) {
 
 	a := startReplica(t, "a", db, reg, args...)
 	defer a.stop(t)
-	// The index's first build ends before b starts: a server that starts
-	// fails the builds marked running (until builds are leased).
+	// The index's first build ends before b starts, so that the builds
+	// below are the only ones.
 	waitForLong(t, "the index's first build", 5*time.Minute, done(1))
 	b := startReplica(t, "b", db, reg, args...)
 	defer b.stop(t)
