@@ -15,6 +15,16 @@ type HeadReader interface {
 	Head(ctx context.Context, url, branch string) (sha string, err error)
 }
 
+// BranchReader lists the branches of a remote repository without cloning
+// it: one question per repository where a HeadReader asks one per branch.
+type BranchReader interface {
+	// Branches returns the full commit SHA of every branch of the
+	// repository at url, by branch name ("main", "release/2"). It never
+	// prompts for credentials; an unreadable repository is an error saying
+	// why. Safe for concurrent use.
+	Branches(ctx context.Context, url string) (map[string]string, error)
+}
+
 // DefaultBranchReader reads which branch a remote repository checks out by
 // default, as `git clone` without --branch would.
 type DefaultBranchReader interface {

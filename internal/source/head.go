@@ -38,6 +38,36 @@ func (g *Git) Head(ctx context.Context, url, branch string) (string, error) {
 	return sha, nil
 }
 
+var _ pipeline.BranchReader = (*Git)(nil)
+
+// Branches returns the commit every branch of the repository at url points
+// at, by branch name, with one `git ls-remote --heads`, without cloning.
+// It never prompts for credentials.
+func (g *Git) Branches(ctx context.Context, url string) (map[string]string, error) {
+	remote, err := remoteURL(url)
+	if err != nil {
+		return nil, err
+	}
+	c := &call{git: g, ctx: ctx, shown: pipeline.RedactURL(url)}
+	cmd := c.command("", "ls-remote", "--heads", "--", remote)
+	var out, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		if e := c.classify(stderr.String()); e != nil {
+			return nil, e
+		}
+		return nil, fmt.Errorf("listing the branches of %s: git ls-remote: %w: %s", c.shown, err, lastLine(stderr.String()))
+	}
+	heads := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		sha, ref, ok := strings.Cut(strings.TrimSpace(line), "\t")
+		if branch, isHead := strings.CutPrefix(ref, "refs/heads/"); ok && isHead && branch != "" && commitPattern.MatchString(sha) {
+			heads[branch] = sha
+		}
+	}
+	return heads, nil
+}
+
 var _ pipeline.DefaultBranchReader = (*Git)(nil)
 
 // DefaultBranch returns the branch the repository at url has as HEAD, the

@@ -46,3 +46,25 @@ func TestDefaultBranchOverHTTP(t *testing.T) {
 		t.Errorf("DefaultBranch of a missing repository: %v, want ErrRepoNotFound", err)
 	}
 }
+
+func TestBranchesOverHTTP(t *testing.T) {
+	repo := testenv.GitRepo(t, map[string]string{"a": "1"})
+	url := testenv.GitHTTPServer(t, filepath.Dir(repo)) + "/repo"
+	main := testenv.Git(t, repo, "rev-parse", "HEAD")
+	testenv.Git(t, repo, "checkout", "--quiet", "-b", "release/2")
+	release := testenv.Commit(t, repo, map[string]string{"a": "2"}, "second")
+	testenv.Git(t, repo, "tag", "v1", main)
+	g := New()
+	for _, u := range []string{url, repo} {
+		got, err := g.Branches(t.Context(), u)
+		if err != nil {
+			t.Fatalf("Branches(%s): %v", u, err)
+		}
+		if len(got) != 2 || got["main"] != main || got["release/2"] != release {
+			t.Errorf("Branches(%s) = %v; want main %s and release/2 %s, no tags", u, got, main, release)
+		}
+	}
+	if _, err := g.Branches(t.Context(), url+"-missing"); !errors.Is(err, ErrRepoNotFound) {
+		t.Errorf("Branches of a missing repository: %v, want ErrRepoNotFound", err)
+	}
+}
