@@ -87,10 +87,15 @@ func private(path string) error {
 // read-write transaction BEGIN IMMEDIATE, so that a read-then-write
 // transaction (CreateBuild, AppendLog) cannot fail with SQLITE_BUSY when
 // another connection wrote in between; busy_timeout makes it wait instead.
+// synchronous(NORMAL) is SQLite's advice for WAL: a commit appends to the
+// log without waiting for the disk (a checkpoint does), so the database
+// stays consistent through any crash, and a power cut may lose the last
+// commits, not corrupt it. FULL waited for an fsync at each of the dozen
+// writes a build makes (a no-op sweep of 234 projects made 4,176).
 func dsn(path string) string {
 	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	return "file:" + esc +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
 // migrate brings the schema up to the newest embedded migration, after

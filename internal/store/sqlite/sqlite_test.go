@@ -88,7 +88,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 
 func TestDSN(t *testing.T) {
 	got := dsn("/var/lib/hoist/a?b#c%d.db")
-	want := "file:/var/lib/hoist/a%3fb%23c%25d.db?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	want := "file:/var/lib/hoist/a%3fb%23c%25d.db?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	if got != want {
 		t.Errorf("dsn = %q, want %q", got, want)
 	}
@@ -100,7 +100,7 @@ func TestPragmas(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer s.Close()
-	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "5000"} {
 		var got string
 		if err := s.db.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
 			t.Fatalf("PRAGMA %s: %v", pragma, err)
