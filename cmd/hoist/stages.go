@@ -41,8 +41,10 @@ func (s *stageFlags) scanner(env *env) *scan.Scanner {
 func (s *stageFlags) deps(env *env) runner.Deps {
 	scripts := &script.Runner{}
 	sandbox := &engine.Sandbox{Engine: env.engine}
+	git := source.New()
 	return runner.Deps{
-		Source:   source.New(),
+		Source:   git,
+		Heads:    git,
 		Engine:   env.engine,
 		Registry: env.registry,
 		Tester: checks.New(checks.Deps{Engine: env.engine, Containers: env.engine, Layers: env.registry, Scripts: scripts, Sandbox: sandbox},

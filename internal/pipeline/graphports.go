@@ -16,15 +16,32 @@ type GraphStore interface {
 	// some, by project key. A project missing from the map never checked
 	// out its target file.
 	FromImages(ctx context.Context) (map[string][]ImageRef, error)
-	// SetIdentity records the identity of build id (of project).
-	SetIdentity(ctx context.Context, id int64, project, identity string) error
+	// SetIdentity records the identity of build id (of project) and the
+	// FROM images its checkout named, which the identity was computed with.
+	SetIdentity(ctx context.Context, id int64, project, identity string, from []ImageRef) error
 	// DeliveredWithIdentity returns the newest succeeded build of project
 	// with identity, or ErrNotFound.
 	DeliveredWithIdentity(ctx context.Context, project, identity string) (Build, error)
+	// LastDelivered returns the newest succeeded build of project that
+	// delivered an image, with the identity and FROM images recorded for
+	// it; ErrNotFound when there is none, or when its FROM images were not
+	// recorded.
+	LastDelivered(ctx context.Context, project string) (Delivered, error)
 	// SetForce marks build id to run even when its inputs are unchanged.
 	SetForce(ctx context.Context, id int64) error
 	// Forced reports whether build id was marked with SetForce.
 	Forced(ctx context.Context, id int64) (bool, error)
+}
+
+// Delivered is a delivered build and what its identity was computed from
+// beyond its commit and its project's fields: the FROM images its
+// checkout's target file named. A build of the same commit, paths and
+// registry names the same FROM images, so it can compute its identity
+// without a checkout.
+type Delivered struct {
+	Build    Build
+	Identity string
+	From     []ImageRef
 }
 
 // QueuePicker lets a dispatcher choose which queued build to claim.

@@ -21,7 +21,6 @@ import (
 // build is forced, sets j.unchanged when a build with that identity was
 // delivered and its tag still points at that digest.
 func (r *Runner) identify(ctx context.Context, j *job, log io.Writer) error {
-	p := j.project
 	if r.deps.Dockerfiles != nil {
 		images, err := r.deps.Dockerfiles.FromImages(j.paths.targetFile)
 		if err != nil {
@@ -33,19 +32,34 @@ func (r *Runner) identify(ctx context.Context, j *job, log io.Writer) error {
 				j.from = append(j.from, ref)
 			}
 		}
-		if err := r.deps.Store.SetFromImages(ctx, p.Key(), j.from); err != nil {
-			return err
-		}
 		if len(images) > 0 {
 			fmt.Fprintf(log, "FROM %s\n", strings.Join(images, ", "))
 		}
 	}
-	if err := r.checkCycle(ctx, j); err != nil {
+	if err := r.recordGraph(ctx, j); err != nil {
 		return err
 	}
-	parents, err := r.parentDigests(ctx, j)
+	id, err := r.identity(ctx, j)
 	if err != nil {
 		return err
+	}
+	if err := r.settle(ctx, j, id, log); err != nil || j.unchanged == "" {
+		return err
+	}
+	// The delivered build had these inputs, so its checkout read these FROM
+	// images: record them with it, which a build from before they were
+	// recorded lacks, so that the next build of its commit needs no checkout.
+	return r.deps.Store.SetIdentity(ctx, j.prev.ID, j.project.Key(), id, j.from)
+}
+
+// identity is the hash of what a build of j is made from: its commit, its
+// project's paths and prebuild inputs, and the delivered digests of its
+// parents (j.from and depends-on).
+func (r *Runner) identity(ctx context.Context, j *job) (string, error) {
+	p := j.project
+	parents, err := r.parentDigests(ctx, j)
+	if err != nil {
+		return "", err
 	}
 	h := sha256.New()
 	for _, s := range []string{"hoist-build-identity/1", j.build.Commit, p.GitPath, p.TargetFile, p.BuildContext, p.PrebuildScript, p.PrebuildContext} {
@@ -54,16 +68,21 @@ func (r *Runner) identify(ctx context.Context, j *job, log io.Writer) error {
 	for _, s := range parents {
 		fmt.Fprintf(h, "parent %s\n", s)
 	}
-	id := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if err := r.deps.Store.SetIdentity(ctx, j.build.ID, p.Key(), id); err != nil {
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// settle records id as the build's identity, with j.from, and, unless the
+// build is forced, sets j.unchanged when a build with that identity was
+// delivered and its tag still points at that digest.
+func (r *Runner) settle(ctx context.Context, j *job, id string, log io.Writer) error {
+	p := j.project
+	if err := r.deps.Store.SetIdentity(ctx, j.build.ID, p.Key(), id, j.from); err != nil {
 		return err
 	}
 	fmt.Fprintf(log, "build identity %s\n", id)
-	forced := r.opts.Force
-	if !forced {
-		if forced, err = r.deps.Store.Forced(ctx, j.build.ID); err != nil {
-			return err
-		}
+	forced, err := r.forced(ctx, j)
+	if err != nil {
+		return err
 	}
 	if forced {
 		fmt.Fprintln(log, "forced: building even if these inputs were delivered before")
@@ -92,9 +111,87 @@ func (r *Runner) identify(ctx context.Context, j *job, log io.Writer) error {
 		return nil
 	}
 	j.unchanged = fmt.Sprintf("%ssame inputs as build #%d", pipeline.UnchangedPrefix, prev.Number)
+	j.prev = prev
 	j.build.Image, j.build.Digest = prev.Image, prev.Digest
 	fmt.Fprintf(log, "%s; %s is %s\n", j.unchanged, final, d)
 	return nil
+}
+
+// forced reports whether the build runs even with inputs delivered before.
+func (r *Runner) forced(ctx context.Context, j *job) (bool, error) {
+	if r.opts.Force {
+		return true, nil
+	}
+	return r.deps.Store.Forced(ctx, j.build.ID)
+}
+
+// sameHead runs before the checkout. When the project's branch still
+// points at the commit of its last delivered build, that build's checkout
+// said everything a new one would: the same commit, target file and
+// registry make the same FROM images, so the identity is computed from
+// those without cloning. When it is the delivered build's identity, the
+// build is settled as identify would settle it after a checkout (a no-op
+// sweep clones nothing), and sameHead reports true. Otherwise, or when
+// anything is uncertain (no Deps.Heads, a forced build, a head that cannot
+// be read, the tag moved), it leaves j as it was and the checkout runs.
+func (r *Runner) sameHead(ctx context.Context, j *job, log io.Writer) (bool, error) {
+	p := j.project
+	if r.deps.Heads == nil || r.deps.Registry == nil || p.GitBranch == "" {
+		return false, nil
+	}
+	if forced, err := r.forced(ctx, j); err != nil || forced {
+		return false, err
+	}
+	last, err := r.deps.Store.LastDelivered(ctx, p.Key())
+	if errors.Is(err, pipeline.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if last.Build.Image != r.ref(j, p.Tag) || last.Build.Commit == "" {
+		return false, nil // delivered to another registry, or by a build without a commit
+	}
+	head, err := r.deps.Heads.Head(ctx, p.GitURL, p.GitBranch)
+	if err != nil || !pipeline.SameCommit(head, last.Build.Commit) {
+		return false, nil // the checkout says what is wrong with the repository
+	}
+	if queued := j.build.Commit; queued != "" && !pipeline.SameCommit(queued, head) {
+		return false, nil // the checkout says that the branch moved
+	}
+	queued, from := j.build.Commit, j.from
+	j.build.Commit = last.Build.Commit
+	if r.deps.Dockerfiles != nil {
+		j.from = last.From
+	}
+	id, err := r.identity(ctx, j)
+	if err != nil || id != last.Identity {
+		j.build.Commit, j.from = queued, from
+		return false, err
+	}
+	fmt.Fprintf(log, "%s of %s is still at %s, which build #%d checked out: its inputs are known without a checkout\n",
+		p.GitBranch, pipeline.RedactURL(p.GitURL), j.build.Commit, last.Build.Number)
+	if len(j.from) > 0 {
+		fmt.Fprintf(log, "FROM %s (as build #%d read them)\n", joinRefs(j.from), last.Build.Number)
+	}
+	if err := r.recordGraph(ctx, j); err != nil {
+		return true, err
+	}
+	if err := r.settle(ctx, j, id, log); err != nil || j.unchanged != "" {
+		return true, err
+	}
+	// Delivered, but the tag moved since: build it, from a checkout.
+	j.build.Commit, j.from = queued, from
+	return false, nil
+}
+
+// joinRefs lists refs separated by commas.
+func joinRefs(refs []pipeline.ImageRef) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // parentRefs are the images the build builds on that Hoist may build:
@@ -134,19 +231,35 @@ func (r *Runner) parentDigests(ctx context.Context, j *job) ([]string, error) {
 	return out, nil
 }
 
+// recordGraph records j.from as the project's FROM images (when they
+// changed) and fails when the project's edges with them close a cycle in
+// the image graph.
+func (r *Runner) recordGraph(ctx context.Context, j *job) error {
+	from, err := r.deps.Store.FromImages(ctx)
+	if err != nil {
+		return err
+	}
+	key := j.project.Key()
+	if r.deps.Dockerfiles != nil {
+		if known, ok := from[key]; !ok || !slices.Equal(known, j.from) {
+			if err := r.deps.Store.SetFromImages(ctx, key, j.from); err != nil {
+				return err
+			}
+		}
+	}
+	return r.checkCycle(ctx, j, from)
+}
+
 // checkCycle fails when the project's edges, with the FROM images just
-// read, close a cycle in the image graph.
-func (r *Runner) checkCycle(ctx context.Context, j *job) error {
+// read, close a cycle in the image graph of from (every project's FROM
+// images).
+func (r *Runner) checkCycle(ctx context.Context, j *job, from map[string][]pipeline.ImageRef) error {
 	projects := r.opts.Projects
 	if projects == nil {
 		var err error
 		if projects, err = r.deps.Store.Projects(ctx); err != nil {
 			return fmt.Errorf("reading projects: %w", err)
 		}
-	}
-	from, err := r.deps.Store.FromImages(ctx)
-	if err != nil {
-		return err
 	}
 	from[j.project.Key()] = j.from
 	if cycle := pipeline.NewGraph(projects, from).Cycle(j.project.Key()); cycle != nil {

@@ -37,7 +37,12 @@ type Store interface {
 
 // Deps are the adapters a runner drives.
 type Deps struct {
-	Source   pipeline.Source
+	Source pipeline.Source
+	// Heads, when set, reads the project's branch head before the
+	// checkout: a build of the commit its project last delivered, with the
+	// same inputs, is then settled as unchanged without cloning (see
+	// Runner.sameHead); nil: every build checks out.
+	Heads    pipeline.HeadReader
 	Engine   pipeline.Engine
 	Registry pipeline.Registry
 	Tester   pipeline.Tester
@@ -183,8 +188,10 @@ type job struct {
 	digest  string
 	from    []pipeline.ImageRef    // FROM images Hoist may build
 	results []pipeline.CheckResult // lint and test results so far
-	// unchanged is the skip reason when these inputs were delivered before.
+	// unchanged is the skip reason when these inputs were delivered before,
+	// by prev.
 	unchanged string
+	prev      pipeline.Build
 	limits    pipeline.Limits // of every container the build starts
 	lowered   []string        // the project's limits lowered to the server's maximum
 	scanning  *earlyScan      // the scan started with the test stage
@@ -414,7 +421,11 @@ func (r *Runner) owner(build int64) pipeline.Owner {
 func (r *Runner) reap(ctx context.Context, j *job) {
 	o := r.owner(j.build.ID)
 	labels := o.Labels()
-	if labels[pipeline.LabelBuild] == "" {
+	if labels[pipeline.LabelBuild] == "" || j.unchanged != "" {
+		// A build skipped as unchanged ended at a checkout that finished
+		// cleanly, before any of the project's code ran: nothing to kill
+		// (finding it means reading every process's environment), and a
+		// no-op sweep makes no engine call.
 		return
 	}
 	if pr, ok := r.deps.Scripts.(pipeline.ProcessReaper); ok {
@@ -422,9 +433,7 @@ func (r *Runner) reap(ctx context.Context, j *job) {
 			r.opts.Logger.Info("killed processes the build left running", "build", j.build.ID, "processes", n, "err", err)
 		}
 	}
-	if r.deps.Reaper == nil || j.unchanged != "" {
-		// A build skipped as unchanged ended at a checkout that finished
-		// cleanly: a no-op sweep makes no engine call.
+	if r.deps.Reaper == nil {
 		return
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

@@ -26,11 +26,6 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 	if j.build.Attempt > 1 {
 		fmt.Fprintf(log, "attempt %d: attempt %d lost its runner; starting again from checkout in a fresh workspace\n", j.build.Attempt, j.build.Attempt-1)
 	}
-	j.dir = r.workspace(j)
-	if err := os.MkdirAll(filepath.Dir(j.dir), 0o755); err != nil {
-		return fmt.Errorf("creating the workspace: %w", err)
-	}
-	_ = os.RemoveAll(j.dir) // a leftover of an interrupted run with the same id
 	ref, err := r.deps.Store.PinnedCommit(ctx, j.build.ID)
 	if err != nil {
 		return err
@@ -39,7 +34,14 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 	if ref != "" {
 		fmt.Fprintf(log, "rebuilding commit %s of %s\n", ref, p.GitBranch)
 		src.GitBranch = ref
+	} else if settled, err := r.sameHead(ctx, j, log); settled || err != nil {
+		return err
 	}
+	j.dir = r.workspace(j)
+	if err := os.MkdirAll(filepath.Dir(j.dir), 0o755); err != nil {
+		return fmt.Errorf("creating the workspace: %w", err)
+	}
+	_ = os.RemoveAll(j.dir) // a leftover of an interrupted run with the same id
 	commit, err := r.fetch(ctx, src, j.dir, log)
 	if err != nil {
 		return err

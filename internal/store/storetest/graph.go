@@ -30,8 +30,8 @@ func testFromImages(t *testing.T, s pipeline.Store) {
 func testIdentity(t *testing.T, s pipeline.Store) {
 	b1 := create(t, s, "a/x:1")
 	b2 := create(t, s, "a/x:1")
-	must(t, "SetIdentity", s.SetIdentity(ctx(t), b1.ID, "a/x:1", "id1"))
-	must(t, "SetIdentity", s.SetIdentity(ctx(t), b2.ID, "a/x:1", "id1"))
+	must(t, "SetIdentity", s.SetIdentity(ctx(t), b1.ID, "a/x:1", "id1", nil))
+	must(t, "SetIdentity", s.SetIdentity(ctx(t), b2.ID, "a/x:1", "id1", nil))
 	if _, err := s.DeliveredWithIdentity(ctx(t), "a/x:1", "id1"); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("DeliveredWithIdentity before any delivery: %v, want ErrNotFound", err)
 	}
@@ -53,7 +53,7 @@ func testIdentity(t *testing.T, s pipeline.Store) {
 	must(t, "SetForce", s.SetForce(ctx(t), b1.ID))
 	b3 := create(t, s, "a/x:1")
 	must(t, "SetForce", s.SetForce(ctx(t), b3.ID))
-	must(t, "SetIdentity", s.SetIdentity(ctx(t), b3.ID, "a/x:1", "id3"))
+	must(t, "SetIdentity", s.SetIdentity(ctx(t), b3.ID, "a/x:1", "id3", nil))
 	for _, id := range []int64{b1.ID, b3.ID} {
 		if f, err := s.Forced(ctx(t), id); err != nil || !f {
 			t.Errorf("Forced(%d) = %v, %v; want true", id, f, err)
@@ -61,6 +61,51 @@ func testIdentity(t *testing.T, s pipeline.Store) {
 	}
 	if err := s.SetForce(ctx(t), 9999); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("SetForce of no build: %v, want ErrNotFound", err)
+	}
+}
+
+func testLastDelivered(t *testing.T, s pipeline.Store) {
+	if _, err := s.LastDelivered(ctx(t), "a/x:1"); !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("LastDelivered of a project without builds: %v, want ErrNotFound", err)
+	}
+	base, _ := pipeline.ParseImageRef("a/base:1")
+	lib, _ := pipeline.ParseImageRef("busybox")
+	deliver := func(identity string, from []pipeline.ImageRef) pipeline.Build {
+		b := create(t, s, "a/x:1")
+		must(t, "SetIdentity", s.SetIdentity(ctx(t), b.ID, "a/x:1", identity, from))
+		b.Status, b.Commit, b.Digest = pipeline.StatusSucceeded, "c"+identity, "sha256:"+identity
+		must(t, "UpdateBuild", s.UpdateBuild(ctx(t), b))
+		return b
+	}
+	b1 := deliver("id1", []pipeline.ImageRef{base, lib})
+	failed := create(t, s, "a/x:1")
+	must(t, "SetIdentity", s.SetIdentity(ctx(t), failed.ID, "a/x:1", "id2", nil))
+	failed.Status = pipeline.StatusFailed
+	must(t, "UpdateBuild", s.UpdateBuild(ctx(t), failed))
+	skipped := create(t, s, "a/x:1")
+	skipped.Status, skipped.Digest = pipeline.StatusSkipped, b1.Digest
+	must(t, "UpdateBuild", s.UpdateBuild(ctx(t), skipped))
+	got, err := s.LastDelivered(ctx(t), "a/x:1")
+	must(t, "LastDelivered", err)
+	if got.Build.ID != b1.ID || got.Build.Commit != "cid1" || got.Identity != "id1" || !reflect.DeepEqual(got.From, []pipeline.ImageRef{base, lib}) {
+		t.Errorf("LastDelivered = build %d, commit %q, identity %q, from %v; want build %d, cid1, id1, [%s %s]",
+			got.Build.ID, got.Build.Commit, got.Identity, got.From, b1.ID, base, lib)
+	}
+	b3 := deliver("id3", nil)
+	if got, err := s.LastDelivered(ctx(t), "a/x:1"); err != nil || got.Build.ID != b3.ID || got.Identity != "id3" || got.From != nil {
+		t.Errorf("LastDelivered after a delivery with no FROM image = build %d, %q, %v, %v; want build %d, id3, no FROM image", got.Build.ID, got.Identity, got.From, err, b3.ID)
+	}
+	// A delivered build without an identity (forced only, or from before
+	// identities recorded their FROM images) tells nothing.
+	b4 := create(t, s, "a/x:1")
+	must(t, "SetForce", s.SetForce(ctx(t), b4.ID))
+	b4.Status, b4.Digest = pipeline.StatusSucceeded, "sha256:4"
+	must(t, "UpdateBuild", s.UpdateBuild(ctx(t), b4))
+	if _, err := s.LastDelivered(ctx(t), "a/x:1"); !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("LastDelivered when the newest delivery has no identity: %v, want ErrNotFound", err)
+	}
+	if _, err := s.LastDelivered(ctx(t), "a/other:1"); !errors.Is(err, pipeline.ErrNotFound) {
+		t.Errorf("LastDelivered of another project: %v, want ErrNotFound", err)
 	}
 }
 

@@ -16,7 +16,7 @@ func testPins(t *testing.T, s pipeline.Store) {
 	commit := strings.Repeat("c", 40)
 	must(t, "PinCommit", s.PinCommit(ctx(t), b.ID, commit))
 	must(t, "SetForce", s.SetForce(ctx(t), b.ID))
-	must(t, "SetIdentity", s.SetIdentity(ctx(t), b.ID, "a/x:1", "id1"))
+	must(t, "SetIdentity", s.SetIdentity(ctx(t), b.ID, "a/x:1", "id1", nil))
 	if got, err := s.PinnedCommit(ctx(t), b.ID); err != nil || got != commit {
 		t.Errorf("PinnedCommit = %q, %v; want %q", got, err, commit)
 	}

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 		{"Queue/EnqueueCommitReplay", testEnqueueCommitReplay},
 		{"Graph/FromImages", testFromImages},
 		{"Graph/Identity", testIdentity},
+		{"Graph/LastDelivered", testLastDelivered},
 		{"Graph/Pins", testPins},
 		{"Queue/ClaimIDSkipQueued", testClaimIDSkipQueued},
 		{"Close", testClose},
