@@ -14,6 +14,7 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/runner"
 	"github.com/hoistci/hoist/internal/sched"
+	"github.com/hoistci/hoist/internal/source"
 )
 
 // registryFlags choose where images go: an external registry, or the
@@ -92,7 +93,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	prog := newProgress(stdout, *verbose || isTerminal(stdout))
-	r := runner.New(sf.deps(env), runner.Options{
+	deps := sf.deps(env)
+	if !*force {
+		// Every repository's branches are read once, ahead of the builds
+		// and more at once than --workers: a build whose branch is still
+		// at the commit its project delivered needs no checkout.
+		hctx, stopHeads := context.WithCancel(ctx)
+		defer stopHeads()
+		deps.Heads = sched.ReadHeads(hctx, source.New(), order, headReads)
+	}
+	r := runner.New(deps, runner.Options{
 		ArtifactDir:     artifactDir(*data),
 		Force:           *force,
 		Projects:        res.Projects,
@@ -143,6 +153,10 @@ func testSlots(testWorkers, workers int) int {
 	}
 	return 4 * max(workers, 1)
 }
+
+// headReads is how many repositories hoist run reads the branches of at
+// once: a git ls-remote is mostly waiting, on the server or the network.
+const headReads = 8
 
 // selectProjects keeps the projects named by --only, all without it.
 func selectProjects(all []pipeline.Project, only []string) ([]pipeline.Project, error) {
