@@ -3,6 +3,8 @@ package source
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -49,6 +51,12 @@ func (g *Git) Branches(ctx context.Context, url string) (map[string]string, erro
 		return nil, err
 	}
 	c := &call{git: g, ctx: ctx, shown: pipeline.RedactURL(url)}
+	if dir, ok := localGitDir(remote); ok {
+		if heads, err := c.localBranches(dir); err == nil {
+			return heads, nil
+		}
+		// ls-remote says what is wrong with it.
+	}
 	cmd := c.command("", "ls-remote", "--heads", "--", remote)
 	var out, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &stderr
@@ -60,6 +68,43 @@ func (g *Git) Branches(ctx context.Context, url string) (map[string]string, erro
 	}
 	heads := map[string]string{}
 	for _, line := range strings.Split(out.String(), "\n") {
+		sha, ref, ok := strings.Cut(strings.TrimSpace(line), "\t")
+		if branch, isHead := strings.CutPrefix(ref, "refs/heads/"); ok && isHead && branch != "" && commitPattern.MatchString(sha) {
+			heads[branch] = sha
+		}
+	}
+	return heads, nil
+}
+
+// localGitDir returns the git folder of a file:// remote that is a
+// repository on this machine, found as git-upload-pack finds it: DIR/.git
+// (a folder or a gitfile), else DIR itself when it is a bare repository.
+func localGitDir(remote string) (string, bool) {
+	dir, ok := strings.CutPrefix(remote, "file://")
+	if !ok || !filepath.IsAbs(dir) {
+		return "", false
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+		return filepath.Join(dir, ".git"), true
+	}
+	for _, name := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return "", false
+		}
+	}
+	return dir, true
+}
+
+// localBranches lists the branches of the repository whose git folder is
+// gitDir with one git for-each-ref, where ls-remote would start a shell and
+// git-upload-pack too: three processes for each repository of a sweep.
+func (c *call) localBranches(gitDir string) (map[string]string, error) {
+	out, err := c.output("", "--git-dir="+gitDir, "for-each-ref", "--format=%(objectname)%09%(refname)", "refs/heads/")
+	if err != nil {
+		return nil, err
+	}
+	heads := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
 		sha, ref, ok := strings.Cut(strings.TrimSpace(line), "\t")
 		if branch, isHead := strings.CutPrefix(ref, "refs/heads/"); ok && isHead && branch != "" && commitPattern.MatchString(sha) {
 			heads[branch] = sha

@@ -2,7 +2,9 @@ package source
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hoistci/hoist/internal/testenv"
@@ -66,5 +68,43 @@ func TestBranchesOverHTTP(t *testing.T) {
 	}
 	if _, err := g.Branches(t.Context(), url+"-missing"); !errors.Is(err, ErrRepoNotFound) {
 		t.Errorf("Branches of a missing repository: %v, want ErrRepoNotFound", err)
+	}
+}
+
+// TestBranchesOnThisMachine: a repository on this machine, working copy or
+// bare, by path or file:// URL, is listed with one git for-each-ref
+// instead of ls-remote's shell and git-upload-pack, with the same answer;
+// a folder that is no repository still says so.
+func TestBranchesOnThisMachine(t *testing.T) {
+	repo := testenv.GitRepo(t, map[string]string{"a": "1"})
+	main := testenv.Git(t, repo, "rev-parse", "HEAD")
+	testenv.Git(t, repo, "checkout", "--quiet", "-b", "release/2")
+	release := testenv.Commit(t, repo, map[string]string{"a": "2"}, "second")
+	bare := filepath.Join(t.TempDir(), "bare.git")
+	testenv.Git(t, "", "clone", "--quiet", "--bare", repo, bare)
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	wrapper := filepath.Join(dir, "git")
+	script := "#!/bin/sh\necho \"$*\" >> " + calls + "\nexec git \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := &Git{Binary: wrapper}
+	for _, u := range []string{repo, "file://" + repo, bare, "file://" + bare} {
+		_ = os.Remove(calls)
+		got, err := g.Branches(t.Context(), u)
+		if err != nil {
+			t.Fatalf("Branches(%s): %v", u, err)
+		}
+		if len(got) != 2 || got["main"] != main || got["release/2"] != release {
+			t.Errorf("Branches(%s) = %v; want main %s and release/2 %s", u, got, main, release)
+		}
+		b, _ := os.ReadFile(calls)
+		if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], " for-each-ref ") {
+			t.Errorf("Branches(%s) ran git %q, want one for-each-ref", u, lines)
+		}
+	}
+	if _, err := g.Branches(t.Context(), t.TempDir()); !errors.Is(err, ErrRepoNotFound) {
+		t.Errorf("Branches of a folder that is no repository: %v, want ErrRepoNotFound", err)
 	}
 }
