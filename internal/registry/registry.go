@@ -9,12 +9,16 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -40,6 +44,7 @@ type Client struct {
 	transport http.RoundTripper
 	userAgent string
 	insecure  map[string]bool
+	pinged    sync.Map // name.Registry → http.RoundTripper, see registryTransport
 }
 
 var _ pipeline.Registry = (*Client)(nil)
@@ -139,11 +144,52 @@ func (c *Client) Digest(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	desc, err := remote.Head(r, c.options(ctx)...)
+	opts := c.options(ctx)
+	reg := r.Context().Registry
+	t := c.registryTransport(ctx, reg)
+	if t != nil {
+		opts = append(opts, remote.WithTransport(t))
+	}
+	desc, err := remote.Head(r, opts...)
+	if err != nil && t != nil && !errors.Is(explain(r, err), pipeline.ErrNotFound) {
+		// The registry may have changed since its ping: ask it again.
+		c.pinged.Delete(reg)
+		desc, err = remote.Head(r, c.options(ctx)...)
+	}
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", ref, explain(r, err))
 	}
 	return desc.Digest.String(), nil
+}
+
+// registryTransport returns the transport for requests to reg that its
+// ping chose, pinging it the first time, when reg asks for no token
+// (anonymous or basic auth, which hold for all its repositories); nil
+// otherwise (a token is scoped to one repository). Each remote call pings
+// the registry first: resolving the tags of a sweep's 234 repositories
+// pinged it 234 times.
+func (c *Client) registryTransport(ctx context.Context, reg name.Registry) http.RoundTripper {
+	if t, ok := c.pinged.Load(reg); ok {
+		return t.(http.RoundTripper)
+	}
+	ch, err := transport.Ping(ctx, reg, c.transport)
+	if err != nil || strings.EqualFold(ch.Scheme, "bearer") {
+		return nil
+	}
+	auth, err := c.keychain.Resolve(reg)
+	if err != nil {
+		return nil
+	}
+	inner := transport.NewRetry(c.transport)
+	if c.userAgent != "" {
+		inner = transport.NewUserAgent(inner, c.userAgent)
+	}
+	t, err := transport.NewWithContext(ctx, reg, auth, inner, nil)
+	if err != nil {
+		return nil
+	}
+	c.pinged.Store(reg, t)
+	return t
 }
 
 // parse parses a full image reference, marking its registry insecure (plain
