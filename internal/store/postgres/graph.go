@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -69,14 +70,53 @@ func (s *Store) FromImages(ctx context.Context) (map[string][]pipeline.ImageRef,
 }
 
 // SetIdentity records the identity of build id.
-func (s *Store) SetIdentity(ctx context.Context, id int64, project, identity string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO build_identity (build_id, project, identity) VALUES ($1, $2, $3)
-		ON CONFLICT (build_id) DO UPDATE SET identity = excluded.identity, project = excluded.project`,
-		id, project, identity)
+func (s *Store) SetIdentity(ctx context.Context, id int64, project, identity string, from []pipeline.ImageRef) error {
+	lines := make([]string, len(from))
+	for i, f := range from {
+		lines[i] = f.String()
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO build_identity (build_id, project, identity, from_images) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (build_id) DO UPDATE SET identity = excluded.identity, project = excluded.project, from_images = excluded.from_images`,
+		id, project, identity, strings.Join(lines, "\n"))
 	if err != nil {
 		return fmt.Errorf("recording the identity of build %d: %w", id, err)
 	}
 	return nil
+}
+
+// LastDelivered returns the newest succeeded build of project with a
+// digest, its identity and FROM images; pipeline.ErrNotFound when there is
+// none, or it has no identity or FROM images recorded.
+func (s *Store) LastDelivered(ctx context.Context, project string) (pipeline.Delivered, error) {
+	var (
+		d    pipeline.Delivered
+		id   int64
+		from *string
+	)
+	err := s.pool.QueryRow(ctx, `SELECT b.id, COALESCE(i.identity, ''), i.from_images FROM builds AS b
+		LEFT JOIN build_identity AS i ON i.build_id = b.id
+		WHERE b.project = $1 AND b.status = $2 AND b.digest != '' ORDER BY b.id DESC LIMIT 1`,
+		project, pipeline.StatusSucceeded).Scan(&id, &d.Identity, &from)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (from == nil || d.Identity == "")) {
+		return d, pipeline.ErrNotFound
+	}
+	if err != nil {
+		return d, fmt.Errorf("looking up the last delivery of %s: %w", project, err)
+	}
+	for _, line := range strings.Split(*from, "\n") {
+		if line == "" {
+			continue
+		}
+		ref, err := pipeline.ParseImageRef(line)
+		if err != nil {
+			return d, fmt.Errorf("reading the FROM images of build %d: %w", id, err)
+		}
+		d.From = append(d.From, ref)
+	}
+	if d.Build, err = s.Build(ctx, id); err != nil {
+		return d, err
+	}
+	return d, nil
 }
 
 // DeliveredWithIdentity returns the newest succeeded build of project with
