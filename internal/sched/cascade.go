@@ -56,6 +56,10 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 	}
 	busy := map[string]bool{}
 	running := map[string]bool{}
+	// The image repositories with a build running, here or on another
+	// server or worker sharing the store: two builds of one repository
+	// would race for its NAME:test tag.
+	repos := map[string]bool{}
 	queued := false
 	for k := range d.inflight { // claim holds d.mu
 		busy[k] = true
@@ -64,6 +68,7 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 		busy[b.Project] = true
 		if b.Status == pipeline.StatusRunning {
 			running[b.Project] = true
+			repos[repository(b.Project)] = true
 		} else {
 			queued = true
 		}
@@ -76,7 +81,7 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 		return pipeline.Build{}, err
 	}
 	for _, b := range active {
-		if b.Status != pipeline.StatusQueued || running[b.Project] || waitsForParent(g, b.Project, busy) {
+		if b.Status != pipeline.StatusQueued || running[b.Project] || repos[repository(b.Project)] || waitsForParent(g, b.Project, busy) {
 			continue
 		}
 		claimed, err := d.store.ClaimID(ctx, b.ID, d.lease(time.Now()), time.Now())
@@ -86,6 +91,16 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 		return claimed, err
 	}
 	return pipeline.Build{}, pipeline.ErrNotFound
+}
+
+// repository is the image repository of the project with key (ns/name of
+// ns/name:tag), or key itself when it does not parse.
+func repository(key string) string {
+	ref, err := pipeline.ParseImageRef(key)
+	if err != nil {
+		return key
+	}
+	return ref.Repository()
 }
 
 // waitsForParent reports whether a parent of key, or a parent of a parent

@@ -259,3 +259,32 @@ func TestDispatcherCancelOnAnotherServer(t *testing.T) {
 		t.Errorf("cancelled %v after the request, want within about %v", took, cancelPoll)
 	}
 }
+
+// TestDispatcherOneBuildPerRepositoryAcrossServers: a server does not claim
+// a build of an image repository that another server (or worker) sharing
+// the store is building, since both would push NAME:test; it claims it once
+// that build ended.
+func TestDispatcherOneBuildPerRepositoryAcrossServers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hoist.db")
+	stA := openStore(t, path, "a/x:1", "a/x:2")
+	a := runOn(t, stA, stA, DispatcherOptions{Workers: 1, Lease: 3 * time.Second, Holder: "worker-a"})
+	a.trigger("a/x:1")
+	first := a.started()
+
+	stB := openStore(t, path)
+	b := runOn(t, stB, stB, DispatcherOptions{Workers: 1, Lease: 3 * time.Second, Holder: "worker-b"})
+	b.trigger("a/x:2")
+	b.quiet() // a/x:1 runs on a: a/x:2 waits
+	a.exec.release <- struct{}{}
+	a.status(first.ID, pipeline.StatusSucceeded)
+	var second pipeline.Build
+	select {
+	case second = <-b.exec.started:
+	case second = <-a.exec.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a/x:2 did not start once a/x:1 ended")
+	}
+	if second.Project != "a/x:2" {
+		t.Fatalf("started %s, want a/x:2", second.Project)
+	}
+}
