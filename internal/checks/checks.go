@@ -238,7 +238,10 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 			ex.Close()
 			continue
 		}
-		sl := &slot{c: c, sec: q.section()}
+		sl := &slot{c: c}
+		if c.id != "starts" {
+			sl.sec = q.section()
+		}
 		if !c.needsFS {
 			one := *r // before readFS starts writing r's files
 			one.log = sl.sec
@@ -248,6 +251,15 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 	}
 	var userRes *pipeline.CheckResult
 	userSec := q.section()
+	// "starts" watches the container while the others and the test-script
+	// run: its part of the log comes after theirs, so that theirs is not
+	// held back (live) while its window lasts.
+	for _, sl := range slots {
+		if sl.c.id == "starts" {
+			sl.sec = q.section()
+			sl.run.log = sl.sec
+		}
+	}
 
 	filesRead := make(chan struct{})
 	var wg, others sync.WaitGroup

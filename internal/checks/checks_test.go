@@ -639,7 +639,8 @@ func TestEnvHidesCredentials(t *testing.T) {
 // command runs once: it prints a random id and serves it, and the script
 // fetches the same id on $TARGET_HOST), the script runs while "starts"
 // watches it, whose window lasts until the script is done, and the log
-// still reads check by check, the test-script after them.
+// still reads check by check: the test-script after the others, and
+// "starts", whose window spans them all, last.
 func TestOneContainerUnderTest(t *testing.T) {
 	v := checktest.New(t)
 	s := checks.New(checks.Deps{Engine: v.Engine, Containers: v.Engine, Layers: v.Registry,
@@ -664,13 +665,19 @@ exit 1
 	if err := os.WriteFile(filepath.Join(root, "beside.sh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
+	buf := &seenAt{marker: "the script fetched"}
 	res, err := s.Test(t.Context(), pipeline.TestSpec{Image: ref, Dir: root, RepoRoot: root, HasRepo: true, Sandboxed: true,
 		Project: pipeline.Project{AppID: "demo", JobID: "app", Tag: "latest"},
-		Config:  pipeline.RepoConfig{File: "cccp.yml", TestScript: "beside.sh", TestImage: pipeline.ScriptImage{Ref: tester}}}, &buf)
+		Config:  pipeline.RepoConfig{File: "cccp.yml", TestScript: "beside.sh", TestImage: pipeline.ScriptImage{Ref: tester}}}, buf)
+	ended := time.Now()
 	log := buf.String()
 	if err != nil {
 		t.Fatalf("Test: %v\n%s", err, log)
+	}
+	// The script sleeps 2 s after its line: the line was in the log (live)
+	// while "starts" still watched, not held until its window ended.
+	if buf.at.IsZero() || ended.Sub(buf.at) < time.Second {
+		t.Errorf("the test-script's output reached the log %v before the test stage ended, want it live (about 2 s before)", ended.Sub(buf.at))
 	}
 	expect(t, byID(res), log, map[string]want{
 		"starts":            {pipeline.CheckPass, true, []string{"still running after", "the other checks and the test-script ran meanwhile"}},
@@ -684,7 +691,7 @@ exit 1
 	if !strings.Contains(log, "the script fetched "+served) {
 		t.Errorf("the test-script did not reach the container starts watched (id %s):\n%s", served, log)
 	}
-	order := []string{"--- check config:", "--- check starts:", "--- PASS starts", "--- check ports:", "--- check size:", "--- test-script beside.sh", "the script fetched", "--- PASS test-script"}
+	order := []string{"--- check config:", "--- check ports:", "--- check size:", "--- test-script beside.sh", "the script fetched", "--- PASS test-script", "--- check starts:", "serving ", "--- PASS starts"}
 	at := 0
 	for _, s := range order {
 		i := strings.Index(log[at:], s)
@@ -718,4 +725,19 @@ func TestStartsWatchesWhileTheTestScriptRuns(t *testing.T) {
 	if !strings.Contains(got["starts"].Output, "dying") {
 		t.Errorf("starts' output lacks what the container wrote: %q", got["starts"].Output)
 	}
+}
+
+// seenAt is a log that notes when marker first reached it.
+type seenAt struct {
+	bytes.Buffer
+	marker string
+	at     time.Time
+}
+
+func (w *seenAt) Write(p []byte) (int, error) {
+	n, err := w.Buffer.Write(p)
+	if w.at.IsZero() && strings.Contains(w.Buffer.String(), w.marker) {
+		w.at = time.Now()
+	}
+	return n, err
 }
