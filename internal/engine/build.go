@@ -45,7 +45,7 @@ func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 	if err := e.pinFrom(ctx, spec.From, log); err != nil {
 		return "", err
 	}
-	bc, err := newBuildContext(spec.ContextDir, spec.Dockerfile)
+	bc, labels, err := newBuildContext(spec.ContextDir, spec.Dockerfile, spec.Labels)
 	if err != nil {
 		return "", fmt.Errorf("preparing build context %s: %w", spec.ContextDir, err)
 	}
@@ -54,9 +54,11 @@ func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 	lim := e.limitsFor(ctx)
 	e.log.Debug("building image", "context", spec.ContextDir, "dockerfile", bc.dockerfile, "tags", spec.Tags)
 	res, err := e.cli.ImageBuild(ctx, tarball, client.ImageBuildOptions{
-		Dockerfile:  bc.dockerfile,
-		Tags:        spec.Tags,
-		Labels:      spec.Labels,
+		Dockerfile: bc.dockerfile,
+		Tags:       spec.Tags,
+		// The others are in the Dockerfile sent (newBuildContext): as
+		// build options, the classic builder commits a step for each.
+		Labels:      labels,
 		BuildArgs:   buildArgs(spec.BuildArgs),
 		Remove:      true,
 		ForceRemove: true,

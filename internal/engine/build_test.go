@@ -161,3 +161,52 @@ func runOK(t *testing.T, e *Engine, image, script string) {
 		t.Errorf("%s: got %+v, want exit 0\n%s", script, res, log.String())
 	}
 }
+
+// TestBuildLabelsInOneStep: Hoist's labels reach the image as given,
+// through one LABEL step (dockerd's classic builder makes a step, a
+// container and a commit of each label given as a build option), also
+// under a Dockerfile's "# escape=`"; one with quotes, dollars and
+// backslashes in it, as a build option; the Dockerfile carrying them stays
+// out of what COPY . sees, and a second build with other label values
+// still finds COPY . in the cache.
+func TestBuildLabelsInOneStep(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	for _, escape := range []string{"", "# escape=`\n"} {
+		id := uniqueID(t)
+		dir := newContext(t, e, id, map[string]string{
+			"Dockerfile": escape + dockerfile(id, "COPY . /ctx/"),
+			"file":       "f",
+		})
+		labels := map[string]string{
+			"org.opencontainers.image.source": `https://example.com/a.git`,
+			"io.hoist.odd":                    `say "hi" to $HOME \ and ` + "`tick`",
+			"io.hoist.build":                  "1",
+		}
+		build := func(labels map[string]string) string {
+			var log bytes.Buffer
+			if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{id + ":test"}, Labels: labels}, &log); err != nil {
+				t.Fatalf("Build: %v\n%s", err, log.String())
+			}
+			return log.String()
+		}
+		log := build(labels)
+		if n := strings.Count(log, ` : LABEL "io.hoist.build"="1" "org.opencontainers.image.source"="https://example.com/a.git"`); n != 1 && !e.podman || strings.Contains(log, "LABEL io.hoist.build=") {
+			t.Errorf("want the labels in one LABEL step:\n%s", log)
+		}
+		got, err := e.InspectImage(t.Context(), id+":test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range labels {
+			if got.Labels[k] != v {
+				t.Errorf("label %s = %q, want %q", k, got.Labels[k], v)
+			}
+		}
+		runOK(t, e, id+":test", "test -e /ctx/file && test ! -e /ctx/.dockerfile.hoist && test ! -e /ctx/.dockerignore")
+		labels["io.hoist.build"] = "2"
+		if log := build(labels); !e.podman && !strings.Contains(log, "Using cache") {
+			t.Errorf("the second build did not use the cache for COPY .:\n%s", log)
+		}
+	}
+}

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,11 +23,83 @@ type buildContext struct {
 	ignore     *ignoreMatcher // nil: send everything
 	dockerfile string         // path of the Dockerfile inside the tar
 	outside    []byte         // content of a Dockerfile outside dir, added as dockerfile
+	// ignoreLine, when set, is added to the .dockerignore sent (made when
+	// there is none), so that the engine leaves the generated Dockerfile
+	// out of the context its COPY and ADD see.
+	ignoreLine string
 }
+
+// labelled is the name of the Dockerfile with Hoist's labels added, in the
+// context's root: fixed, so that the .dockerignore sent, which names it,
+// is the same at every build and does not break the cache of COPY . steps.
+const labelled = ".dockerfile.hoist"
 
 // newBuildContext reads dir's .dockerignore and works out where the
 // Dockerfile (relative to dir, "/"-separated, "" = "Dockerfile") goes.
-func newBuildContext(dir, dockerfile string) (*buildContext, error) {
+//
+// With labels, the Dockerfile sent is the project's with one LABEL line of
+// them added at its end, under another name: dockerd's classic builder makes
+// a step, a container and a commit of each label given as a build option.
+// Labels with characters that would need escaping (whose escape character
+// a Dockerfile may change, and builders read differently) are left out of
+// the line and returned, for the build options.
+func newBuildContext(dir, dockerfile string, labels map[string]string) (*buildContext, map[string]string, error) {
+	bc, err := contextOf(dir, dockerfile)
+	plain, rest := splitLabels(labels)
+	if err != nil || len(plain) == 0 {
+		return bc, labels, err
+	}
+	content := bc.outside
+	if content == nil {
+		p, err := filepath.EvalSymlinks(filepath.Join(bc.dir, filepath.FromSlash(bc.dockerfile)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading Dockerfile: %w", err)
+		}
+		if rel, err := filepath.Rel(bc.dir, p); err != nil || !filepath.IsLocal(rel) {
+			return nil, nil, fmt.Errorf("reading Dockerfile: %s leads outside the build context", bc.dockerfile)
+		}
+		if content, err = os.ReadFile(p); err != nil {
+			return nil, nil, fmt.Errorf("reading Dockerfile: %w", err)
+		}
+	}
+	bc.outside = append(append(slices.Clip(content), '\n'), labelLine(plain)...)
+	bc.dockerfile, bc.ignoreLine = labelled, labelled
+	return bc, rest, nil
+}
+
+// splitLabels parts labels into those a double-quoted Dockerfile word
+// holds as they are and the others.
+func splitLabels(labels map[string]string) (plain, rest map[string]string) {
+	for k, v := range labels {
+		if strings.ContainsAny(k+v, "\"$`\\\n\r") {
+			if rest == nil {
+				rest = map[string]string{}
+			}
+			rest[k] = v
+			continue
+		}
+		if plain == nil {
+			plain = map[string]string{}
+		}
+		plain[k] = v
+	}
+	return plain, rest
+}
+
+// labelLine is one LABEL instruction of labels (none needs escaping),
+// sorted, each key and value double-quoted.
+func labelLine(labels map[string]string) string {
+	var b strings.Builder
+	b.WriteString("LABEL")
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		fmt.Fprintf(&b, ` "%s"="%s"`, k, labels[k])
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// contextOf is newBuildContext without labels.
+func contextOf(dir, dockerfile string) (*buildContext, error) {
 	if dockerfile == "" {
 		dockerfile = "Dockerfile"
 	}
@@ -87,15 +161,36 @@ func (bc *buildContext) write(w io.Writer) error {
 		return fmt.Errorf("archiving build context %s: %w", bc.dir, err)
 	}
 	if bc.outside != nil {
-		hdr := &tar.Header{Name: bc.dockerfile, Mode: 0o644, Size: int64(len(bc.outside)), ModTime: time.Now(), Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("archiving Dockerfile: %w", err)
-		}
-		if _, err := tw.Write(bc.outside); err != nil {
+		if err := writeEntry(tw, bc.dockerfile, bc.outside); err != nil {
 			return fmt.Errorf("archiving Dockerfile: %w", err)
 		}
 	}
+	if bc.ignoreLine != "" {
+		ignore, err := os.ReadFile(filepath.Join(bc.dir, ".dockerignore"))
+		if errors.Is(err, fs.ErrNotExist) {
+			// None of the project's: this one leaves itself out too.
+			ignore, err = []byte(".dockerignore"), nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading .dockerignore: %w", err)
+		}
+		ignore = append(append(slices.Clip(ignore), '\n'), bc.ignoreLine+"\n"...)
+		if err := writeEntry(tw, ".dockerignore", ignore); err != nil {
+			return fmt.Errorf("archiving .dockerignore: %w", err)
+		}
+	}
 	return tw.Close()
+}
+
+// writeEntry writes a regular file of content, named name, to tw.
+func writeEntry(tw *tar.Writer, name string, content []byte) error {
+	// A fixed time: the same content makes the same entry at every build.
+	hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	_, err := tw.Write(content)
+	return err
 }
 
 // add writes one walked entry to tw, or skips it (or its whole directory)
@@ -106,6 +201,9 @@ func (bc *buildContext) add(tw *tar.Writer, p string, d fs.DirEntry) error {
 		return err
 	}
 	rel = filepath.ToSlash(rel)
+	if bc.ignoreLine != "" && (rel == ".dockerignore" || rel == labelled) {
+		return nil // written by write, with the line added; or replaced
+	}
 	if bc.ignore.excluded(rel) {
 		if d.IsDir() && !bc.ignore.exceptions {
 			return filepath.SkipDir
