@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"slices"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,12 +23,47 @@ var pushedDigest = regexp.MustCompile(`(?:^|\s)digest: (sha256:[0-9a-f]{64})(?:\
 
 // Push pushes the local image ref (host/repo:tag) to its registry with the
 // keychain's credentials and returns the manifest digest the registry
-// stored. Progress goes to log, one line per layer state change.
+// stored. Progress goes to log, one line per layer state change. A push the
+// registry answers 429 or 5xx is tried again after 1, 2 and 4 s.
 func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, error) {
 	auth, err := e.registryAuth(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("pushing %s: %w", ref, err)
 	}
+	for i := 0; ; i++ {
+		digest, err := e.push(ctx, ref, auth, log)
+		if err == nil || i == len(pushRetryDelays) || !transientPushError(err) {
+			return digest, err
+		}
+		if log != nil {
+			fmt.Fprintf(log, "push failed: %v; retrying in %v\n", err, pushRetryDelays[i])
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(pushRetryDelays[i]):
+		}
+	}
+}
+
+// pushRetryDelays are the waits before pushing again after the registry
+// answered a push with a transient error (429, 5xx): the engine retries a
+// layer upload itself, not a manifest it could not write.
+var pushRetryDelays = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
+
+// transientStatus matches the engine's text for a registry answer worth
+// retrying: rate limited (429) or a server error (5xx).
+var transientStatus = regexp.MustCompile(`(?i)toomanyrequests|too many requests|unexpected http status: (429|5\d\d)|http (429|5\d\d) response|\b50[0234] (internal server error|bad gateway|service unavailable|gateway timeout)`)
+
+// transientPushError reports whether a push failed on a registry answer
+// that a later attempt may not get.
+func transientPushError(err error) bool {
+	var ee *EngineError
+	return errors.As(err, &ee) && transientStatus.MatchString(ee.Message)
+}
+
+// push pushes ref once.
+func (e *Engine) push(ctx context.Context, ref, auth string, log io.Writer) (string, error) {
 	e.log.Debug("pushing image", "ref", ref)
 	res, err := e.cli.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: auth})
 	if err != nil {

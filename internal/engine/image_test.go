@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -93,5 +95,45 @@ func TestInspectImageNotFound(t *testing.T) {
 	_, err := e.InspectImage(t.Context(), uniqueID(t)+":missing")
 	if !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("InspectImage of a missing image: err = %v, want pipeline.ErrNotFound", err)
+	}
+}
+
+// TestPushRetriesRegistryErrors pushes to a registry that answers the
+// first two manifest uploads 429 and 503: the engine does not retry those
+// itself, Push does, and says so in the log.
+func TestPushRetriesRegistryErrors(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	var mu sync.Mutex
+	faults := []int{http.StatusTooManyRequests, http.StatusServiceUnavailable}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		var code int
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") && len(faults) > 0 {
+			code, faults = faults[0], faults[1:]
+		}
+		mu.Unlock()
+		if code != 0 {
+			w.WriteHeader(code)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/hoist/" + id + ":test"
+	dir := newContext(t, e, id, map[string]string{"Dockerfile": dockerfile(id)})
+	var buildLog bytes.Buffer
+	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{ref}}, &buildLog); err != nil {
+		t.Fatalf("Build: %v\n%s", err, buildLog.String())
+	}
+	var pushLog bytes.Buffer
+	digest, err := e.Push(t.Context(), ref, &pushLog)
+	if err != nil {
+		t.Fatalf("Push through 429 and 503: %v\n%s", err, pushLog.String())
+	}
+	if !strings.HasPrefix(digest, "sha256:") || strings.Count(pushLog.String(), "retrying in") != 2 {
+		t.Errorf("Push = %q; want a digest after 2 retries, log:\n%s", digest, pushLog.String())
 	}
 }
