@@ -47,7 +47,11 @@ var emptyJSON = []byte("{}")
 // from the registry. go-containerregistry updates the tag-schema fallback
 // index when the registry has no referrers API.
 func (c *Client) Attach(ctx context.Context, subject, artifactType, mediaType string, data []byte, annotations map[string]string) (string, error) {
-	d, err := c.attach(ctx, subject, artifactType, mediaType, data, annotations)
+	var d string
+	err := retryTransient(ctx, func() (err error) {
+		d, err = c.attach(ctx, subject, artifactType, mediaType, data, annotations)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("attaching a %s artifact to %s: %w", artifactType, subject, err)
 	}
