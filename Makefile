@@ -7,7 +7,7 @@ DATA      ?= hoist-data
 # cached layer made builds fail with "unable to find image".
 TESTFLAGS ?= -race -count=1 -timeout 40m -p 1
 
-.PHONY: help run build test test-podman lint bench fuzz e2e k3s-test clean
+.PHONY: help run build test test-podman lint bench fuzz e2e faults k3s-test clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ lint: ## gofmt, go vet, go mod tidy: fail when any would change something
 e2e: ## only the end-to-end tests
 	@scripts/deps.sh test
 	$(GO) test $(TESTFLAGS) -run . ./e2e/
+
+# The reduced form (6 pipelines) runs in test; this is the full one. Needs
+# root (network namespaces, iptables) and PostgreSQL.
+faults: ## the fault harness: 30 pipelines on workers in network namespaces, kill -9 of workers and servers, a faulty registry proxy
+	@scripts/deps.sh test
+	HOIST_FAULTS=full $(GO) test -race -count=1 -timeout 40m -v -run 'TestFaults$$' ./e2e/
 
 # Not part of test: the first run builds k3s (6-18 min), and it needs root.
 k3s-test: ## scripts/k3s.sh end to end: up, a toolbox pod, a pod pulled through registries.yaml, down, nothing left

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/store/postgres"
 	"github.com/hoistci/hoist/internal/testenv"
 )
 
@@ -210,6 +213,9 @@ func TestFaults(t *testing.T) {
 						var attempt int
 						var status, holder string
 						err := pool.QueryRow(ctx, `SELECT attempt, status, lease_holder FROM builds WHERE id = $1`, b.id).Scan(&attempt, &status, &holder)
+						if err == nil && attempt > b.attempt && r.requeued == 0 {
+							r.requeued = time.Since(killed)
+						}
 						if err == nil && attempt > b.attempt && status != "queued" {
 							r.resumed, r.holder = time.Since(killed), holder
 							break
@@ -271,19 +277,37 @@ func TestFaults(t *testing.T) {
 			t.Errorf("build %d of a killed worker did not resume", r.build.id)
 			continue
 		}
-		verdict := "within"
-		if r.resumed > 2*faultLease {
-			verdict = "OVER"
+		verdict := func(d time.Duration) string {
+			if d > 2*faultLease {
+				return "OVER"
+			}
+			return "within"
 		}
-		fmt.Fprintf(&b, "  recovery: build %d (%s) resumed as attempt %d on %s %v after the kill, %s 2x lease (%v)\n",
-			r.build.id, r.build.project, r.build.attempt+1, r.holder, r.resumed.Round(100*time.Millisecond), verdict, 2*faultLease)
+		fmt.Fprintf(&b, "  recovery: build %d (%s) queued again as attempt %d %v after the kill (%s 2x lease, %v), running on %s after %v (%s)\n",
+			r.build.id, r.build.project, r.build.attempt+1, r.requeued.Round(100*time.Millisecond), verdict(r.requeued), 2*faultLease,
+			r.holder, r.resumed.Round(100*time.Millisecond), verdict(r.resumed))
 	}
 	fmt.Print(b.String())
 	t.Log(b.String())
 	if len(rep.lost) > 0 || len(rep.twice) > 0 {
 		t.Errorf("%d pipeline(s) lost, %d delivered twice", len(rep.lost), len(rep.twice))
-		for _, p := range rep.lost {
-			t.Logf("lost %s: %s", p, rep.why[p])
+		st, err := postgres.Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for _, p := range append(rep.lost, rep.twice...) {
+			t.Logf("%s: %s", p, rep.why[p])
+			bs, _ := st.Builds(ctx, p, 1)
+			for _, b := range bs {
+				for _, stage := range []pipeline.StageName{pipeline.StageBuild, pipeline.StageDeliver} {
+					if rc, err := st.OpenLog(ctx, b.ID, stage, 0); err == nil {
+						out, _ := io.ReadAll(rc)
+						rc.Close()
+						t.Logf("%s build %d, its %s log:\n%s", p, b.ID, stage, out)
+					}
+				}
+			}
 		}
 	}
 	for _, p := range append(servers, workers...) {
@@ -312,10 +336,11 @@ type heldBuild struct {
 
 // recovery is how long a killed worker's build took to run again.
 type recovery struct {
-	build   heldBuild
-	killed  time.Time
-	resumed time.Duration // 0: it did not
-	holder  string
+	build    heldBuild
+	killed   time.Time
+	requeued time.Duration // until it was queued as its next attempt (its lease expired)
+	resumed  time.Duration // until that attempt ran (0: it did not), on a free slot
+	holder   string
 }
 
 func since(start time.Time) string { return time.Since(start).Round(100 * time.Millisecond).String() }
