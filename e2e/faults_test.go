@@ -443,8 +443,8 @@ func registryDigest(reg, repo, tag string) string {
 	return resp.Header.Get("Docker-Content-Digest")
 }
 
-// faultProxy is a reverse proxy to a registry that answers some requests
-// 503 or 429 itself, each method and path at most once (so that a client
+// faultProxy is a reverse proxy to a registry that answers one request in
+// 20 with 503 or 429 itself, each method and path at most once (so that a client
 // that retries gets through), and delays every request by up to 50 ms.
 type faultProxy struct {
 	port             int
@@ -463,7 +463,7 @@ func startFaultProxy(t *testing.T, reg string, hostAddrs []string) *faultProxy {
 		time.Sleep(time.Duration(rand.IntN(50)) * time.Millisecond)
 		key := r.Method + " " + r.URL.Path
 		mu.Lock()
-		fault := r.URL.Path != "/v2/" && !faulted[key] && rand.IntN(10) == 0
+		fault := r.URL.Path != "/v2/" && !faulted[key] && rand.IntN(20) == 0
 		if fault {
 			faulted[key] = true
 		}

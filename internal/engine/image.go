@@ -24,7 +24,7 @@ var pushedDigest = regexp.MustCompile(`(?:^|\s)digest: (sha256:[0-9a-f]{64})(?:\
 // Push pushes the local image ref (host/repo:tag) to its registry with the
 // keychain's credentials and returns the manifest digest the registry
 // stored. Progress goes to log, one line per layer state change. A push the
-// registry answers 429 or 5xx is tried again after 1, 2 and 4 s.
+// registry answers 429 or 5xx is tried again after 1, 2, 4, 8 and 16 s.
 func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, error) {
 	auth, err := e.registryAuth(ctx, ref)
 	if err != nil {
@@ -49,7 +49,7 @@ func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, e
 // pushRetryDelays are the waits before pushing again after the registry
 // answered a push with a transient error (429, 5xx): the engine retries a
 // layer upload itself, not a manifest it could not write.
-var pushRetryDelays = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
+var pushRetryDelays = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
 
 // transientStatus matches the engine's text for a registry answer worth
 // retrying: rate limited (429) or a server error (5xx).
