@@ -154,6 +154,7 @@ func TestFaults(t *testing.T) {
 		mu         sync.Mutex
 		recoveries []recovery
 		kills      []string
+		pollers    sync.WaitGroup
 	)
 	stop := make(chan struct{})
 	chaosDone := make(chan struct{})
@@ -207,7 +208,9 @@ func TestFaults(t *testing.T) {
 			mu.Unlock()
 			doneWorkers++
 			for _, b := range held {
+				pollers.Add(1)
 				go func() {
+					defer pollers.Done()
 					r := recovery{build: b, killed: killed}
 					for time.Since(killed) < 5*time.Minute {
 						var attempt int
@@ -256,7 +259,12 @@ func TestFaults(t *testing.T) {
 	elapsed := time.Since(start)
 	close(stop)
 	<-chaosDone
-	time.Sleep(time.Second) // the recovery pollers of a late kill
+	polled := make(chan struct{})
+	go func() { pollers.Wait(); close(polled) }()
+	select { // the recovery pollers of a late kill
+	case <-polled:
+	case <-time.After(time.Minute):
+	}
 
 	rep := faultReport(t, ctx, pool, reg, projects)
 	mu.Lock()
