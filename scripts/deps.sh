@@ -71,6 +71,9 @@ command -v git >/dev/null || need_pkgs="$need_pkgs git"
 command -v dockerd >/dev/null || need_pkgs="$need_pkgs docker.io"
 if [ "$want" = test ]; then
   command -v docker-registry >/dev/null || need_pkgs="$need_pkgs docker-registry"
+  # The fault harness's hosts: network namespaces, veths, NAT rules.
+  command -v ip >/dev/null || need_pkgs="$need_pkgs iproute2"
+  command -v iptables >/dev/null || need_pkgs="$need_pkgs iptables"
   if [ ! -x /usr/bin/chromium ]; then
     say "no Chromium at /usr/bin/chromium: the browser tests need it"
     need_pkgs="$need_pkgs chromium"
