@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,22 +65,10 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to serve the web UI and the API on")
 	fs.StringVar(&f.data, "data", "hoist-data", "folder for the database, the embedded registry and workspaces")
 	fs.StringVar(&f.db, "db", "", dbUsage)
-	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage (0: none here, hoist worker processes sharing --db run them)")
-	fs.IntVar(&f.testWorkers, "test-workers", 0, testWorkersHelp)
+	f.registerBuild(fs, "(0: none here, hoist worker processes sharing --db run them)")
 	fs.BoolVar(&f.publicRead, "public-read", true, "anyone may read projects, builds and logs, and pull from the embedded registry; writes always need a user")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "mark cookies Secure (serve behind HTTPS)")
 	fs.BoolVar(&f.allowLocal, "allow-local-repos", false, "let projects registered over the API or UI build repositories on this machine (paths, file:// URLs)")
-	fs.Var(&f.logLimit, "log-limit", "how much of each stage's log to keep (e.g. 50MB, 512KB)")
-	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
-	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
-	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
-	fs.DurationVar(&f.checkout, "checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
-	fs.DurationVar(&f.lease, "lease", sched.DefaultLease, "how long a running build stays this server's without a renewal (renewed every third of it); a build whose server stops renewing (killed, machine gone) is taken again by another server sharing the database")
-	fs.BoolVar(&f.trustIndex, "trust-index", false, "trust every project of the index: their scripts run on this machine as Hoist's user (root-equivalent), not sandboxed")
-	f.stages.register(fs)
-	f.limits.register(fs, true)
-	f.reg.register(fs)
-	f.notify.register(fs)
 	f.track.register(fs)
 	f.triggers.register(fs)
 	f.registerLeaderTTL(fs)
@@ -95,24 +84,55 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		fmt.Fprintln(stderr, "usage: hoist serve [--index PATH] [--addr HOST:PORT] [--workers N] [--data DIR] [--db URL] [--registry HOST:PORT]")
 		return nil, exitError(2)
 	}
-	if err := f.notify.check(stderr); err != nil {
+	if err := f.checkBuild(stderr, 0); err != nil {
 		return nil, err
-	}
-	if err := f.limits.check(); err != nil {
-		return nil, err
-	}
-	if f.workers < 0 {
-		fmt.Fprintf(stderr, "--workers %d: want 0 (builds run on hoist worker) or more\n", f.workers)
-		return nil, exitError(2)
-	}
-	if f.lease < time.Second {
-		fmt.Fprintf(stderr, "--lease %v: want at least 1s, e.g. 30s (each running build's lease is renewed every third of it)\n", f.lease)
-		return nil, exitError(2)
 	}
 	if err := f.checkLeaderTTL(stderr); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// registerBuild registers the flags of how builds run here, which serve
+// and worker share; workersNote ends --workers' help.
+func (f *serveFlags) registerBuild(fs *flag.FlagSet, workersNote string) {
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage "+workersNote)
+	fs.IntVar(&f.testWorkers, "test-workers", 0, testWorkersHelp)
+	fs.Var(&f.logLimit, "log-limit", "how much of each stage's log to keep (e.g. 50MB, 512KB)")
+	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
+	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
+	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
+	fs.DurationVar(&f.checkout, "checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
+	fs.DurationVar(&f.lease, "lease", sched.DefaultLease, "how long a running build stays this process's without a renewal (renewed every third of it); a build whose runner stops renewing (killed, machine gone) is taken again by another server or worker sharing the database")
+	fs.BoolVar(&f.trustIndex, "trust-index", false, "trust every project of the index: their scripts run on this machine as Hoist's user (root-equivalent), not sandboxed")
+	f.stages.register(fs)
+	f.limits.register(fs, true)
+	f.reg.register(fs)
+	f.notify.register(fs)
+}
+
+// checkBuild validates the flags registerBuild registered, after parsing;
+// --workers may not be below minWorkers.
+func (f *serveFlags) checkBuild(stderr io.Writer, minWorkers int) error {
+	if err := f.notify.check(stderr); err != nil {
+		return err
+	}
+	if err := f.limits.check(); err != nil {
+		return err
+	}
+	if f.workers < minWorkers {
+		if minWorkers == 0 {
+			fmt.Fprintf(stderr, "--workers %d: want 0 (builds run on hoist worker) or more\n", f.workers)
+		} else {
+			fmt.Fprintf(stderr, "--workers %d: want %d or more\n", f.workers, minWorkers)
+		}
+		return exitError(2)
+	}
+	if f.lease < time.Second {
+		fmt.Fprintf(stderr, "--lease %v: want at least 1s, e.g. 30s (each running build's lease is renewed every third of it)\n", f.lease)
+		return exitError(2)
+	}
+	return nil
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

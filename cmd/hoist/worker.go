@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
-	"time"
 
 	"github.com/hoistci/hoist/internal/metrics"
 	"github.com/hoistci/hoist/internal/runner"
@@ -22,19 +20,7 @@ func parseWorkerFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs := newFlags("worker", stderr)
 	fs.StringVar(&f.data, "data", "hoist-worker", "folder for this worker's workspaces (its own: not a server's or another worker's)")
 	fs.StringVar(&f.db, "db", "", dbUsage)
-	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage")
-	fs.IntVar(&f.testWorkers, "test-workers", 0, testWorkersHelp)
-	fs.Var(&f.logLimit, "log-limit", "how much of each stage's log to keep (e.g. 50MB, 512KB)")
-	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
-	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
-	fs.DurationVar(&f.prebuild, "prebuild-timeout", 30*time.Minute, "how long a prebuild-script may run")
-	fs.DurationVar(&f.checkout, "checkout-timeout", runner.DefaultCheckoutTimeout, "how long a git checkout may take")
-	fs.DurationVar(&f.lease, "lease", sched.DefaultLease, "how long a running build stays this worker's without a renewal (renewed every third of it); a build whose worker stops renewing (killed, machine gone) is taken again by another worker or server sharing the database")
-	fs.BoolVar(&f.trustIndex, "trust-index", false, "trust every project of the index: their scripts run on this machine as Hoist's user (root-equivalent), not sandboxed")
-	f.stages.register(fs)
-	f.limits.register(fs, true)
-	f.reg.register(fs)
-	f.notify.register(fs)
+	f.registerBuild(fs, "")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -50,19 +36,8 @@ func parseWorkerFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 		fmt.Fprintln(stderr, "hoist worker: --registry HOST:PORT is needed: the registry the servers deliver to (hoist serve's embedded one listens on 127.0.0.1:5000 unless --registry-addr moved it; serve it on an address the worker reaches)")
 		return nil, exitError(2)
 	}
-	if err := f.notify.check(stderr); err != nil {
+	if err := f.checkBuild(stderr, 1); err != nil {
 		return nil, err
-	}
-	if err := f.limits.check(); err != nil {
-		return nil, err
-	}
-	if f.workers < 1 {
-		fmt.Fprintf(stderr, "--workers %d: a worker runs at least 1 build at once\n", f.workers)
-		return nil, exitError(2)
-	}
-	if f.lease < time.Second {
-		fmt.Fprintf(stderr, "--lease %v: want at least 1s, e.g. 30s (each running build's lease is renewed every third of it)\n", f.lease)
-		return nil, exitError(2)
 	}
 	return f, nil
 }
