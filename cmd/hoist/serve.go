@@ -175,7 +175,7 @@ func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *s
 	notices := f.notify.service(env.store, ln.Addr().String(), log)
 	defer flushNotifications(notices, log) // after the dispatcher has stopped
 	r := newServeRunner(f, env, m, log)
-	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}, Lease: f.lease})
+	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}, Lease: f.lease, Instance: env.instance})
 	if err := d.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the builds the last stop left running: %w", err)
 	}

@@ -71,7 +71,7 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	notices := f.notify.service(env.store, "", log)
 	defer flushNotifications(notices, log)
 	r := newServeRunner(f, env, m, log)
-	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}, Lease: f.lease})
+	d := sched.NewDispatcher(env.store, r, sched.DispatcherOptions{Workers: f.workers, Logger: log, Observer: buildObservers{m, notices}, Lease: f.lease, Instance: env.instance})
 	runCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopRuns(errStopping)
 	dispatched := make(chan error, 1)

@@ -59,6 +59,11 @@ type LeaseStore interface {
 	// that many times. The stages its lost attempt left running are marked
 	// failed. It returns the builds it changed, as they are now.
 	ExpireLeases(ctx context.Context, now time.Time, retry Retry) ([]Build, error)
+	// ReleaseLeases ends at now the leases of the running builds whose
+	// holder begins with prefix (an earlier process of this one's data
+	// folder, which is gone), so that ExpireLeases takes them at once
+	// rather than when they would have run out; it returns how many.
+	ReleaseLeases(ctx context.Context, prefix string, now time.Time) (int, error)
 	// RequestCancel asks the runner holding the lease on the running build
 	// id to cancel it, with reason (its runner may be another process, on
 	// another machine); false when the build is not running under a lease.

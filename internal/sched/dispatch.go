@@ -57,6 +57,12 @@ type DispatcherOptions struct {
 	// Lease is how long a claimed build stays held without a renewal;
 	// builds are renewed every third of it. Default DefaultLease.
 	Lease time.Duration
+	// Instance is this process's data folder's instance id: the holder
+	// of its leases begins with it, and Recover ends at once the leases an
+	// earlier process of the same folder held (it is gone: one process
+	// runs per data folder), so its builds are retried without waiting
+	// for their leases to run out.
+	Instance string
 	// Holder names this dispatcher in its leases; default the host name
 	// and a random part.
 	Holder string
@@ -151,6 +157,15 @@ func (d *Dispatcher) Recover(ctx context.Context) error {
 	}
 	if n > 0 {
 		d.opts.Logger.Warn("failed builds left running without a lease", "builds", n)
+	}
+	if d.opts.Instance != "" {
+		n, err := d.store.ReleaseLeases(ctx, d.opts.Instance+"/", time.Now())
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			d.opts.Logger.Warn("the last process of this data folder left builds running: they run again", "builds", n)
+		}
 	}
 	if err := d.expire(ctx); err != nil {
 		return err

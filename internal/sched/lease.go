@@ -33,6 +33,9 @@ func leaseDefaults(opts *DispatcherOptions) {
 	}
 	if opts.Holder == "" {
 		opts.Holder = newHolder()
+		if opts.Instance != "" {
+			opts.Holder = opts.Instance + "/" + opts.Holder
+		}
 	}
 	if opts.Retry.Attempts <= 0 {
 		opts.Retry.Attempts = 3

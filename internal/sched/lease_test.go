@@ -288,3 +288,32 @@ func TestDispatcherOneBuildPerRepositoryAcrossServers(t *testing.T) {
 		t.Fatalf("started %s, want a/x:2", second.Project)
 	}
 }
+
+// TestDispatcherRestartRetriesAtOnce: a process restarted on the same data
+// folder (the same Instance) takes the builds its killed predecessor held
+// again at once, as their next attempt, without waiting for their leases
+// to run out.
+func TestDispatcherRestartRetriesAtOnce(t *testing.T) {
+	const lease = time.Minute // far longer than the test may wait
+	path := filepath.Join(t.TempDir(), "hoist.db")
+	stA := openStore(t, path, "a/x:1")
+	cut := &dropRenewals{DispatchStore: stA}
+	cut.drop.Store(true) // killed: it renews nothing more
+	a := runOn(t, cut, stA, DispatcherOptions{Workers: 1, Lease: lease, Instance: "inst1"})
+	a.trigger("a/x:1")
+	first := a.started()
+
+	stB := openStore(t, path) // the restarted process
+	b := runOn(t, stB, stB, DispatcherOptions{Workers: 1, Lease: lease, Instance: "inst1"})
+	second := b.started()
+	if second.ID != first.ID || second.Attempt != 2 {
+		t.Fatalf("the restarted process started build %d attempt %d, want build %d attempt 2", second.ID, second.Attempt, first.ID)
+	}
+	if took := time.Since(first.Started); took > lease/2 {
+		t.Errorf("attempt 2 started %v after attempt 1, want at once (the lease is %v)", took, lease)
+	}
+	b.exec.release <- struct{}{}
+	if got := b.status(first.ID, pipeline.StatusSucceeded); got.Attempt != 2 {
+		t.Errorf("finished: attempt %d, want 2", got.Attempt)
+	}
+}

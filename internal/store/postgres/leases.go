@@ -147,3 +147,15 @@ func (s *Store) CancelRequested(ctx context.Context, id int64) (string, error) {
 	}
 	return reason, nil
 }
+
+// ReleaseLeases ends at now the leases of the running builds whose holder
+// begins with prefix.
+func (s *Store) ReleaseLeases(ctx context.Context, prefix string, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE builds SET lease_until = $1
+		WHERE status = $2 AND lease_until IS NOT NULL AND lease_until > $1 AND left(lease_holder, $3) = $4`,
+		now.UnixNano()-1, pipeline.StatusRunning, len(prefix), prefix)
+	if err != nil {
+		return 0, fmt.Errorf("releasing the leases of %s: %w", prefix, err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -152,3 +152,19 @@ func (s *Store) CancelRequested(ctx context.Context, id int64) (string, error) {
 	}
 	return reason, nil
 }
+
+// ReleaseLeases ends at now the leases of the running builds whose holder
+// begins with prefix.
+func (s *Store) ReleaseLeases(ctx context.Context, prefix string, now time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE builds SET lease_until = ?
+		WHERE status = ? AND lease_until IS NOT NULL AND lease_until > ? AND substr(lease_holder, 1, ?) = ?`,
+		now.UnixNano()-1, pipeline.StatusRunning, now.UnixNano()-1, len(prefix), prefix)
+	if err != nil {
+		return 0, fmt.Errorf("releasing the leases of %s: %w", prefix, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("releasing the leases of %s: %w", prefix, err)
+	}
+	return int(n), nil
+}

@@ -17,6 +17,7 @@ var leaseTests = []struct {
 	{"Lease/ExpireLimit", testLeaseExpireLimit},
 	{"Lease/FailRunningSparesLeased", testFailRunningSparesLeased},
 	{"Lease/CancelRequest", testLeaseCancelRequest},
+	{"Lease/Release", testLeaseRelease},
 }
 
 var retry = pipeline.Retry{Attempts: 3, Backoff: 2 * time.Second, Max: time.Minute}
@@ -201,5 +202,25 @@ func testLeaseCancelRequest(t *testing.T, s pipeline.Store) {
 	}
 	if _, err := s.CancelRequested(ctx(t), 1<<40); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("CancelRequested of no build = %v, want ErrNotFound", err)
+	}
+}
+
+// testLeaseRelease: the leases of an earlier process (a holder prefix) end
+// at once and ExpireLeases retries their builds; other holders' stay.
+func testLeaseRelease(t *testing.T, s pipeline.Store) {
+	q1, _ := enqueue(t, s, "a/x:latest")
+	q2, _ := enqueue(t, s, "b/y:latest")
+	mine := claimLeased(t, s, q1, "inst1/host-aaaa", at(100, 0), at(7, 0))
+	theirs := claimLeased(t, s, q2, "inst2/host-bbbb", at(100, 0), at(7, 0))
+	n, err := s.ReleaseLeases(ctx(t), "inst1/", at(8, 0))
+	if err != nil || n != 1 {
+		t.Fatalf("ReleaseLeases = %d, %v; want 1", n, err)
+	}
+	got, err := s.ExpireLeases(ctx(t), at(8, 0), retry)
+	if err != nil || len(got) != 1 || got[0].ID != mine.ID || got[0].Status != pipeline.StatusQueued || got[0].Attempt != 2 {
+		t.Fatalf("ExpireLeases after the release = %+v, %v; want build %d queued as attempt 2", got, err, mine.ID)
+	}
+	if b, err := s.Build(ctx(t), theirs.ID); err != nil || b.Status != pipeline.StatusRunning {
+		t.Errorf("another holder's build: %s, %v; want still running", b.Status, err)
 	}
 }
