@@ -52,8 +52,9 @@ func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, e
 var pushRetryDelays = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
 
 // transientStatus matches the engine's text for a registry answer worth
-// retrying: rate limited (429) or a server error (5xx).
-var transientStatus = regexp.MustCompile(`(?i)toomanyrequests|too many requests|unexpected http status: (429|5\d\d)|http (429|5\d\d) response|\b50[0234] (internal server error|bad gateway|service unavailable|gateway timeout)`)
+// retrying: rate limited (429) or a server error (5xx), as dockerd and
+// Podman ("StatusCode: 429") word it.
+var transientStatus = regexp.MustCompile(`(?i)toomanyrequests|too many requests|unexpected http status: (429|5\d\d)|http (429|5\d\d) response|statuscode: (429|5\d\d)\b|\b50[0234] (internal server error|bad gateway|service unavailable|gateway timeout)`)
 
 // transientPushError reports whether a push failed on a registry answer
 // that a later attempt may not get.
