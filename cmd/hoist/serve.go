@@ -135,16 +135,31 @@ func (f *serveFlags) checkBuild(stderr io.Writer, minWorkers int) error {
 	return nil
 }
 
+// logger is the log of serve and worker, at debug level with -v.
+func (f *serveFlags) logger(stderr io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// startClean removes the checkouts and reaps what the last process of
+// this data folder left (builds a crash interrupted), before serve or
+// worker runs builds: every build from now on makes its own.
+func (f *serveFlags) startClean(ctx context.Context, env *env, log *slog.Logger) {
+	if !f.keep {
+		_ = os.RemoveAll(filepath.Join(f.data, "work"))
+	}
+	reapLeftovers(ctx, env, log)
+}
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseServeFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if f.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := f.logger(stderr)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("serving on %s: %w", f.addr, err)
@@ -156,12 +171,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer env.Close()
-	if !f.keep {
-		// Checkouts left by builds a crash interrupted: every build that
-		// runs from now on makes its own.
-		_ = os.RemoveAll(filepath.Join(f.data, "work"))
-	}
-	reapLeftovers(ctx, env, log)
+	f.startClean(ctx, env, log)
 	return serve(ctx, f, env, ln, log, stdout)
 }
 

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/hoistci/hoist/internal/metrics"
 	"github.com/hoistci/hoist/internal/runner"
@@ -50,20 +47,13 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if f.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := f.logger(stderr)
 	env, err := openEnv(ctx, f.data, f.db, f.reg, stderr)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
-	if !f.keep {
-		_ = os.RemoveAll(filepath.Join(f.data, "work"))
-	}
-	reapLeftovers(ctx, env, log)
+	f.startClean(ctx, env, log)
 	if _, err := env.engine.EnsureToolbox(ctx); err != nil {
 		return err
 	}
