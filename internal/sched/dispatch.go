@@ -367,7 +367,11 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build, r *runEntry) {
 	defer unlock()
 	log.Info("build started")
 	end, err := d.exec.Execute(ctx, p, b)
-	if errors.Is(err, pipeline.ErrLeaseLost) || errors.Is(context.Cause(ctx), pipeline.ErrLeaseLost) {
+	// An end recorded without error is this runner's, even when a renewal
+	// that ticked after the record found the build ended and cancelled ctx
+	// with a lost lease.
+	recorded := err == nil && end.Status.Done()
+	if errors.Is(err, pipeline.ErrLeaseLost) || (!recorded && errors.Is(context.Cause(ctx), pipeline.ErrLeaseLost)) {
 		log.Warn("another runner took the build: left to it", "err", err)
 		return
 	}

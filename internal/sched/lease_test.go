@@ -317,3 +317,50 @@ func TestDispatcherRestartRetriesAtOnce(t *testing.T) {
 		t.Errorf("finished: attempt %d, want 2", got.Attempt)
 	}
 }
+
+// lateRenewalExec records a build's end, then returns only once the lease
+// renewal that comes after it has cancelled the build's context: the
+// renewal finds the build no longer running and reports the lease lost.
+type lateRenewalExec struct{ store DispatchStore }
+
+func (e lateRenewalExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
+	b.Status, b.Digest, b.Finished = pipeline.StatusSucceeded, "sha256:new", time.Now()
+	if err := e.store.UpdateBuild(context.Background(), b); err != nil {
+		return b, err
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+	}
+	return b, nil
+}
+
+// TestDispatcherEndBeatsALateRenewal: a build whose runner recorded its
+// end is reported finished, and its children are queued, even when a lease
+// renewal ticks between that record and the runner's return (it finds the
+// build ended and reports the lease lost). CI's TestServe lost a cascade so.
+func TestDispatcherEndBeatsALateRenewal(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "hoist.db"), "a/x:1")
+	obs := &observer{done: map[int64]pipeline.Build{}}
+	d := NewDispatcher(st, lateRenewalExec{st}, DispatcherOptions{Workers: 1, Lease: 300 * time.Millisecond, Poll: 20 * time.Millisecond, Observer: obs})
+	ctx, stop := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { stop(errors.New("test over")); <-done }()
+	b, _, err := st.Enqueue(context.Background(), "a/x:1", "test", time.Now())
+	must(t, err)
+	d.signal()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if got, ok := obs.get(b.ID); ok {
+			if got.Status != pipeline.StatusSucceeded {
+				t.Errorf("reported %s, want succeeded", got.Status)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dispatcher never reported the build finished: it took the late renewal's lost lease for another runner's")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
