@@ -32,9 +32,10 @@ type versioned[T any] struct {
 	value   T
 }
 
-// ListVersion returns a number that changes whenever a project, a build
-// or a delivered image is written, by this process or another: what the
-// lists made of them are is the same as long as it is.
+// ListVersion returns a number that changes whenever a project, a build,
+// a delivered image, a scan or a project's FROM images are written, by
+// this process or another (migrations 00014 and 00019): what the lists
+// and pages made of them show is the same as long as it is.
 func (s *Store) ListVersion(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.db.QueryRowContext(ctx, `SELECT n FROM list_version`).Scan(&n); err != nil {
