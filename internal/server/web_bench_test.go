@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/store/postgres"
 	"github.com/hoistci/hoist/internal/store/sqlite"
+	"github.com/hoistci/hoist/internal/testenv"
 )
 
 // The CPU cost of the lists bench (h) loads: a project's page and GET
@@ -21,16 +23,28 @@ import (
 //
 //	go test -run '^$' -bench 'Lists' -benchmem ./internal/server/
 
+func TestMain(m *testing.M) { testenv.MainWithPostgres(m) }
+
 func BenchmarkListsProjectPage(b *testing.B) {
-	benchLists(b, "/p/"+projectPath(benchKey(0)))
+	benchLists(b, sqliteBenchStore, "/p/"+projectPath(benchKey(0)))
 }
 
 func BenchmarkListsAPIProjects(b *testing.B) {
-	benchLists(b, "/api/v1/projects")
+	benchLists(b, sqliteBenchStore, "/api/v1/projects")
 }
 
-func benchLists(b *testing.B, path string) {
-	s := New(Deps{Store: seedBenchStore(b, 234, 10000), Queue: &storeQueue{}}, Options{PublicRead: true, RegistryHost: "127.0.0.1:5000"})
+func BenchmarkListsProjectPagePostgres(b *testing.B) {
+	benchLists(b, postgresBenchStore, "/p/"+projectPath(benchKey(0)))
+}
+
+func BenchmarkListsAPIProjectsPostgres(b *testing.B) {
+	benchLists(b, postgresBenchStore, "/api/v1/projects")
+}
+
+func benchLists(b *testing.B, open func(b *testing.B) Store, path string) {
+	st := open(b)
+	seedLists(b, st, 234, 10000)
+	s := New(Deps{Store: st, Queue: &storeQueue{}}, Options{PublicRead: true, RegistryHost: "127.0.0.1:5000"})
 	get := func() *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", path, nil)
 		req.Header.Set("Accept-Encoding", "gzip, deflate, br")
@@ -53,22 +67,29 @@ func benchLists(b *testing.B, path string) {
 // benchKey is the key of the bench's project i; project 0 has children.
 func benchKey(i int) string { return fmt.Sprintf("ns%02d/app%03d:latest", i%33, i) }
 
-// seedBenchStore writes projects and builds as bench (h) does (round
-// robin, a failure every 7th, else a delivery), without stages and logs,
-// which the lists do not read.
-func seedBenchStore(b *testing.B, projects, builds int) Store {
-	b.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "hoist.db"))
+// sqliteBenchStore opens a new SQLite store.
+func sqliteBenchStore(b *testing.B) Store {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hoist.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	seedLists(b, st, projects, builds)
 	return st
 }
 
-// seedLists writes the projects and builds of seedBenchStore into st.
+// postgresBenchStore opens a store on a new PostgreSQL database.
+func postgresBenchStore(b *testing.B) Store {
+	st, err := postgres.Open(context.Background(), testenv.Postgres(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// seedLists writes projects and builds into st as bench (h) does (round
+// robin, a failure every 7th, else a delivery), without stages and logs,
+// which the lists do not read.
 func seedLists(b *testing.B, st Store, projects, builds int) {
 	ctx := context.Background()
 	for i := range projects {
