@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/store/postgres"
 	"github.com/hoistci/hoist/internal/store/sqlite"
+	"github.com/hoistci/hoist/internal/testenv"
 )
 
 // (h) lists under a long history: 234 projects with -history builds
@@ -25,6 +27,9 @@ import (
 // (10 s) against GET /api/v1/projects and against one project's page. The
 // same with a small history (one build a project) in the same run: the
 // ratio of the p99s says whether the lists depend on the history's length.
+// All of it on each of -stores: SQLite (the data folder's hoist.db) and
+// PostgreSQL (a throwaway cluster of this process, as the tests start it,
+// with serve --db).
 
 // listsTarget is the p99 the issue asks for at 1,000 req/s.
 const listsTarget = 20 * time.Millisecond
@@ -34,6 +39,7 @@ type listsConfig struct {
 	projects, history, small int
 	rate                     int
 	loadTime                 time.Duration
+	stores                   []string // sqlite, postgres
 }
 
 // loadResult is one open-loop load against one URL.
@@ -56,9 +62,23 @@ func (r loadResult) pct(p float64) time.Duration {
 }
 
 func benchLists(ctx context.Context, e *env, rep *report, c listsConfig) error {
+	if slices.Contains(c.stores, "postgres") {
+		defer testenv.StopPostgres()
+	}
+	for _, store := range c.stores {
+		if err := benchListsOn(ctx, e, rep, c, store); err != nil {
+			return fmt.Errorf("%s: %w", store, err)
+		}
+	}
+	rep.how = append(rep.how, fmt.Sprintf("(h) on %s: %d projects (33 namespaces, some depending on others) and their builds, each with 7 stages, a 1 KiB log a stage and a delivered image when it succeeded, written into a store with the store's own methods (PostgreSQL: a throwaway cluster of this process, fsync off, as the tests start it); bin/hoist serve on it; then an open-loop load from this process (Go's net/http client, not hey: one request due every %s, sent when due by one of %d keep-alive connections, gzip accepted as a browser does), %s against GET /api/v1/projects and %s against the page of a project with children (it lists a page of 25 builds with the long history, its one build with the small: that difference stays); latency counts from when the request was due, so a server that falls behind shows it as latency", strings.Join(c.stores, " and "), c.projects, time.Second/time.Duration(c.rate), loadConns, c.loadTime, c.loadTime))
+	return nil
+}
+
+// benchListsOn measures (h) on one store.
+func benchListsOn(ctx context.Context, e *env, rep *report, c listsConfig, store string) error {
 	results := map[int]map[string]loadResult{}
 	for _, n := range []int{c.small, c.history} {
-		res, err := listsRound(ctx, e, c, n)
+		res, err := listsRound(ctx, e, c, store, n)
 		if err != nil {
 			return err
 		}
@@ -72,18 +92,17 @@ func benchLists(ctx context.Context, e *env, rep *report, c listsConfig) error {
 			if r.pct(0.99) <= listsTarget && r.rate() >= 0.95*float64(c.rate) {
 				verdict = "meets"
 			}
-			rep.info = append(rep.info, fmt.Sprintf("(h) %s, %d projects, %d builds: %.0f of %d req/s answered 200, p50 %s, p99 %s (%s the target p99 <= %s at %d req/s)%s",
-				listsName(target), c.projects, n, r.rate(), c.rate, fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), verdict, fmtDur(listsTarget), c.rate, errNote(r)))
+			rep.info = append(rep.info, fmt.Sprintf("(h) %s, %s, %d projects, %d builds: %.0f of %d req/s answered 200, p50 %s, p99 %s (%s the target p99 <= %s at %d req/s)%s",
+				store, listsName(target), c.projects, n, r.rate(), c.rate, fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), verdict, fmtDur(listsTarget), c.rate, errNote(r)))
 		}
 		if big.rate() > 0 {
-			rep.info = append(rep.info, fmt.Sprintf("(h) %s: req/s answered with %d builds / with %d builds = %s (1 when the history's length does not matter; the p99s say it only while the server keeps up)",
-				listsName(target), c.small, c.history, fmtRatio(small.rate()/big.rate())))
+			rep.info = append(rep.info, fmt.Sprintf("(h) %s, %s: req/s answered with %d builds / with %d builds = %s (1 when the history's length does not matter; the p99s say it only while the server keeps up)",
+				store, listsName(target), c.small, c.history, fmtRatio(small.rate()/big.rate())))
 		}
-		rep.rows = append(rep.rows, row{name: fmt.Sprintf("(h) %s p99, %d builds / %d builds", listsName(target), c.history, c.small),
+		rep.rows = append(rep.rows, row{name: fmt.Sprintf("(h) %s %s p99, %d builds / %d builds", store, listsName(target), c.history, c.small),
 			hoist: []time.Duration{big.pct(0.99)}, baseline: []time.Duration{small.pct(0.99)},
 			ratio: ratio(fmt.Sprintf("p99(%d)/p99(%d)", c.history, c.small), []time.Duration{big.pct(0.99)}, []time.Duration{small.pct(0.99)})})
 	}
-	rep.how = append(rep.how, fmt.Sprintf("(h) %d projects (33 namespaces, some depending on others) and their builds, each with 7 stages, a 1 KiB log a stage and a delivered image when it succeeded, written into a store with the store's own methods; bin/hoist serve on it; then an open-loop load from this process (Go's net/http client, not hey: one request due every %s, sent when due by one of %d keep-alive connections, gzip accepted as a browser does), %s against GET /api/v1/projects and %s against the page of a project with children (it lists a page of 25 builds with the long history, its one build with the small: that difference stays); latency counts from when the request was due, so a server that falls behind shows it as latency", c.projects, time.Second/time.Duration(c.rate), loadConns, c.loadTime, c.loadTime))
 	return nil
 }
 
@@ -103,16 +122,28 @@ func errNote(r loadResult) string {
 
 // listsRound seeds a store with builds builds, serves it and loads both
 // targets.
-func listsRound(ctx context.Context, e *env, c listsConfig, builds int) (map[string]loadResult, error) {
-	dir := filepath.Join(e.tmp, fmt.Sprintf("lists-%d", builds))
-	progress("(h) writing %d projects and %d builds", c.projects, builds)
+func listsRound(ctx context.Context, e *env, c listsConfig, store string, builds int) (map[string]loadResult, error) {
+	dir := filepath.Join(e.tmp, fmt.Sprintf("lists-%s-%d", store, builds))
+	progress("(h) %s: writing %d projects and %d builds", store, c.projects, builds)
 	start := time.Now()
-	page, err := seedLists(ctx, dir, c.projects, builds)
+	var (
+		page string
+		db   string // serve's --db, "" for the data folder's SQLite
+		err  error
+	)
+	if store == "postgres" {
+		db, page, err = seedPostgres(ctx, c.projects, builds)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o700)
+		}
+	} else {
+		page, err = seedLists(ctx, dir, c.projects, builds)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("seeding the store: %w", err)
 	}
 	progress("(h) written in %s", time.Since(start).Round(time.Second))
-	addr, stop, err := e.startServe(ctx, dir)
+	addr, stop, err := e.startServe(ctx, dir, db)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +154,7 @@ func listsRound(ctx context.Context, e *env, c listsConfig, builds int) (map[str
 		if _, err := openLoad(ctx, url, 50, time.Second); err != nil { // warm up
 			return nil, err
 		}
-		progress("(h) %d builds: %d req/s for %s against %s", builds, c.rate, c.loadTime, path)
+		progress("(h) %s, %d builds: %d req/s for %s against %s", store, builds, c.rate, c.loadTime, path)
 		r, err := openLoad(ctx, url, c.rate, c.loadTime)
 		if err != nil {
 			return nil, err
@@ -133,9 +164,15 @@ func listsRound(ctx context.Context, e *env, c listsConfig, builds int) (map[str
 	return out, nil
 }
 
+// listsStore is what seeding a store needs.
+type listsStore interface {
+	pipeline.Store
+	Close() error
+}
+
 // seedLists writes projects and builds (spread round-robin) into a new
-// store in dir and returns the path of a project page to load. The store
-// is written on tmpfs (fast commits) and copied into dir.
+// SQLite store in dir and returns the path of a project page to load. The
+// store is written on tmpfs (fast commits) and copied into dir.
 func seedLists(ctx context.Context, dir string, projects, builds int) (string, error) {
 	shm, err := os.MkdirTemp("/dev/shm", "hoist-bench-")
 	if err != nil {
@@ -149,6 +186,38 @@ func seedLists(ctx context.Context, dir string, projects, builds int) (string, e
 	if err != nil {
 		return "", err
 	}
+	page, err := seedStore(ctx, st, projects, builds)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := copyFile(filepath.Join(shm, "hoist.db"), filepath.Join(dir, "hoist.db")); err != nil {
+		return "", err
+	}
+	return page, nil
+}
+
+// seedPostgres writes projects and builds into a new database of this
+// process's throwaway PostgreSQL cluster and returns its URL and the path
+// of a project page to load.
+func seedPostgres(ctx context.Context, projects, builds int) (string, string, error) {
+	url, _, err := testenv.PostgresDatabase()
+	if err != nil {
+		return "", "", err
+	}
+	st, err := postgres.Open(ctx, url)
+	if err != nil {
+		return "", "", err
+	}
+	page, err := seedStore(ctx, st, projects, builds)
+	return url, page, err
+}
+
+// seedStore writes projects and builds (spread round-robin) into st,
+// closes it, and returns the path of a project page to load.
+func seedStore(ctx context.Context, st listsStore, projects, builds int) (string, error) {
 	keys := make([]string, projects)
 	for i := range projects {
 		p := pipeline.Project{ID: i % 7, AppID: fmt.Sprintf("ns%02d", i%33), JobID: fmt.Sprintf("app%03d", i), Tag: "latest",
@@ -174,18 +243,12 @@ func seedLists(ctx context.Context, dir string, projects, builds int) (string, e
 	if err := st.Close(); err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	if err := copyFile(filepath.Join(shm, "hoist.db"), filepath.Join(dir, "hoist.db")); err != nil {
-		return "", err
-	}
 	return "/p/" + keys[0], nil // a parent with children
 }
 
 // seedBuild writes one finished build of key: a failure every 7th, else a
 // success with its delivered image.
-func seedBuild(ctx context.Context, st *sqlite.Store, key string, at time.Time, i int, log []byte) error {
+func seedBuild(ctx context.Context, st listsStore, key string, at time.Time, i int, log []byte) error {
 	b := pipeline.Build{Project: key, Status: pipeline.StatusSucceeded, Cause: "push", Commit: fmt.Sprintf("%040x", i),
 		Created: at, Started: at.Add(time.Second), Finished: at.Add(40 * time.Second)}
 	failed := i%7 == 3
@@ -234,9 +297,10 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-// startServe starts bin/hoist serve on the data folder dir, on free
-// loopback ports, with no triggers, and waits until it answers.
-func (e *env) startServe(ctx context.Context, dir string) (string, func(), error) {
+// startServe starts bin/hoist serve on the data folder dir (and the
+// database db, "" for the folder's SQLite), on free loopback ports, with
+// no triggers, and waits until it answers.
+func (e *env) startServe(ctx context.Context, dir, db string) (string, func(), error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return "", nil, err
@@ -245,8 +309,11 @@ func (e *env) startServe(ctx context.Context, dir string) (string, func(), error
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(filepath.Join(e.root, "bin", "hoist"), "serve", "--data", dir, "--addr", addr, "--registry-addr", regAddr,
-		"--workers", "1", "--poll-interval", "0", "--rescan", "off")
+	args := []string{"serve", "--data", dir, "--addr", addr, "--registry-addr", regAddr, "--workers", "1", "--poll-interval", "0", "--rescan", "off"}
+	if db != "" {
+		args = append(args, "--db", db)
+	}
+	cmd := exec.Command(filepath.Join(e.root, "bin", "hoist"), args...)
 	logf, err := os.Create(filepath.Join(dir, "serve.log"))
 	if err != nil {
 		return "", nil, err

@@ -1,7 +1,7 @@
 // Command bench measures Hoist against what a user would do by hand with the
 // docker CLI, side by side in one run, and prints medians and their ratios.
 //
-//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|d|g|h] [-sweep 234] [-plan-entries 10000] [-history 10000] [-rate 1000] [-v]
+//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|d|g|h] [-sweep 234] [-plan-entries 10000] [-history 10000] [-rate 1000] [-stores sqlite,postgres] [-v]
 //
 // (a) end to end: `bin/hoist run` of one example app against bench/baseline.sh,
 // which does the same steps with git and the docker CLI; both deliver to the
@@ -31,7 +31,8 @@
 // (h) lists under a long history: hoist serve on 234 projects and -history
 // builds, an open-loop load of -rate req/s against GET /api/v1/projects and
 // a project's page, p50/p99 against the target (p99 <= 20 ms at 1,000
-// req/s), and the p99 ratio to a small history (see lists.go).
+// req/s), and the p99 ratio to a small history (see lists.go); on SQLite
+// and on PostgreSQL (-stores).
 //
 // The machine is shared and noisy, so runs are interleaved and only ratios
 // measured in one run mean anything. It needs a Docker engine, the docker
@@ -53,6 +54,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -83,6 +85,7 @@ func main() {
 	flag.IntVar(&c.lists.history, "history", 10000, "builds stored for the lists' load (h)")
 	flag.IntVar(&c.lists.rate, "rate", 1000, "requests a second of the lists' load (h)")
 	flag.DurationVar(&c.lists.loadTime, "load-time", 10*time.Second, "how long each load of (h) lasts")
+	stores := flag.String("stores", "sqlite,postgres", "the stores (h) loads, comma-separated: sqlite, postgres")
 	flag.BoolVar(&c.verbose, "v", false, "show the output of every command")
 	flag.Parse()
 	if c.rounds < 1 || c.bigMB < 1 || c.smallMB < 1 || c.tagsPerRound < 1 || flag.NArg() > 0 ||
@@ -91,6 +94,13 @@ func main() {
 		os.Exit(2)
 	}
 	c.lists.projects, c.lists.small = 234, 234
+	for _, st := range strings.Split(*stores, ",") {
+		if st != "sqlite" && st != "postgres" {
+			fmt.Fprintf(os.Stderr, "bench: -stores %s: %q is no store; give sqlite, postgres or both\n", *stores, st)
+			os.Exit(2)
+		}
+		c.lists.stores = append(c.lists.stores, st)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, c); err != nil {

@@ -83,6 +83,9 @@ type Server struct {
 	watch  *buildWatch // tells the list pages' event streams about builds
 	// projectsJSON is the encoded list of every project (listcache.go).
 	projectsJSON bodyCache
+	// projectPages are the project pages read at the store's list
+	// version (web_projectpage.go).
+	projectPages projectPages
 }
 
 // New returns a Server with every route registered.

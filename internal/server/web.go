@@ -121,25 +121,52 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request, title, nav stri
 // render writes the template tmpl ("layout" for a whole page, or a
 // fragment) of the page name with status.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, tmpl string, p *page) {
-	t, ok := pages()[name]
-	if !ok {
-		s.deps.Logger.Error("web: no template", "name", name)
-		http.Error(w, "internal error: no template "+name, http.StatusInternalServerError)
-		return
-	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, tmpl, p); err != nil {
+	buf, err := renderPage(name, tmpl, p)
+	if err != nil {
 		s.deps.Logger.Error("web: rendering", "template", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "internal error rendering the page; the server log has the details", http.StatusInternalServerError)
 		return
 	}
+	defer putBuffer(buf)
+	pageHeaders(w)
+	writeBody(w, r, status, buf.Bytes())
+}
+
+// renderPage renders the template tmpl of the page name into a buffer
+// from bufferPool.
+func renderPage(name, tmpl string, p *page) (*bytes.Buffer, error) {
+	t, ok := pages()[name]
+	if !ok {
+		return nil, fmt.Errorf("no template %s", name)
+	}
+	buf := bufferPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := t.ExecuteTemplate(buf, tmpl, p); err != nil {
+		putBuffer(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+// bufferPool holds the buffers pages are rendered into.
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBuffer gives buf back to bufferPool, unless it grew past what a
+// page needs.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 {
+		bufferPool.Put(buf)
+	}
+}
+
+// pageHeaders sets the headers of every page but its encoding.
+func pageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
-	writeBody(w, r, status, buf.Bytes())
 }
 
 // errorData is the error page's content.

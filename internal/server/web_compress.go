@@ -66,10 +66,19 @@ func gzipPage(b []byte) []byte {
 // writeBody writes a whole body with status, compressed when r accepts it
 // and it is worth it. The headers but the encoding are set by the caller.
 func writeBody(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	writeBodyGzip(w, r, status, body, nil)
+}
+
+// writeBodyGzip is writeBody with body compressed already, gz (nil: it
+// compresses body when it needs to).
+func writeBodyGzip(w http.ResponseWriter, r *http.Request, status int, body, gz []byte) {
 	h := w.Header()
 	h.Add("Vary", "Accept-Encoding")
 	if len(body) >= minGzip && acceptsGzip(r) {
-		body = gzipPage(body)
+		if gz == nil {
+			gz = gzipPage(body)
+		}
+		body = gz
 		h.Set("Content-Encoding", "gzip")
 	}
 	w.WriteHeader(status)

@@ -12,12 +12,9 @@ import (
 // tag opens, or, with several tags, a page lists them.
 func (s *Server) webProjectOrTags(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
-	if strings.Contains(name, ":") {
-		s.webProject(w, r)
-		return
-	}
-	if _, err := s.webFindProject(r); err == nil || toAPIError(err).Status != http.StatusNotFound {
-		s.webProject(w, r)
+	pp, perr := s.projectPage(r, beforeOf(r))
+	if perr == nil || strings.Contains(name, ":") || toAPIError(perr).Status != http.StatusNotFound {
+		s.showProject(w, r, pp, perr)
 		return
 	}
 	all, err := s.visibleStore().Projects(r.Context())
@@ -34,7 +31,7 @@ func (s *Server) webProjectOrTags(w http.ResponseWriter, r *http.Request) {
 	}
 	switch len(tags) {
 	case 0:
-		s.webProject(w, r) // its 404
+		s.showProject(w, r, nil, perr) // its 404
 	case 1:
 		http.Redirect(w, r, "/p/"+projectPath(tags[0].Key()), http.StatusFound)
 	default:

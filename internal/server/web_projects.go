@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -133,6 +134,9 @@ type projectData struct {
 	// Trust says where its scripts run: "" sandboxed, else why they run
 	// on the host ("an admin trusts it", "the server trusts its index").
 	Trust string
+	// Frags are the parts of the page that no user changes, rendered
+	// from the fields above (projectPage.fragments).
+	Frags *projectFrags
 }
 
 // projectLink is a project another one depends on, or that depends on it.
@@ -145,31 +149,41 @@ type projectLink struct {
 // buildsShown is how many builds a page of a project's builds lists.
 const buildsShown = 25
 
-// webProject serves /p/{ns}/{name}: a project's builds, newest first, a
-// page at a time (?before=N: below build number N), its delivered tags,
-// and its parents and children. What it reads does not grow with the
-// project's history: a range of its builds, and one build per relative.
-func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p, err := s.webFindProject(r)
+// showProject answers with pp, a page of a project's builds, newest
+// first (?before=N: below build number N), its delivered tags, and its
+// parents and children; or with err. What a page reads does not grow with
+// the project's history: a range of its builds, and one build per
+// relative. webProjectOrTags serves it at /p/{ns}/{name}.
+func (s *Server) showProject(w http.ResponseWriter, r *http.Request, pp *projectPage, err error) {
 	if err != nil {
 		s.webFail(w, r, err)
 		return
 	}
-	d := projectData{Project: p, Registry: s.opts.RegistryHost, Trust: s.trust(p)}
-	if n, err := strconv.Atoi(r.FormValue("before")); err == nil && n > 0 {
-		d.Before = n
-	}
-	var next string
-	if d.Builds, next, err = buildsPage(ctx, s.deps.Store, p.Key(), d.Before, buildsShown); err != nil {
+	if err := pp.write(s, w, r, time.Now()); err != nil {
 		s.webFail(w, r, err)
-		return
+	}
+}
+
+// beforeOf is r's ?before=N, 0 when it has none.
+func beforeOf(r *http.Request) int {
+	if n, err := strconv.Atoi(r.FormValue("before")); err == nil && n > 0 {
+		return n
+	}
+	return 0
+}
+
+// projectData reads what a page of p's builds shows.
+func (s *Server) projectData(ctx context.Context, p pipeline.Project, before int) (projectData, error) {
+	d := projectData{Project: p, Registry: s.opts.RegistryHost, Trust: s.trust(p), Before: before}
+	var next string
+	var err error
+	if d.Builds, next, err = buildsPage(ctx, s.deps.Store, p.Key(), d.Before, buildsShown); err != nil {
+		return d, err
 	}
 	d.Older, _ = strconv.Atoi(next)
 	images, err := s.deps.Store.Images(ctx)
 	if err != nil {
-		s.webFail(w, r, fmt.Errorf("listing images: %w", err))
-		return
+		return d, fmt.Errorf("listing images: %w", err)
 	}
 	for _, img := range images {
 		if img.Project == p.Key() {
@@ -178,22 +192,18 @@ func (s *Server) webProject(w http.ResponseWriter, r *http.Request) {
 	}
 	projects, err := s.visibleStore().Projects(ctx)
 	if err != nil {
-		s.webFail(w, r, fmt.Errorf("listing projects: %w", err))
-		return
+		return d, fmt.Errorf("listing projects: %w", err)
 	}
 	if d.Parents, d.Children, err = s.family(ctx, p, projects); err != nil {
-		s.webFail(w, r, err)
-		return
+		return d, err
 	}
 	if d.Rebuilds, d.PlanNote, err = s.rebuildPlan(ctx, p.Key(), projects); err != nil {
-		s.webFail(w, r, err)
-		return
+		return d, err
 	}
 	if d.Scan, err = s.projectScanData(ctx, p, d.Builds); err != nil {
-		s.webFail(w, r, err)
-		return
+		return d, err
 	}
-	s.render(w, r, http.StatusOK, "project", "layout", s.newPage(w, r, p.Key(), "projects", d))
+	return d, nil
 }
 
 // family returns the projects p depends on and the ones that depend on it,

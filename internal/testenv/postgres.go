@@ -54,23 +54,41 @@ func Postgres(t testing.TB) string {
 	if _, err := os.Stat(filepath.Join(PostgresBinDir, "postgres")); err != nil {
 		Missing(t, "no PostgreSQL server in "+PostgresBinDir+" (run `scripts/deps.sh test`, which installs Debian's postgresql)")
 	}
-	cluster.once.Do(func() { cluster.err = startCluster() })
-	if cluster.err != nil {
-		if errors.Is(cluster.err, errNoPostgresUser) {
-			Missing(t, cluster.err.Error())
-		}
-		t.Fatalf("starting a PostgreSQL cluster: %v", cluster.err)
+	url, name, err := PostgresDatabase()
+	if errors.Is(err, errNoPostgresUser) {
+		Missing(t, err.Error())
 	}
-	name := fmt.Sprintf("hoist_test_%d", cluster.seq.Add(1))
-	if err := adminExec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("creating database %s: %v", name, err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := adminExec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
 			t.Errorf("dropping database %s: %v", name, err)
 		}
 	})
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", cluster.port, name)
+	return url
+}
+
+// PostgresDatabase is Postgres for a program that is not a test (the
+// benchmarks): it returns the URL and name of a new, empty database in
+// the cluster of this process, which it starts at the first call;
+// StopPostgres stops it and removes it with its databases.
+func PostgresDatabase() (url, name string, err error) {
+	if _, err := os.Stat(filepath.Join(PostgresBinDir, "postgres")); err != nil {
+		return "", "", fmt.Errorf("no PostgreSQL server in %s (run `scripts/deps.sh test`, which installs Debian's postgresql)", PostgresBinDir)
+	}
+	cluster.once.Do(func() { cluster.err = startCluster() })
+	if cluster.err != nil {
+		if errors.Is(cluster.err, errNoPostgresUser) {
+			return "", "", cluster.err
+		}
+		return "", "", fmt.Errorf("starting a PostgreSQL cluster: %w", cluster.err)
+	}
+	name = fmt.Sprintf("hoist_test_%d", cluster.seq.Add(1))
+	if err := adminExec("CREATE DATABASE " + name); err != nil {
+		return "", "", fmt.Errorf("creating database %s: %w", name, err)
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", cluster.port, name), name, nil
 }
 
 // MainWithPostgres runs the tests, stops the cluster Postgres started, if

@@ -133,3 +133,7 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 	}
 }
+
+func TestListVersionConformance(t *testing.T) {
+	storetest.RunListVersion(t, func(t *testing.T) storetest.ListVersionStore { return open(t) })
+}

@@ -123,3 +123,15 @@ func (s *Store) SetLimits(ctx context.Context, key string, l pipeline.Limits) er
 		max(l.Memory, 0), max(l.CPUs, 0), max(l.PIDs, 0), key)
 	return affected(tag, err, "setting the limits of project "+key)
 }
+
+// ListVersion returns a number that changes whenever a project, a build,
+// a delivered image, a scan or a project's FROM images are written, by
+// this process or another (migration 00006): what the lists and pages
+// made of them show is the same as long as it is.
+func (s *Store) ListVersion(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT n FROM list_version`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reading the list version: %w", err)
+	}
+	return n, nil
+}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,6 +21,7 @@ import (
 // listCache holds the lists last read, each with its version.
 type listCache struct {
 	mu       sync.Mutex
+	version  *sql.Stmt // ListVersion's query, prepared at its first call
 	projects versioned[[]pipeline.Project]
 	last     versioned[map[string]pipeline.Build]
 	images   versioned[[]pipeline.DeliveredImage]
@@ -32,15 +34,40 @@ type versioned[T any] struct {
 	value   T
 }
 
-// ListVersion returns a number that changes whenever a project, a build
-// or a delivered image is written, by this process or another: what the
-// lists made of them are is the same as long as it is.
+// ListVersion returns a number that changes whenever a project, a build,
+// a delivered image, a scan or a project's FROM images are written, by
+// this process or another (migrations 00014 and 00019): what the lists
+// and pages made of them show is the same as long as it is.
 func (s *Store) ListVersion(ctx context.Context) (int64, error) {
+	var row *sql.Row
+	if stmt := s.listVersionStmt(ctx); stmt != nil {
+		row = stmt.QueryRowContext(ctx)
+	} else {
+		row = s.db.QueryRowContext(ctx, listVersionQuery)
+	}
 	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT n FROM list_version`).Scan(&n); err != nil {
+	if err := row.Scan(&n); err != nil {
 		return 0, fmt.Errorf("reading the list version: %w", err)
 	}
 	return n, nil
+}
+
+const listVersionQuery = `SELECT n FROM list_version`
+
+// listVersionStmt is ListVersion's query, prepared once (nil when that
+// failed): every page and list read asks it, and SQLite parsing it again
+// each time cost more than running it.
+func (s *Store) listVersionStmt(ctx context.Context) *sql.Stmt {
+	s.lists.mu.Lock()
+	defer s.lists.mu.Unlock()
+	if s.lists.version == nil {
+		stmt, err := s.db.PrepareContext(ctx, listVersionQuery)
+		if err != nil {
+			return nil
+		}
+		s.lists.version = stmt
+	}
+	return s.lists.version
 }
 
 // cachedList returns a copy (made by clone) of the list c keeps, when it

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
+	"github.com/hoistci/hoist/internal/store/storetest"
 )
 
 // TestListCacheSeesOtherWriters: the lists one store keeps in memory
@@ -108,4 +109,15 @@ func TestListCacheSeesOtherWriters(t *testing.T) {
 	if len(images) != 1 || images[0].Digest != "sha256:2" {
 		t.Errorf("after another store delivered again: images = %v", images)
 	}
+}
+
+func TestListVersionConformance(t *testing.T) {
+	storetest.RunListVersion(t, func(t *testing.T) storetest.ListVersionStore {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "hoist.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
 }

@@ -126,7 +126,14 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // Close closes the database. Readers returned by OpenLog fail afterwards.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.lists.mu.Lock()
+	if s.lists.version != nil {
+		s.lists.version.Close()
+	}
+	s.lists.mu.Unlock()
+	return s.db.Close()
+}
 
 // inTx runs f in a read-write (immediate) transaction and commits it when f
 // succeeds.
