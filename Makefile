@@ -50,9 +50,10 @@ e2e: ## only the end-to-end tests
 	@scripts/deps.sh test
 	$(GO) test $(TESTFLAGS) -run . ./e2e/
 
-# The reduced form (6 pipelines) runs in test; this is the full one. Needs
-# root (network namespaces, iptables) and PostgreSQL.
-faults: ## the fault harness: 30 pipelines on workers in network namespaces, kill -9 of workers and servers, a faulty registry proxy
+# The reduced form (6 pipelines) runs in test; this is the full one. Both
+# restart, once mid-build, a dockerd of the harness's own (never the shared
+# one). Needs root (network namespaces, iptables, dockerd) and PostgreSQL.
+faults: ## the fault harness: 30 pipelines on workers in network namespaces, kill -9 of workers and servers, an engine restart, a faulty registry proxy
 	@scripts/deps.sh test
 	HOIST_FAULTS=full $(GO) test -race -count=1 -timeout 40m -v -run 'TestFaults$$' ./e2e/
 

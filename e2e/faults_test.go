@@ -36,8 +36,9 @@ import (
 // to the proxy on 127.0.0.1, not over the veth; inside a namespace
 // 127.0.0.1:PROXYPORT is DNATed to the host's veth address, so one registry
 // address (loopback, which dockerd treats as plain HTTP) serves both.
-// The Docker engine is never restarted: it is shared by everyone on the
-// machine.
+// The machine's Docker engine is never restarted (it is shared by everyone
+// on the machine): the worker of the first namespace uses an engine of the
+// harness's own (faults_engine_test.go), which it restarts once mid-build.
 const (
 	faultNSPrefix = "hoistflt"
 	faultLease    = 10 * time.Second
@@ -45,9 +46,11 @@ const (
 
 // TestFaults runs N pipelines (6; 30 with HOIST_FAULTS=full) on workers in
 // network namespaces while it kills workers and a server with SIGKILL at
-// random points and the registry answers some requests 5xx/429, and
-// reports how many were delivered, lost or delivered twice, the retries,
-// and how long each killed worker's build took to resume elsewhere.
+// random points, restarts the first worker's engine once mid-build, and the
+// registry answers some requests 5xx/429, and reports how many were
+// delivered, lost or delivered twice, the retries, how long each killed
+// worker's build took to resume elsewhere, how long a killed server took
+// to answer again, and what became of the builds the engine restart hit.
 func TestFaults(t *testing.T) {
 	pipelines, timeout, workerKills, serverKills := 6, 4*time.Minute, 2, 1
 	if os.Getenv("HOIST_FAULTS") == "full" {
@@ -58,6 +61,8 @@ func TestFaults(t *testing.T) {
 	}
 	requireNetns(t)
 	testenv.DockerHost(t)
+	lockFaults(t)
+	eng := startFaultEngine(t)
 	db := testenv.Postgres(t)
 	reg := testenv.DockerRegistry(t)
 	ctx := context.Background()
@@ -124,9 +129,17 @@ func TestFaults(t *testing.T) {
 		dbURL := *pgURL
 		dbURL.Host = fmt.Sprintf("10.213.%d.1:%d", i+1, pgPort)
 		ns := faultNS(i + 1)
+		if i == 0 { // the harness's own engine, which may be restarting
+			for deadline := time.Now().Add(time.Minute); !engineAnswers(eng.host) && time.Now().Before(deadline); {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
 		cmd := exec.Command("ip", "netns", "exec", ns, "unshare", "--uts", "sh", "-c", `hostname "$0" && exec "$@"`, ns,
 			hoistBin, "worker", "--db", dbURL.String(), "--registry", registryAddr,
 			"--data", filepath.Join(t.TempDir(), "worker"), "--trust-index", "--workers", "2", "--lease", faultLease.String())
+		if i == 0 {
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+eng.host)
+		}
 		w := &served{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 		cmd.Stdout, cmd.Stderr = w.out, w.out
 		if err := cmd.Start(); err != nil {
@@ -156,13 +169,17 @@ func TestFaults(t *testing.T) {
 		kills      []string
 		pollers    sync.WaitGroup
 	)
+	var doneWorkers atomic.Int32
+	// Until the builds the engine restart hit have ended, their worker is
+	// not killed: they show how a build recovers from the restart alone.
+	var engineSettled atomic.Bool
 	stop := make(chan struct{})
 	chaosDone := make(chan struct{})
 	go func() {
 		defer close(chaosDone)
 		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-		doneWorkers, doneServers := 0, 0
-		for doneWorkers < workerKills || doneServers < serverKills {
+		doneServers := 0
+		for doneWorkers.Load() < int32(workerKills) || doneServers < serverKills {
 			select {
 			case <-stop:
 				return
@@ -172,17 +189,21 @@ func TestFaults(t *testing.T) {
 				i := rng.IntN(len(servers))
 				_ = servers[i].cmd.Process.Kill()
 				<-servers[i].done
-				mu.Lock()
-				kills = append(kills, fmt.Sprintf("%s server %d killed", since(start), i+1))
-				mu.Unlock()
+				at, killed := since(start), time.Now()
 				servers[i] = startServe(t, serverArgs(i+1)...)
+				mu.Lock()
+				kills = append(kills, fmt.Sprintf("%s server %d killed, restarted and answering /readyz again after %v", at, i+1, time.Since(killed).Round(100*time.Millisecond)))
+				mu.Unlock()
 				doneServers++
 				continue
 			}
-			if doneWorkers >= workerKills {
+			if doneWorkers.Load() >= int32(workerKills) {
 				continue
 			}
 			i := rng.IntN(hosts)
+			if i == 0 && !engineSettled.Load() {
+				continue // the engine restart's builds recover on their own
+			}
 			mu.Lock()
 			w := workers[i]
 			mu.Unlock()
@@ -206,7 +227,7 @@ func TestFaults(t *testing.T) {
 			mu.Lock()
 			kills = append(kills, fmt.Sprintf("%s worker on %s killed holding %d build(s)", since(start), faultNS(i+1), len(held)))
 			mu.Unlock()
-			doneWorkers++
+			doneWorkers.Add(1)
 			for _, b := range held {
 				pollers.Add(1)
 				go func() {
@@ -243,6 +264,59 @@ func TestFaults(t *testing.T) {
 		}
 	}()
 
+	// The engine restart: once, while the first namespace's worker runs a
+	// build or test stage on it.
+	var engineFault string
+	var engineHits []engineHit
+	engineDone := make(chan struct{})
+	go func() {
+		defer close(engineDone)
+		defer engineSettled.Store(true)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			mu.Lock()
+			w := workers[0]
+			mu.Unlock()
+			if exited(w) {
+				continue
+			}
+			hits, err := engineBuilds(ctx, pool, faultNS(1))
+			if err != nil || len(hits) == 0 {
+				continue
+			}
+			at := since(start)
+			down, err := eng.restart(2 * time.Second)
+			var names []string
+			for _, h := range hits {
+				names = append(names, fmt.Sprintf("%d (%s)", h.id, h.stages))
+			}
+			mu.Lock()
+			engineHits = hits
+			engineFault = fmt.Sprintf("engine restarted at %s (SIGKILL to dockerd, answering again after %v) while build(s) %s ran on it",
+				at, down.Round(100*time.Millisecond), strings.Join(names, ", "))
+			if err != nil {
+				engineFault += ": " + err.Error()
+			}
+			mu.Unlock()
+			for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+				var running int
+				ids := make([]int64, len(hits))
+				for i, h := range hits {
+					ids[i] = h.id
+				}
+				err := pool.QueryRow(ctx, `SELECT count(*) FROM builds WHERE id = ANY($1) AND status IN ('queued', 'running')`, ids).Scan(&running)
+				if err == nil && running == 0 {
+					break
+				}
+			}
+			return
+		}
+	}()
+
 	// Until every pipeline's build is done (or the time is up).
 	deadline := time.Now().Add(timeout)
 	for {
@@ -259,6 +333,7 @@ func TestFaults(t *testing.T) {
 	elapsed := time.Since(start)
 	close(stop)
 	<-chaosDone
+	<-engineDone
 	polled := make(chan struct{})
 	go func() { pollers.Wait(); close(polled) }()
 	select { // the recovery pollers of a late kill
@@ -278,6 +353,24 @@ func TestFaults(t *testing.T) {
 	fmt.Fprintf(&b, "  registry faults:   %d of %d requests answered 503/429 (latency 0-50 ms on each)\n", proxy.faults.Load(), proxy.requests.Load())
 	for _, k := range kills {
 		fmt.Fprintf(&b, "  fault: %s\n", k)
+	}
+	if doneWorkers.Load() == 0 {
+		fmt.Fprintf(&b, "  fault: no worker was killed: none held a build at its first attempt when the harness looked\n")
+		t.Error("no worker was killed")
+	}
+	if engineFault == "" {
+		fmt.Fprintf(&b, "  fault: the engine was not restarted: no build ran on the worker that uses it\n")
+		t.Error("the harness's engine was never restarted mid-build")
+	} else {
+		fmt.Fprintf(&b, "  fault: %s\n", engineFault)
+	}
+	for _, h := range engineHits {
+		outcome, rerun := engineOutcome(t, ctx, db, pool, h.id)
+		how := "no stage of it ran again"
+		if rerun {
+			how = "its stage waited for the engine and ran again"
+		}
+		fmt.Fprintf(&b, "  engine restart: build %d (%s): %s\n", h.id, outcome, how)
 	}
 	for _, r := range recoveries {
 		if r.resumed == 0 {
@@ -354,9 +447,10 @@ type recovery struct {
 func since(start time.Time) string { return time.Since(start).Round(100 * time.Millisecond).String() }
 
 // heldBuilds lists the running builds whose lease the worker of namespace
-// ns holds (its host name, set by unshare --uts, starts the holder).
+// ns holds (the holder is the data folder's instance id, "/", and the host
+// name, which unshare --uts set to ns).
 func heldBuilds(ctx context.Context, pool *pgxpool.Pool, ns string) ([]heldBuild, error) {
-	rows, err := pool.Query(ctx, `SELECT id, project, attempt FROM builds WHERE status = 'running' AND lease_holder LIKE $1`, ns+"-%")
+	rows, err := pool.Query(ctx, `SELECT id, project, attempt FROM builds WHERE status = 'running' AND lease_holder LIKE $1`, "%"+ns+"-%")
 	if err != nil {
 		return nil, err
 	}

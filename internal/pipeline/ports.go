@@ -122,6 +122,19 @@ type Engine interface {
 	ContainerRunner
 }
 
+// EngineLoss is an optional capability of an Engine, checked with a type
+// assertion: telling a stage that failed because the engine went away
+// (stopped or restarted, its connection broken) from one that failed on
+// its own, and waiting for the engine to come back. The runner then runs
+// the stage again instead of failing the build. Safe for concurrent use.
+type EngineLoss interface {
+	// EngineLost reports whether err, which a stage using the engine
+	// failed with, came from losing the engine; it may ask the engine.
+	EngineLost(ctx context.Context, err error) bool
+	// AwaitEngine waits until the engine answers again, or ctx ends.
+	AwaitEngine(ctx context.Context) error
+}
+
 // Registry performs registry-side operations.
 type Registry interface {
 	// Tag makes dst (host/repo:tag) point at the manifest src

@@ -107,6 +107,10 @@ type Options struct {
 	// limits: a higher one is lowered to it, and the build's log says so;
 	// zero fields: no cap.
 	Limits, MaxLimits pipeline.Limits
+	// EngineWait is how long a stage that failed because the container
+	// engine went away (it stopped or restarted) waits for the engine to
+	// answer again before it runs again; default DefaultEngineWait.
+	EngineWait time.Duration
 	// TestWorkers bounds the builds past their build stage (in test, scan
 	// or deliver) at once; 0: no bound. A build whose build stage ended
 	// waits for one of these slots, then hands its scheduler's worker back
@@ -160,6 +164,9 @@ func New(deps Deps, opts Options) *Runner {
 	}
 	if opts.LogLimit <= 0 {
 		opts.LogLimit = DefaultLogLimit
+	}
+	if opts.EngineWait <= 0 {
+		opts.EngineWait = DefaultEngineWait
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
@@ -376,7 +383,11 @@ func (r *Runner) runStage(ctx context.Context, j *job, name pipeline.StageName, 
 	r.opts.Observer.StageStarted(j.build, name)
 	b := j.build
 	lw := newLogWriter(ctx, r.deps.Store, j.build.ID, name, r.opts.LogLimit, func(p []byte) { r.opts.Observer.Output(b, name, p) })
+	saved := *j
 	err := run(ctx, j, lw)
+	for try := 1; r.engineBack(ctx, j, saved, name, err, try, lw); try++ {
+		err = run(ctx, j, lw)
+	}
 	if lerr := lw.Close(); lerr != nil && err == nil {
 		err = fmt.Errorf("writing the %s log: %w", name, lerr)
 	}
