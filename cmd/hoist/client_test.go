@@ -21,7 +21,7 @@ import (
 // the build left (logs -f must wait for that, not report "running").
 type stagedExec struct{ st *sqlite.Store }
 
-func (e stagedExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
+func (e stagedExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, _ pipeline.BuildInputs) (pipeline.Build, error) {
 	for _, name := range pipeline.Stages {
 		s := pipeline.Stage{BuildID: b.ID, Name: name, Status: pipeline.StatusRunning, Started: time.Now()}
 		if err := e.st.PutStage(ctx, s); err != nil {

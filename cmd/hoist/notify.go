@@ -149,8 +149,8 @@ type notifyingRunner struct {
 }
 
 // Run runs the build, then queues its notification.
-func (r notifyingRunner) Run(ctx context.Context, p pipeline.Project, cause string) (pipeline.Build, error) {
-	b, err := r.Runner.Run(ctx, p, cause)
+func (r notifyingRunner) Run(ctx context.Context, p pipeline.Project, cause string, in pipeline.BuildInputs) (pipeline.Build, error) {
+	b, err := r.Runner.Run(ctx, p, cause, in)
 	if err == nil {
 		r.svc.Finished(p, b)
 	}

@@ -104,8 +104,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	r := runner.New(deps, runner.Options{
 		ArtifactDir:     artifactDir(*data),
-		Force:           *force,
-		Projects:        res.Projects,
 		RegistryHost:    env.registryHost,
 		WorkDir:         filepath.Join(*data, "work"),
 		KeepWorkspace:   *keep,
@@ -120,7 +118,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "building %d projects, delivering to %s\n", len(order), env.registryHost)
 	notices := nf.service(env.store, defaultServeAddr, warnLogger(stderr))
 	nr := notifyingRunner{r, notices}
-	results := sched.Batch(ctx, nr, order, *workers, "manual: hoist run")
+	in := sched.StoreInputs{Store: env.store, Projects: res.Projects, Force: *force}
+	results := sched.Batch(ctx, nr, in, order, *workers, "manual: hoist run")
 	for _, u := range left {
 		b, err := nr.Skip(ctx, u.project, "manual: hoist run", u.reason)
 		results = append(results, sched.Result{Project: u.project, Build: b, Err: err})

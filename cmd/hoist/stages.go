@@ -58,6 +58,7 @@ func (s *stageFlags) deps(env *env) runner.Deps {
 		Referrers:   env.registry,
 		Reaper:      env.engine,
 		Store:       env.store,
+		Deliveries:  env.store,
 	}
 }
 

@@ -50,7 +50,7 @@ func TestCommitRecordedAtCheckout(t *testing.T) {
 	must(t, err)
 	spy := &commitSpy{st: st}
 	r := runner.New(runner.Deps{Source: &fakeSource{commit: head}, Store: st}, runner.Options{WorkDir: t.TempDir(), Observer: spy})
-	b, err := r.Execute(ctx, demo, claimed)
+	b, err := r.Execute(ctx, demo, claimed, inputs(t, st, demo, claimed.ID, nil, false))
 	must(t, err)
 	spy.mu.Lock()
 	during := spy.stored

@@ -72,18 +72,12 @@ func (r *Runner) deliveredBefore(ctx context.Context, j *job, final string) (pip
 	if j.build.Attempt <= 1 {
 		return pipeline.DeliveredImage{}, false, nil
 	}
-	imgs, err := r.deps.Store.Images(ctx)
-	if err != nil {
-		return pipeline.DeliveredImage{}, false, fmt.Errorf("reading the deliveries: %w", err)
+	img, ok := j.in.Delivered[final]
+	if !ok || img.BuildID != j.build.ID {
+		return pipeline.DeliveredImage{}, false, nil
 	}
-	for _, img := range imgs {
-		if img.Image != final || img.BuildID != j.build.ID {
-			continue
-		}
-		tagged, err := r.tagged(ctx, final, img.Digest)
-		return img, tagged, err
-	}
-	return pipeline.DeliveredImage{}, false, nil
+	tagged, err := r.tagged(ctx, final, img.Digest)
+	return img, tagged, err
 }
 
 // promote tags src as each of dsts in turn, each of which must then name

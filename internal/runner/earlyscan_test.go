@@ -56,7 +56,7 @@ func TestScanRunsDuringTheTests(t *testing.T) {
 		r, st := laneRunner(t, tester, scanner, 0)
 		done := make(chan pipeline.Build, 1)
 		go func() {
-			b, err := r.Run(ctx, demo, "test")
+			b, err := r.Run(ctx, demo, "test", inputs(t, st, demo, 0, nil, false))
 			if err != nil {
 				b.Status, b.Reason = "", err.Error()
 			}
@@ -100,7 +100,7 @@ func TestScanRunsDuringTheTests(t *testing.T) {
 		r, st := laneRunner(t, tester, scanner, 0)
 		done := make(chan pipeline.Build, 1)
 		go func() {
-			b, err := r.Run(ctx, demo, "test")
+			b, err := r.Run(ctx, demo, "test", inputs(t, st, demo, 0, nil, false))
 			if err != nil {
 				b.Status, b.Reason = "", err.Error()
 			}

@@ -70,7 +70,7 @@ func TestLogLimit(t *testing.T) {
 	st := openStore(t)
 	r := runner.New(runner.Deps{Source: &fakeSource{write: 100_000}, Store: st},
 		runner.Options{RegistryHost: "127.0.0.1:1", WorkDir: t.TempDir(), LogLimit: 4 << 10})
-	b, err := r.Run(context.Background(), demo, "test")
+	b, err := r.Run(context.Background(), demo, "test", inputs(t, st, demo, 0, nil, false))
 	must(t, err)
 	if b.Status != pipeline.StatusFailed || b.Reason != "the fake checkout ends here" {
 		t.Fatalf("build %+v: want failed by the fake checkout, which must run to its end", b)
@@ -99,7 +99,7 @@ func TestExecuteClaimed(t *testing.T) {
 	claimed, err := st.Claim(ctx, time.Now())
 	must(t, err)
 	r := runner.New(runner.Deps{Source: &fakeSource{write: 10}, Store: st}, runner.Options{WorkDir: t.TempDir()})
-	b, err := r.Execute(ctx, demo, claimed)
+	b, err := r.Execute(ctx, demo, claimed, inputs(t, st, demo, claimed.ID, nil, false))
 	must(t, err)
 	got, err := st.Build(ctx, queued.ID)
 	must(t, err)
@@ -123,7 +123,7 @@ func TestCancel(t *testing.T) {
 		<-src.started
 		cancel(errors.New("cancelled by alice"))
 	}()
-	b, err := r.Run(bctx, demo, "test")
+	b, err := r.Run(bctx, demo, "test", inputs(t, st, demo, 0, nil, false))
 	must(t, err)
 	if b.Status != pipeline.StatusCancelled || b.Reason != "cancelled by alice" || b.FailedStage != pipeline.StageCheckout {
 		t.Errorf("build %+v, want cancelled by alice at checkout", b)
@@ -149,7 +149,7 @@ func TestCancel(t *testing.T) {
 	must(t, err)
 	stopped, stop := context.WithCancelCause(ctx)
 	stop(errors.New("server stopping"))
-	b, err = r.Execute(stopped, demo, claimed)
+	b, err = r.Execute(stopped, demo, claimed, inputs(t, st, demo, claimed.ID, nil, false))
 	must(t, err)
 	if b.Status != pipeline.StatusCancelled || b.Reason != "cancelled: server stopping" || b.FailedStage != "" {
 		t.Errorf("build cancelled before it started: %+v", b)

@@ -83,7 +83,7 @@ func closed(c chan struct{}, wait time.Duration) bool {
 // stage, still holding its worker, until the first ends.
 func TestTestSlotsAndHandOff(t *testing.T) {
 	tester := newGateTester()
-	r, _ := laneRunner(t, tester, nil, 1)
+	r, st := laneRunner(t, tester, nil, 1)
 	one := demo
 	two := demo
 	two.JobID = "other"
@@ -96,7 +96,7 @@ func TestTestSlotsAndHandOff(t *testing.T) {
 		handed, done = make(chan struct{}), make(chan ended, 1)
 		ctx := pipeline.WithHandoff(context.Background(), func() { close(handed) })
 		go func() {
-			b, err := r.Run(ctx, p, "test")
+			b, err := r.Run(ctx, p, "test", inputs(t, st, p, 0, nil, false))
 			done <- ended{b, err}
 		}()
 		return handed, done
@@ -151,7 +151,9 @@ func TestBatchBuildsWhileTesting(t *testing.T) {
 	two := demo
 	two.JobID = "other"
 	done := make(chan []sched.Result, 1)
-	go func() { done <- sched.Batch(ctx, r, []pipeline.Project{one, two}, 1, "test") }()
+	go func() {
+		done <- sched.Batch(ctx, r, sched.StoreInputs{Store: st}, []pipeline.Project{one, two}, 1, "test")
+	}()
 	// The first hands its worker back before its tests start, so either
 	// may enter them first.
 	in := map[string]bool{}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,10 +40,7 @@ func (r *Runner) identify(ctx context.Context, j *job, log io.Writer) error {
 	if err := r.recordGraph(ctx, j); err != nil {
 		return err
 	}
-	id, err := r.identity(ctx, j)
-	if err != nil {
-		return err
-	}
+	id := r.identity(j)
 	if err := r.settle(ctx, j, id, log); err != nil || j.unchanged == "" {
 		return err
 	}
@@ -55,12 +53,9 @@ func (r *Runner) identify(ctx context.Context, j *job, log io.Writer) error {
 // identity is the hash of what a build of j is made from: its commit, its
 // project's paths and prebuild inputs, and the delivered digests of its
 // parents (j.from and depends-on).
-func (r *Runner) identity(ctx context.Context, j *job) (string, error) {
+func (r *Runner) identity(j *job) string {
 	p := j.project
-	parents, err := r.parentDigests(ctx, j)
-	if err != nil {
-		return "", err
-	}
+	parents := parentDigests(j, r.opts.RegistryHost)
 	h := sha256.New()
 	for _, s := range []string{"hoist-build-identity/1", j.build.Commit, p.GitPath, p.TargetFile, p.BuildContext, p.PrebuildScript, p.PrebuildContext} {
 		fmt.Fprintf(h, "%d:%s\n", len(s), s)
@@ -68,7 +63,7 @@ func (r *Runner) identity(ctx context.Context, j *job) (string, error) {
 	for _, s := range parents {
 		fmt.Fprintf(h, "parent %s\n", s)
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // settle records id as the build's identity, with j.from, and, unless the
@@ -80,11 +75,7 @@ func (r *Runner) settle(ctx context.Context, j *job, id string, log io.Writer) e
 		return err
 	}
 	fmt.Fprintf(log, "build identity %s\n", id)
-	forced, err := r.forced(ctx, j)
-	if err != nil {
-		return err
-	}
-	if forced {
+	if j.in.Force {
 		fmt.Fprintln(log, "forced: building even if these inputs were delivered before")
 		return nil
 	}
@@ -117,14 +108,6 @@ func (r *Runner) settle(ctx context.Context, j *job, id string, log io.Writer) e
 	return nil
 }
 
-// forced reports whether the build runs even with inputs delivered before.
-func (r *Runner) forced(ctx context.Context, j *job) (bool, error) {
-	if r.opts.Force {
-		return true, nil
-	}
-	return r.deps.Store.Forced(ctx, j.build.ID)
-}
-
 // sameHead runs before the checkout. When the project's branch still
 // points at the commit of its last delivered build, that build's checkout
 // said everything a new one would: the same commit, target file and
@@ -139,16 +122,13 @@ func (r *Runner) sameHead(ctx context.Context, j *job, log io.Writer) (bool, err
 	if r.deps.Heads == nil || r.deps.Registry == nil || p.GitBranch == "" {
 		return false, nil
 	}
-	if forced, err := r.forced(ctx, j); err != nil || forced {
-		return false, err
-	}
-	last, err := r.deps.Store.LastDelivered(ctx, p.Key())
-	if errors.Is(err, pipeline.ErrNotFound) {
+	if j.in.Force {
 		return false, nil
 	}
-	if err != nil {
-		return false, err
+	if j.in.Last == nil {
+		return false, nil
 	}
+	last := *j.in.Last
 	if last.Build.Image != r.ref(j, p.Tag) || last.Build.Commit == "" {
 		return false, nil // delivered to another registry, or by a build without a commit
 	}
@@ -164,11 +144,11 @@ func (r *Runner) sameHead(ctx context.Context, j *job, log io.Writer) (bool, err
 	if r.deps.Dockerfiles != nil {
 		j.from = last.From
 	}
-	id, err := r.identity(ctx, j)
-	if err != nil || id != last.Identity {
+	if id := r.identity(j); id != last.Identity {
 		j.build.Commit, j.from = queued, from
-		return false, err
+		return false, nil
 	}
+	id := last.Identity
 	fmt.Fprintf(log, "%s of %s is still at %s, which build #%d checked out: its inputs are known without a checkout\n",
 		p.GitBranch, pipeline.RedactURL(p.GitURL), j.build.Commit, last.Build.Number)
 	if len(j.from) > 0 {
@@ -207,62 +187,42 @@ func parentRefs(j *job) []pipeline.ImageRef {
 }
 
 // parentDigests lists "ns/name:tag@digest" for every parent Hoist
-// delivered, sorted.
-func (r *Runner) parentDigests(ctx context.Context, j *job) ([]string, error) {
-	refs := parentRefs(j)
-	if len(refs) == 0 {
-		return nil, nil
-	}
-	images, err := r.deps.Store.Images(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading delivered images: %w", err)
-	}
-	delivered := map[string]string{}
-	for _, img := range images {
-		delivered[img.Image] = img.Digest
-	}
+// delivered (j.in.Delivered, in registryHost), sorted.
+func parentDigests(j *job, registryHost string) []string {
 	var out []string
-	for _, ref := range refs {
-		if d, ok := delivered[ref.In(r.opts.RegistryHost)]; ok {
-			out = append(out, ref.String()+"@"+d)
+	for _, ref := range parentRefs(j) {
+		if img, ok := j.in.Delivered[ref.In(registryHost)]; ok {
+			out = append(out, ref.String()+"@"+img.Digest)
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
 // recordGraph records j.from as the project's FROM images (when they
 // changed) and fails when the project's edges with them close a cycle in
 // the image graph.
 func (r *Runner) recordGraph(ctx context.Context, j *job) error {
-	from, err := r.deps.Store.FromImages(ctx)
-	if err != nil {
-		return err
-	}
 	key := j.project.Key()
 	if r.deps.Dockerfiles != nil {
-		if known, ok := from[key]; !ok || !slices.Equal(known, j.from) {
+		if known, ok := j.in.From[key]; !ok || !slices.Equal(known, j.from) {
 			if err := r.deps.Store.SetFromImages(ctx, key, j.from); err != nil {
 				return err
 			}
 		}
 	}
-	return r.checkCycle(ctx, j, from)
+	return checkCycle(j)
 }
 
 // checkCycle fails when the project's edges, with the FROM images just
-// read, close a cycle in the image graph of from (every project's FROM
-// images).
-func (r *Runner) checkCycle(ctx context.Context, j *job, from map[string][]pipeline.ImageRef) error {
-	projects := r.opts.Projects
-	if projects == nil {
-		var err error
-		if projects, err = r.deps.Store.Projects(ctx); err != nil {
-			return fmt.Errorf("reading projects: %w", err)
-		}
+// read, close a cycle in the image graph of j's inputs.
+func checkCycle(j *job) error {
+	from := maps.Clone(j.in.From) // shared with other builds
+	if from == nil {
+		from = map[string][]pipeline.ImageRef{}
 	}
 	from[j.project.Key()] = j.from
-	if cycle := pipeline.NewGraph(projects, from).Cycle(j.project.Key()); cycle != nil {
+	if cycle := pipeline.NewGraph(j.in.Projects, from).Cycle(j.project.Key()); cycle != nil {
 		return fmt.Errorf("the image graph has a cycle: %s; remove a depends-on or FROM line to break it", strings.Join(cycle, " → "))
 	}
 	return nil

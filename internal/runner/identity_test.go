@@ -114,7 +114,8 @@ func TestBuildIdentity(t *testing.T) {
 	eng := &countingEngine{}
 	reg := &mapRegistry{tags: map[string]string{}}
 	base := pipeline.Project{AppID: "demo", JobID: "base", Tag: "1"}
-	opts := runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir(), Projects: []pipeline.Project{demo, base}, Instance: "test"}
+	opts := runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir(), Instance: "test"}
+	projects := []pipeline.Project{demo, base}
 	newRunner := func(o runner.Options) *runner.Runner {
 		return runner.New(runner.Deps{Source: src, Engine: eng, Reaper: eng, Registry: reg, Tester: passTester{},
 			RepoConfigs: index.RepoConfigs{}, Dockerfiles: dockerfile.Reader{}, Store: st}, o)
@@ -122,7 +123,7 @@ func TestBuildIdentity(t *testing.T) {
 	r := newRunner(opts)
 	run := func(want pipeline.Status) pipeline.Build {
 		t.Helper()
-		b, err := r.Run(ctx, demo, "test")
+		b, err := r.Run(ctx, demo, "test", inputs(t, st, demo, 0, projects, false))
 		must(t, err)
 		if b.Status != want {
 			t.Fatalf("build #%d: %s %q, want %s", b.Number, b.Status, b.Reason, want)
@@ -153,9 +154,7 @@ func TestBuildIdentity(t *testing.T) {
 	}
 
 	// --force builds anyway; so does a stored force mark.
-	forced := opts
-	forced.Force = true
-	b, err := newRunner(forced).Run(ctx, demo, "forced")
+	b, err := r.Run(ctx, demo, "forced", inputs(t, st, demo, 0, projects, true))
 	must(t, err)
 	if b.Status != pipeline.StatusSucceeded || eng.count() == calls {
 		t.Errorf("forced build: %s %q with no engine call", b.Status, b.Reason)
@@ -188,8 +187,8 @@ func TestBuildIdentityCycle(t *testing.T) {
 	r := runner.New(runner.Deps{Source: &gitless{commit: "c1", dockerfile: "FROM demo/base:1\n"}, Engine: &countingEngine{},
 		Registry: &mapRegistry{tags: map[string]string{}}, Tester: passTester{}, RepoConfigs: index.RepoConfigs{},
 		Dockerfiles: dockerfile.Reader{}, Store: st},
-		runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir(), Projects: []pipeline.Project{demo, base}})
-	b, err := r.Run(context.Background(), demo, "test")
+		runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir()})
+	b, err := r.Run(context.Background(), demo, "test", inputs(t, st, demo, 0, []pipeline.Project{demo, base}, false))
 	must(t, err)
 	want := "the image graph has a cycle: demo/app:latest → demo/base:1 → demo/app:latest; remove a depends-on or FROM line to break it"
 	if b.Status != pipeline.StatusFailed || b.FailedStage != pipeline.StageCheckout || b.Reason != want {

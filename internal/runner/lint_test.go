@@ -62,7 +62,7 @@ func TestLintStage(t *testing.T) {
 			repo := testenv.GitRepo(t, tt.files)
 			p := pipeline.Project{ID: i, AppID: "demo", JobID: "lint", Tag: strconv.Itoa(i),
 				GitURL: repo, GitBranch: "main", GitPath: "app", TargetFile: "Dockerfile", BuildContext: "./"}
-			b, err := r.Run(ctx, p, "test")
+			b, err := r.Run(ctx, p, "test", inputs(t, st, p, 0, nil, false))
 			must(t, err)
 			if b.Status != pipeline.StatusFailed || b.FailedStage != pipeline.StageLint || !strings.Contains(b.Reason, tt.reason) {
 				t.Fatalf("build %+v, want lint failed with %q", b, tt.reason)

@@ -16,7 +16,7 @@ import (
 // output; the stage itself goes on.
 type logWriter struct {
 	ctx     context.Context
-	logs    pipeline.LogStore
+	logs    logAppender
 	buildID int64
 	stage   pipeline.StageName
 	tee     func([]byte)
@@ -35,7 +35,12 @@ const (
 	flushEvery = 250 * time.Millisecond
 )
 
-func newLogWriter(ctx context.Context, logs pipeline.LogStore, buildID int64, stage pipeline.StageName, limit int64, tee func([]byte)) *logWriter {
+// logAppender is where a logWriter stores a stage's log.
+type logAppender interface {
+	AppendLog(ctx context.Context, buildID int64, stage pipeline.StageName, p []byte) error
+}
+
+func newLogWriter(ctx context.Context, logs logAppender, buildID int64, stage pipeline.StageName, limit int64, tee func([]byte)) *logWriter {
 	return &logWriter{ctx: context.WithoutCancel(ctx), logs: logs, buildID: buildID, stage: stage, limit: limit, tee: tee}
 }
 

@@ -37,7 +37,7 @@ func TestPinnedCommit(t *testing.T) {
 	must(t, st.PinCommit(ctx, b.ID, old))
 	b, err = st.Claim(ctx, time.Now())
 	must(t, err)
-	got, err := r.Execute(ctx, p, b)
+	got, err := r.Execute(ctx, p, b, inputs(t, st, p, b.ID, nil, false))
 	must(t, err)
 	rc, err := st.OpenLog(ctx, b.ID, pipeline.StageCheckout, 0)
 	must(t, err)

@@ -45,7 +45,7 @@ func TestUntrustedPrebuildNeverRunsOnTheHost(t *testing.T) {
 	p := prebuildProject(t, "latest", "#!/bin/sh\ntouch "+marker+"\nexit 1\n", "")
 	r := runner.New(runner.Deps{Source: source.New(), RepoConfigs: index.RepoConfigs{}, Scripts: &script.Runner{}, Store: st},
 		runner.Options{RegistryHost: "127.0.0.1:1", WorkDir: t.TempDir()})
-	b, err := r.Run(t.Context(), p, "test")
+	b, err := r.Run(t.Context(), p, "test", inputs(t, st, p, 0, nil, false))
 	must(t, err)
 	want := "demo/pre:latest is not trusted and this Hoist has no sandbox (container engine) to run its prebuild script in, and it never runs on the host instead; a Hoist admin may trust it: hoist project trust demo/pre"
 	if b.Status != pipeline.StatusFailed || b.FailedStage != pipeline.StagePrebuild || b.Reason != want {
@@ -60,7 +60,7 @@ func TestUntrustedPrebuildNeverRunsOnTheHost(t *testing.T) {
 	p = prebuildProject(t, "latest", "#!/bin/sh\ntouch "+marker+"\nexit 1\n", "prebuild-image: tools/go:1\n")
 	r = runner.New(runner.Deps{Source: source.New(), RepoConfigs: index.RepoConfigs{}, Scripts: &script.Runner{}, Store: st},
 		runner.Options{RegistryHost: "127.0.0.1:1", WorkDir: t.TempDir(), Trusted: func(pipeline.Project) bool { return true }})
-	b, err = r.Run(t.Context(), p, "test")
+	b, err = r.Run(t.Context(), p, "test", inputs(t, st, p, 0, nil, false))
 	must(t, err)
 	want = "cccp.yml:2:17: prebuild-image: this Hoist has no container engine to run the prebuild script in tools/go:1"
 	if b.Status != pipeline.StatusFailed || b.FailedStage != pipeline.StagePrebuild || b.Reason != want {
@@ -131,7 +131,8 @@ echo made > made.txt
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := r.Run(t.Context(), prebuildProject(t, tt.tag, tt.script, tt.cccp), "test")
+			p := prebuildProject(t, tt.tag, tt.script, tt.cccp)
+			b, err := r.Run(t.Context(), p, "test", inputs(t, st, p, 0, nil, false))
 			must(t, err)
 			log := readLog(t, st, b.ID, pipeline.StagePrebuild)
 			if b.FailedStage != tt.failed || !strings.Contains(b.Reason, tt.reason) {

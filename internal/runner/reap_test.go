@@ -67,10 +67,11 @@ func TestExecuteReapsWhatTheBuildLeft(t *testing.T) {
 		_ = e.RemoveImage(context.Background(), image)
 	})
 
+	st := openStore(t)
 	src := &leakySource{e: e, image: image}
-	r := runner.New(runner.Deps{Source: src, Store: openStore(t), Reaper: e, Scripts: &script.Runner{}},
+	r := runner.New(runner.Deps{Source: src, Store: st, Reaper: e, Scripts: &script.Runner{}},
 		runner.Options{WorkDir: t.TempDir(), Instance: instance})
-	build, err := r.Run(t.Context(), demo, "test")
+	build, err := r.Run(t.Context(), demo, "test", inputs(t, st, demo, 0, nil, false))
 	must(t, err)
 	if build.Status != pipeline.StatusFailed {
 		t.Fatalf("build %+v, want failed by the leaky checkout", build)

@@ -30,7 +30,7 @@ func TestCredentialsNotRecorded(t *testing.T) {
 			r := runner.New(runner.Deps{Source: src, Store: st}, runner.Options{RegistryHost: "127.0.0.1:1", WorkDir: t.TempDir()})
 			p := demo
 			p.GitURL = "http://user:s3cret@127.0.0.1:1/x.git"
-			b, err := r.Run(context.Background(), p, "test")
+			b, err := r.Run(context.Background(), p, "test", inputs(t, st, p, 0, nil, false))
 			must(t, err)
 			stages, err := st.Stages(context.Background(), b.ID)
 			must(t, err)

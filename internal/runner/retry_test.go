@@ -24,13 +24,13 @@ import (
 
 // killedAtEnd is the fault seam: the server is killed after the build's
 // stages ran, before it records the build's end.
-type killedAtEnd struct{ runner.Store }
+type killedAtEnd struct{ runner.Recorder }
 
 func (s killedAtEnd) UpdateBuild(ctx context.Context, b pipeline.Build) error {
 	if b.Status.Done() {
 		return errors.New("the server was killed before recording the end")
 	}
-	return s.Store.UpdateBuild(ctx, b)
+	return s.Recorder.UpdateBuild(ctx, b)
 }
 
 // countingTags counts the tags a runner moves in the real registry.
@@ -65,7 +65,7 @@ func TestRetryAfterDelivery(t *testing.T) {
 	})
 	st := openStore(t)
 	must(t, st.PutProject(ctx, p))
-	newRunner := func(store runner.Store, reg pipeline.Registry) *runner.Runner {
+	newRunner := func(store runner.Recorder, reg pipeline.Registry) *runner.Runner {
 		return runner.New(runner.Deps{Source: source.New(), Engine: e, Registry: reg, Tester: passTester{},
 			Scripts: &script.Runner{}, RepoConfigs: index.RepoConfigs{}, Dockerfiles: dockerfile.Reader{}, Reaper: e, Store: store},
 			runner.Options{RegistryHost: host, WorkDir: t.TempDir(), Instance: instance})
@@ -75,7 +75,7 @@ func TestRetryAfterDelivery(t *testing.T) {
 	must(t, err)
 	first, err := st.ClaimID(ctx, queued.ID, pipeline.Lease{Holder: "server-a", Until: time.Now().Add(time.Second)}, time.Now())
 	must(t, err)
-	if _, err := newRunner(killedAtEnd{st}, registry.New(registry.Options{})).Execute(ctx, p, first); err == nil {
+	if _, err := newRunner(killedAtEnd{st}, registry.New(registry.Options{})).Execute(ctx, p, first, inputs(t, st, p, first.ID, nil, false)); err == nil {
 		t.Fatal("attempt 1 recorded its end through a killed server")
 	}
 	delivered, err := st.Images(ctx)
@@ -93,7 +93,7 @@ func TestRetryAfterDelivery(t *testing.T) {
 	must(t, err)
 	reg := &countingTags{Registry: registry.New(registry.Options{})}
 	// Attempt 2's server is killed at the end too, for attempt 3 below.
-	end, err := newRunner(killedAtEnd{st}, reg).Execute(ctx, p, second)
+	end, err := newRunner(killedAtEnd{st}, reg).Execute(ctx, p, second, inputs(t, st, p, second.ID, nil, false))
 	if err == nil {
 		t.Fatal("attempt 2 recorded its end through a killed server")
 	}
@@ -126,7 +126,7 @@ func TestRetryAfterDelivery(t *testing.T) {
 	third, err := st.ClaimID(ctx, queued.ID, pipeline.Lease{Holder: "server-c", Until: time.Now().Add(time.Minute)}, time.Now().Add(2*time.Second))
 	must(t, err)
 	must(t, e.RemoveImage(ctx, host+"/demo/retry:test"))
-	end, err = newRunner(st, reg).Execute(ctx, p, third)
+	end, err = newRunner(st, reg).Execute(ctx, p, third, inputs(t, st, p, third.ID, nil, false))
 	must(t, err)
 	if end.Status != pipeline.StatusSucceeded || end.Attempt != 3 || end.Digest != delivered[0].Digest {
 		t.Fatalf("attempt 3: %s %q attempt %d digest %s, want succeeded attempt 3 with %s", end.Status, end.Reason, end.Attempt, end.Digest, delivered[0].Digest)
@@ -163,7 +163,7 @@ func TestLeaseLostRecordsNothing(t *testing.T) {
 		<-src.started
 		cancel(fmt.Errorf("another runner took this build: %w", pipeline.ErrLeaseLost))
 	}()
-	if _, err := r.Execute(bctx, demo, b); !errors.Is(err, pipeline.ErrLeaseLost) {
+	if _, err := r.Execute(bctx, demo, b, inputs(t, st, demo, b.ID, nil, false)); !errors.Is(err, pipeline.ErrLeaseLost) {
 		t.Fatalf("Execute = %v, want ErrLeaseLost", err)
 	}
 	got, err := st.Build(ctx, b.ID)

@@ -19,22 +19,6 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// Store is what the runner records builds, logs, deliveries, check
-// results, artifacts and scans in.
-type Store interface {
-	pipeline.BuildStore
-	pipeline.LogStore
-	pipeline.ImageStore
-	pipeline.GraphStore
-	pipeline.BuildPins
-	pipeline.CheckStore
-	pipeline.ArtifactStore
-	pipeline.ScanStore
-	// Projects lists every project, for the image graph when
-	// Options.Projects is nil.
-	Projects(ctx context.Context) ([]pipeline.Project, error)
-}
-
 // Deps are the adapters a runner drives.
 type Deps struct {
 	Source pipeline.Source
@@ -61,7 +45,10 @@ type Deps struct {
 	// throw-away image its stages made (found by the build's owner
 	// labels), whatever stopped it; nil: each stage's own cleanup only.
 	Reaper pipeline.Reaper
-	Store  Store
+	// Store records the builds (see Recorder).
+	Store Recorder
+	// Deliveries are read by Rescan only; nil: Rescan finds nothing.
+	Deliveries Deliveries
 }
 
 // Observer hears about a build as it runs. Calls for one build come from one
@@ -83,10 +70,6 @@ type Options struct {
 	LogLimit        int64         // bytes kept of each stage's log; default DefaultLogLimit
 	Observer        Observer      // nil: nobody
 	Logger          *slog.Logger  // nil: discard
-	// Force builds even when a build with the same inputs was delivered.
-	Force bool
-	// Projects are every project, for the image graph; nil: the Store's.
-	Projects []pipeline.Project
 	// ArtifactDir, when set, also gets each build's artifacts (junit.xml,
 	// sbom.cdx.json) as files, in ArtifactDir/<build id>/, for CI systems
 	// that read them from disk.
@@ -187,6 +170,7 @@ func New(deps Deps, opts Options) *Runner {
 type job struct {
 	project pipeline.Project
 	build   pipeline.Build
+	in      pipeline.BuildInputs
 	dir     string // checkout root
 	paths   paths
 	repo    pipeline.RepoConfig
@@ -217,10 +201,10 @@ func (s skipReason) Is(target error) bool {
 	return target == errSkipped
 }
 
-// Run records a new build of p and runs it once, as Execute does. The
-// error is only for failures to record the build at all; a failing stage is
-// a build with Status failed.
-func (r *Runner) Run(ctx context.Context, p pipeline.Project, cause string) (pipeline.Build, error) {
+// Run records a new build of p and runs it once with in, as Execute does.
+// The error is only for failures to record the build at all; a failing
+// stage is a build with Status failed.
+func (r *Runner) Run(ctx context.Context, p pipeline.Project, cause string, in pipeline.BuildInputs) (pipeline.Build, error) {
 	b := pipeline.Build{
 		Project: p.Key(), Status: pipeline.StatusRunning, Cause: cause,
 		Created: now(), Started: now(),
@@ -228,17 +212,18 @@ func (r *Runner) Run(ctx context.Context, p pipeline.Project, cause string) (pip
 	if err := r.deps.Store.CreateBuild(ctx, &b); err != nil {
 		return b, fmt.Errorf("recording build of %s: %w", p.Key(), err)
 	}
-	return r.Execute(ctx, p, b)
+	return r.Execute(ctx, p, b, in)
 }
 
 // Execute runs b, a build of p that is already stored (claimed from the
-// queue, so running), through every stage and records how it ended. When
+// queue, so running), through every stage and records how it ended. in
+// are the inputs its scheduler read for it (pipeline.BuildInputs). When
 // ctx is cancelled the build ends cancelled, with context.Cause(ctx) as its
 // reason ("cancelled by alice"): the running stage's engine work stops
 // with ctx and the later stages are skipped. The error is only for
 // failures to record the end of the build.
-func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
-	j := &job{project: p, build: b}
+func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, in pipeline.BuildInputs) (pipeline.Build, error) {
+	j := &job{project: p, build: b, in: in}
 	j.build.Status = pipeline.StatusRunning
 	if j.build.Started.IsZero() {
 		j.build.Started = now()

@@ -57,7 +57,7 @@ func TestCheckoutRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := pipeline.Project{ID: i, AppID: "demo", JobID: "web", Tag: strings.ReplaceAll(tt.name, " ", "-"),
 				GitURL: repo, GitBranch: "main", GitPath: tt.gitPath, TargetFile: tt.target, BuildContext: tt.buildContext}
-			b, err := r.Run(context.Background(), p, "test")
+			b, err := r.Run(context.Background(), p, "test", inputs(t, st, p, 0, nil, false))
 			must(t, err)
 			if b.Status != pipeline.StatusFailed || b.FailedStage != pipeline.StageCheckout || !strings.Contains(b.Reason, tt.want) {
 				t.Fatalf("build %+v, want checkout failed with %q", b, tt.want)

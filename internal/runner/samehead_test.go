@@ -49,14 +49,15 @@ func TestUnchangedWithoutCheckout(t *testing.T) {
 	must(t, st.RecordImage(ctx, pipeline.DeliveredImage{Image: "reg:5000/demo/base:1", Project: base.Key(), Digest: "sha256:parent1", BuildID: 99}))
 	r := runner.New(runner.Deps{Source: src, Heads: source.New(), Engine: eng, Reaper: eng, Registry: reg, Tester: passTester{},
 		RepoConfigs: index.RepoConfigs{}, Dockerfiles: dockerfile.Reader{}, Store: st},
-		runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir(), Projects: []pipeline.Project{app, base}, Instance: "test"})
+		runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir(), Instance: "test"})
+	projects := []pipeline.Project{app, base}
 	step := 0
 	// run builds p and checks how it ended and whether it checked out.
 	run := func(p pipeline.Project, want pipeline.Status, checkout bool) pipeline.Build {
 		t.Helper()
 		step++
 		before, calls := src.checkouts.Load(), eng.count()
-		b, err := r.Run(ctx, p, "test")
+		b, err := r.Run(ctx, p, "test", inputs(t, st, p, 0, projects, false))
 		must(t, err)
 		if b.Status != want {
 			t.Fatalf("step %d: build #%d %s %q, want %s", step, b.Number, b.Status, b.Reason, want)
@@ -134,14 +135,11 @@ func TestUnchangedWithoutCheckout(t *testing.T) {
 	must(t, st.CreateBuild(ctx, &queued))
 	must(t, st.SetForce(ctx, queued.ID))
 	before := src.checkouts.Load()
-	if b, err := r.Execute(ctx, app, queued); err != nil || b.Status != pipeline.StatusSucceeded || src.checkouts.Load() == before {
+	if b, err := r.Execute(ctx, app, queued, inputs(t, st, app, queued.ID, projects, false)); err != nil || b.Status != pipeline.StatusSucceeded || src.checkouts.Load() == before {
 		t.Errorf("build marked forced: %s %q, %v, checked out: %v; want built from a checkout", b.Status, b.Reason, err, src.checkouts.Load() > before)
 	}
-	forced := runner.New(runner.Deps{Source: src, Heads: source.New(), Engine: eng, Reaper: eng, Registry: reg, Tester: passTester{},
-		RepoConfigs: index.RepoConfigs{}, Dockerfiles: dockerfile.Reader{}, Store: st},
-		runner.Options{RegistryHost: "reg:5000", WorkDir: t.TempDir(), Projects: []pipeline.Project{app, base}, Force: true})
 	before = src.checkouts.Load()
-	if b, err := forced.Run(ctx, app, "forced"); err != nil || b.Status != pipeline.StatusSucceeded || src.checkouts.Load() == before {
+	if b, err := r.Run(ctx, app, "forced", inputs(t, st, app, 0, projects, true)); err != nil || b.Status != pipeline.StatusSucceeded || src.checkouts.Load() == before {
 		t.Errorf("forced build: %s %q, %v, checked out: %v; want built from a checkout", b.Status, b.Reason, err, src.checkouts.Load() > before)
 	}
 	run(app, pipeline.StatusSkipped, false)

@@ -217,7 +217,10 @@ func (r *Runner) Rescan(ctx context.Context, project, cause string, log io.Write
 	}
 	ctx = pipeline.WithOwner(ctx, r.owner(0))
 	ctx = pipeline.WithLimits(ctx, r.opts.Limits) // the server's, as for a build
-	images, err := r.deps.Store.Images(ctx)
+	if r.deps.Deliveries == nil {
+		return pipeline.Scan{}, fmt.Errorf("%s: no deliveries to look in: %w", project, pipeline.ErrNotFound)
+	}
+	images, err := r.deps.Deliveries.Images(ctx)
 	if err != nil {
 		return pipeline.Scan{}, fmt.Errorf("reading delivered images: %w", err)
 	}

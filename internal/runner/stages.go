@@ -26,10 +26,7 @@ func (r *Runner) checkout(ctx context.Context, j *job, log io.Writer) error {
 	if j.build.Attempt > 1 {
 		fmt.Fprintf(log, "attempt %d: attempt %d lost its runner; starting again from checkout in a fresh workspace\n", j.build.Attempt, j.build.Attempt-1)
 	}
-	ref, err := r.deps.Store.PinnedCommit(ctx, j.build.ID)
-	if err != nil {
-		return err
-	}
+	ref := j.in.Pin
 	src := p
 	if ref != "" {
 		fmt.Fprintf(log, "rebuilding commit %s of %s\n", ref, p.GitBranch)
@@ -245,17 +242,9 @@ func (r *Runner) pinParents(ctx context.Context, j *job, log io.Writer) (map[str
 	if len(parents) == 0 {
 		return nil, nil
 	}
-	images, err := r.deps.Store.Images(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading delivered images: %w", err)
-	}
-	delivered := map[string]pipeline.DeliveredImage{}
-	for _, img := range images {
-		delivered[img.Image] = img
-	}
 	from := map[string]string{}
 	for _, parent := range parents {
-		img, ok := delivered[parent.In(r.opts.RegistryHost)]
+		img, ok := j.in.Delivered[parent.In(r.opts.RegistryHost)]
 		if !ok {
 			fmt.Fprintf(log, "parent %s: not delivered by Hoist; the engine resolves FROM itself\n", parent)
 			continue

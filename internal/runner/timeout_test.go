@@ -22,7 +22,7 @@ func TestCheckoutTimeout(t *testing.T) {
 	r := runner.New(runner.Deps{Source: source.New(), Store: st},
 		runner.Options{WorkDir: t.TempDir(), CheckoutTimeout: 2 * time.Second})
 	start := time.Now()
-	b, err := r.Run(context.Background(), p, "test")
+	b, err := r.Run(context.Background(), p, "test", inputs(t, st, p, 0, nil, false))
 	must(t, err)
 	want := "checkout timed out after 2s: git had not finished fetching " + p.GitURL + "; check that the server answers, or raise --checkout-timeout"
 	if b.Status != pipeline.StatusFailed || b.FailedStage != pipeline.StageCheckout || b.Reason != want {

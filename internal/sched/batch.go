@@ -14,11 +14,17 @@ import (
 	"github.com/hoistci/hoist/internal/pipeline"
 )
 
-// Runner runs or skips one project's build. Implementations must be safe for
-// concurrent use.
+// Runner runs, with the inputs Batch read for it, or skips one project's
+// build. Implementations must be safe for concurrent use.
 type Runner interface {
-	Run(ctx context.Context, p pipeline.Project, cause string) (pipeline.Build, error)
+	Run(ctx context.Context, p pipeline.Project, cause string, in pipeline.BuildInputs) (pipeline.Build, error)
 	Skip(ctx context.Context, p pipeline.Project, cause, reason string) (pipeline.Build, error)
+}
+
+// Inputs reads what a new build of a project is made from, as it starts
+// (StoreInputs reads the store).
+type Inputs interface {
+	Inputs(ctx context.Context, p pipeline.Project) (pipeline.BuildInputs, error)
 }
 
 // Result is how one project's build ended.
@@ -41,13 +47,15 @@ func (r Result) OK() bool {
 // workers builds run at once up to the end of their build stage (then they
 // hand their worker back, pipeline.HandOff, and go on with their tests;
 // the runner bounds those), and never two of the same repository. A child
-// waits for its parents' whole builds. Results come back in the order of
-// projects, once every build has ended.
-func Batch(ctx context.Context, r Runner, projects []pipeline.Project, workers int, cause string) []Result {
+// waits for its parents' whole builds. Each build gets the inputs in reads
+// as it starts (nil: none); one in cannot read is not run, its Result
+// carries the error. Results come back in the order of projects, once
+// every build has ended.
+func Batch(ctx context.Context, r Runner, in Inputs, projects []pipeline.Project, workers int, cause string) []Result {
 	if workers < 1 {
 		workers = 1
 	}
-	b := &batch{ctx: ctx, r: r, cause: cause, projects: projects, results: make([]Result, len(projects)),
+	b := &batch{ctx: ctx, r: r, in: in, cause: cause, projects: projects, results: make([]Result, len(projects)),
 		done: make([]bool, len(projects)), running: map[string]bool{}, index: map[string]int{}}
 	for i, p := range projects {
 		b.index[p.Key()] = i
@@ -65,6 +73,7 @@ func Batch(ctx context.Context, r Runner, projects []pipeline.Project, workers i
 type batch struct {
 	ctx      context.Context
 	r        Runner
+	in       Inputs
 	cause    string
 	projects []pipeline.Project
 	index    map[string]int
@@ -125,7 +134,7 @@ func (b *batch) run(i int, p pipeline.Project, skip string) {
 		if skip != "" {
 			res.Build, res.Err = b.r.Skip(ctx, p, b.cause, skip)
 		} else {
-			res.Build, res.Err = b.r.Run(ctx, p, b.cause)
+			res.Build, res.Err = b.runOne(ctx, p)
 		}
 
 		b.mu.Lock()
@@ -139,6 +148,18 @@ func (b *batch) run(i int, p pipeline.Project, skip string) {
 	case <-ended:
 	case <-handed:
 	}
+}
+
+// runOne reads p's inputs and runs its build with them.
+func (b *batch) runOne(ctx context.Context, p pipeline.Project) (pipeline.Build, error) {
+	var in pipeline.BuildInputs
+	if b.in != nil {
+		var err error
+		if in, err = b.in.Inputs(ctx, p); err != nil {
+			return pipeline.Build{Project: p.Key()}, fmt.Errorf("reading the inputs of %s: %w", p.Key(), err)
+		}
+	}
+	return b.r.Run(ctx, p, b.cause, in)
 }
 
 // next returns the first project that can start now, with a skip reason when

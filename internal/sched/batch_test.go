@@ -25,7 +25,7 @@ type fakeRunner struct {
 	maxAct  int
 }
 
-func (f *fakeRunner) Run(ctx context.Context, p pipeline.Project, cause string) (pipeline.Build, error) {
+func (f *fakeRunner) Run(ctx context.Context, p pipeline.Project, cause string, _ pipeline.BuildInputs) (pipeline.Build, error) {
 	f.mu.Lock()
 	f.log = append(f.log, "run "+p.Key())
 	if f.running == nil {
@@ -91,7 +91,7 @@ func TestBatchOrderAndSkip(t *testing.T) {
 		proj("c/outside:1", "x/notinbatch:1"),
 	}
 	f := &fakeRunner{fail: map[string]bool{"b/broken:1": true}}
-	res := Batch(context.Background(), f, projects, 1, "test")
+	res := Batch(context.Background(), f, nil, projects, 1, "test")
 	want := []string{
 		"run a/base:1", "run a/mid:1", "run a/leaf:1", "run b/broken:1",
 		"skip b/child:1: parent b/broken:1 failed",
@@ -121,7 +121,7 @@ func TestBatchParallelRespectsRepositories(t *testing.T) {
 	}
 	projects = append(projects, proj("ns/last:1", "ns/repo0:t0", "ns/repo1:t37"))
 	f := &fakeRunner{}
-	res := Batch(context.Background(), f, projects, 8, "test")
+	res := Batch(context.Background(), f, nil, projects, 8, "test")
 	if f.maxRepo != 1 {
 		t.Errorf("%d builds of one repository ran at once, want 1", f.maxRepo)
 	}
@@ -141,7 +141,7 @@ func TestBatchParallelRespectsRepositories(t *testing.T) {
 func TestBatchCycleDoesNotHang(t *testing.T) {
 	projects := []pipeline.Project{proj("a/x:1", "a/y:1"), proj("a/y:1", "a/x:1"), proj("a/z:1")}
 	f := &fakeRunner{}
-	res := Batch(context.Background(), f, projects, 2, "test")
+	res := Batch(context.Background(), f, nil, projects, 2, "test")
 	if !res[2].OK() {
 		t.Errorf("a/z:1 should build: %+v", res[2])
 	}
@@ -156,7 +156,7 @@ func TestBatchCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	f := &fakeRunner{}
-	res := Batch(ctx, f, []pipeline.Project{proj("a/x:1"), proj("a/y:1")}, 1, "test")
+	res := Batch(ctx, f, nil, []pipeline.Project{proj("a/x:1"), proj("a/y:1")}, 1, "test")
 	for _, r := range res {
 		if r.Build.Status != pipeline.StatusSkipped || r.Build.Reason != "cancelled before it started" {
 			t.Errorf("%s: %s %q", r.Project.Key(), r.Build.Status, r.Build.Reason)

@@ -257,9 +257,12 @@ func shortDigest(d string) string {
 
 // TriggerForced is Trigger for a build that runs even when a build with the
 // same inputs was delivered; a queued build it joins is forced too, and
-// takes cause. The build is marked forced before any worker is woken; the
-// runner reads the mark after its checkout.
+// takes cause. The build is marked forced before a worker of this
+// dispatcher can claim it (holding mu, as claims do); the inputs read at
+// its claim carry the mark.
 func (d *Dispatcher) TriggerForced(ctx context.Context, key, cause string) (pipeline.Build, bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	b, joined, err := d.enqueue(ctx, key, cause)
 	if err != nil {
 		return b, joined, err

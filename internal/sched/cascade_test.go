@@ -33,7 +33,7 @@ type graphExec struct {
 	violations []string
 }
 
-func (f *graphExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
+func (f *graphExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, _ pipeline.BuildInputs) (pipeline.Build, error) {
 	key := p.Key()
 	if err := f.checkAncestors(ctx, key); err != nil {
 		f.mu.Lock()

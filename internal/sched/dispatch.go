@@ -16,8 +16,9 @@ import (
 // starts: nobody renews them, so nobody runs them.
 const InterruptedReason = "interrupted: the server stopped while this build ran"
 
-// Executor runs a build that is already stored and marked running, and
-// records how it ended; runner.Runner.Execute is one. It must stop soon
+// Executor runs a build that is already stored and marked running, with the
+// inputs the dispatcher read for it (ReadInputs), and records how it ended;
+// runner.Runner.Execute is one. It must stop soon
 // after ctx is cancelled and then end the build cancelled, with
 // context.Cause(ctx) as the reason, unless that cause wraps
 // pipeline.ErrLeaseLost (another runner took the build): then it records
@@ -25,7 +26,7 @@ const InterruptedReason = "interrupted: the server stopped while this build ran"
 // failures to record the build. Called from several goroutines at once, never twice for one
 // project at the same time.
 type Executor interface {
-	Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error)
+	Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, in pipeline.BuildInputs) (pipeline.Build, error)
 }
 
 // DispatchStore is what the dispatcher keeps the queue, projects and builds
@@ -39,6 +40,7 @@ type DispatchStore interface {
 	pipeline.QueuePicker
 	pipeline.BuildPins
 	pipeline.LeaseStore
+	pipeline.ImageStore
 }
 
 // BuildObserver hears about every build the dispatcher ends: run, failed
@@ -363,10 +365,15 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build, r *runEntry) {
 		d.fail(log, b, fmt.Sprintf("project %s was disabled after this build was queued: its entry left the index", b.Project))
 		return
 	}
+	in, err := ReadInputs(ctx, d.store, p, b.ID, nil, false)
+	if err != nil {
+		d.fail(log, b, fmt.Sprintf("reading the inputs of build %d: %v", b.ID, err))
+		return
+	}
 	unlock := d.lockRepo(ctx, p.Image().Repository())
 	defer unlock()
 	log.Info("build started")
-	end, err := d.exec.Execute(ctx, p, b)
+	end, err := d.exec.Execute(ctx, p, b, in)
 	// An end recorded without error is this runner's, even when a renewal
 	// that ticked after the record found the build ended and cancelled ctx
 	// with a lost lease.

@@ -33,7 +33,7 @@ func newFakeExec(st DispatchStore) *fakeExec {
 		repos: map[string]int{}, projects: map[string]int{}}
 }
 
-func (f *fakeExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
+func (f *fakeExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, _ pipeline.BuildInputs) (pipeline.Build, error) {
 	repo := p.Image().Repository()
 	f.mu.Lock()
 	f.active++

@@ -90,7 +90,7 @@ func (l *lanes) quiet(t *testing.T) {
 // lanesRunner is a Runner (hoist run's side) over lanes.
 type lanesRunner struct{ *lanes }
 
-func (l lanesRunner) Run(ctx context.Context, p pipeline.Project, cause string) (pipeline.Build, error) {
+func (l lanesRunner) Run(ctx context.Context, p pipeline.Project, cause string, _ pipeline.BuildInputs) (pipeline.Build, error) {
 	status, reason := l.build(ctx, p)
 	return pipeline.Build{Project: p.Key(), Status: status, Reason: reason}, nil
 }
@@ -105,7 +105,7 @@ type lanesExec struct {
 	store DispatchStore
 }
 
-func (l lanesExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
+func (l lanesExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, _ pipeline.BuildInputs) (pipeline.Build, error) {
 	b.Status, b.Reason = l.build(ctx, p)
 	b.Finished = time.Now()
 	return b, l.store.UpdateBuild(context.Background(), b)
@@ -123,7 +123,7 @@ func TestBatchHandOff(t *testing.T) {
 		proj("a/one:2"),
 	}
 	done := make(chan []Result, 1)
-	go func() { done <- Batch(context.Background(), lanesRunner{l}, projects, 1, "test") }()
+	go func() { done <- Batch(context.Background(), lanesRunner{l}, nil, projects, 1, "test") }()
 	if got := l.next(t); got != "a/one:1" {
 		t.Fatalf("%s started first, want a/one:1", got)
 	}

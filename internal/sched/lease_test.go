@@ -323,7 +323,7 @@ func TestDispatcherRestartRetriesAtOnce(t *testing.T) {
 // renewal finds the build no longer running and reports the lease lost.
 type lateRenewalExec struct{ store DispatchStore }
 
-func (e lateRenewalExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
+func (e lateRenewalExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, _ pipeline.BuildInputs) (pipeline.Build, error) {
 	b.Status, b.Digest, b.Finished = pipeline.StatusSucceeded, "sha256:new", time.Now()
 	if err := e.store.UpdateBuild(context.Background(), b); err != nil {
 		return b, err

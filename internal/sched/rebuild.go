@@ -34,6 +34,10 @@ func (d *Dispatcher) Rebuild(ctx context.Context, id int64, by string) (pipeline
 		return pipeline.Build{}, fmt.Errorf("%s has build #%d queued: %w; let it run or cancel it, then rebuild", old.Project, newest[0].Number, pipeline.ErrBusy)
 	}
 	cause := fmt.Sprintf("rebuild of #%d by %s", old.Number, by)
+	// Marked before a worker here can claim it (claims hold mu): its
+	// inputs are read at the claim.
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	b, _, err := d.enqueue(ctx, old.Project, cause)
 	if err != nil {
 		return b, err
