@@ -88,3 +88,31 @@ func LostRunner(attempts int, holder string, until time.Time) string {
 func lost(holder string, until time.Time) string {
 	return fmt.Sprintf("runner %s stopped renewing its lease, which expired at %s", holder, until.UTC().Format(time.RFC3339))
 }
+
+// HoldStore keeps, in the store, the hold a leased build has on its image
+// repository (ns/name of its project ns/name:tag), so that every process
+// sharing the store runs one build of a repository at a time (two would
+// race for its NAME:test tag) and a child waits for what follows its
+// parent's end. A build claimed with a lease (QueuePicker.ClaimID) holds
+// its repository from the claim while it runs and, once it ended, until
+// its dispatcher settles it (having queued its children) or its lease runs
+// out (its process died). ClaimID claims no build of a held repository.
+// Safe for concurrent use by several processes.
+type HoldStore interface {
+	// Settle ends the hold of attempt of build id, which ended; a later
+	// attempt's hold is left alone.
+	Settle(ctx context.Context, id int64, attempt int) error
+	// Unsettled lists the builds that ended and still hold their
+	// repository at now, oldest first: their children wait.
+	Unsettled(ctx context.Context, now time.Time) ([]Build, error)
+}
+
+// RepositoryOf is the image repository of the project with key (ns/name of
+// ns/name:tag), or key itself when it does not parse: what a build holds.
+func RepositoryOf(key string) string {
+	ref, err := ParseImageRef(key)
+	if err != nil {
+		return key
+	}
+	return ref.Repository()
+}

@@ -103,6 +103,7 @@ type Store interface {
 	BuildPins
 	QueuePicker
 	LeaseStore
+	HoldStore
 	CheckStore
 	ScanStore
 	ArtifactStore

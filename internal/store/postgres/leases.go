@@ -42,6 +42,13 @@ func (s *Store) ExpireLeases(ctx context.Context, now time.Time, retry pipeline.
 	var out []pipeline.Build
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = nil
+		// Holds of ended builds whose dispatcher died before settling
+		// them ran out with their leases.
+		if _, err := tx.Exec(ctx, `UPDATE builds SET settled = TRUE WHERE NOT settled
+			AND status NOT IN ($1, $2) AND COALESCE(lease_until, 0) < $3`,
+			pipeline.StatusQueued, pipeline.StatusRunning, now.UnixNano()); err != nil {
+			return err
+		}
 		es, err := expiredLeases(ctx, tx, now)
 		if err != nil {
 			return err
@@ -89,7 +96,7 @@ func expire(ctx context.Context, tx pgx.Tx, e expired, now time.Time, retry pipe
 			return pipeline.Build{}, err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE builds SET status = $1, reason = $2, finished = $3,
-			lease_until = NULL, lease_lost = TRUE WHERE id = $4`, pipeline.StatusFailed, []byte(reason), nanos(now), e.id); err != nil {
+			lease_until = NULL, lease_lost = TRUE, settled = TRUE WHERE id = $4`, pipeline.StatusFailed, []byte(reason), nanos(now), e.id); err != nil {
 			return pipeline.Build{}, err
 		}
 	} else {
@@ -97,7 +104,7 @@ func expire(ctx context.Context, tx pgx.Tx, e expired, now time.Time, retry pipe
 			return pipeline.Build{}, err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE builds SET status = $1, attempt = attempt + 1,
-			started = NULL, lease_holder = '', lease_until = NULL, not_before = $2 WHERE id = $3`,
+			started = NULL, lease_holder = '', lease_until = NULL, not_before = $2, settled = TRUE WHERE id = $3`,
 			pipeline.StatusQueued, nanos(now.Add(retry.Delay(e.attempt))), e.id); err != nil {
 			return pipeline.Build{}, err
 		}
@@ -149,8 +156,13 @@ func (s *Store) CancelRequested(ctx context.Context, id int64) (string, error) {
 }
 
 // ReleaseLeases ends at now the leases of the running builds whose holder
-// begins with prefix.
+// begins with prefix, and the holds of those that ended unsettled.
 func (s *Store) ReleaseLeases(ctx context.Context, prefix string, now time.Time) (int, error) {
+	if _, err := s.pool.Exec(ctx, `UPDATE builds SET settled = TRUE
+		WHERE NOT settled AND status NOT IN ($1, $2) AND left(lease_holder, $3) = $4`,
+		pipeline.StatusQueued, pipeline.StatusRunning, len(prefix), prefix); err != nil {
+		return 0, fmt.Errorf("releasing the holds of %s: %w", prefix, err)
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE builds SET lease_until = $1
 		WHERE status = $2 AND lease_until IS NOT NULL AND lease_until > $1 AND left(lease_holder, $3) = $4`,
 		now.UnixNano()-1, pipeline.StatusRunning, len(prefix), prefix)

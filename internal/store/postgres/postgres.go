@@ -134,6 +134,7 @@ const (
 	lockNotify               // a project's notify state
 	lockLog                  // one log: build id and stage
 	lockFrom                 // a project's FROM images
+	lockImageRepo            // starting a build of an image repository
 )
 
 // lock takes the advisory lock (class, key) until tx ends.

@@ -137,3 +137,19 @@ func TestConcurrentOpen(t *testing.T) {
 func TestListVersionConformance(t *testing.T) {
 	storetest.RunListVersion(t, func(t *testing.T) storetest.ListVersionStore { return open(t) })
 }
+
+func TestSharedConformance(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (pipeline.Store, pipeline.Store) {
+		url := testenv.Postgres(t)
+		a, err := Open(t.Context(), url)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		b, err := Open(t.Context(), url)
+		if err != nil {
+			a.Close()
+			t.Fatalf("Open a second handle: %v", err)
+		}
+		return a, b
+	})
+}

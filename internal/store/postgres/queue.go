@@ -91,12 +91,13 @@ func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, 
 				WHERE status = $1 AND ($3 = 0 OR id = $3) AND id <> ALL($4)
 				AND COALESCE(not_before, 0) <= $5
 				AND NOT EXISTS (SELECT 1 FROM builds WHERE project = b.project AND status = $2)
+				AND NOT `+heldRepository+`
 				ORDER BY id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED`,
 				pipeline.StatusQueued, pipeline.StatusRunning, id, passed, now.UnixNano()))
 			if err != nil {
 				return noRows(err)
 			}
-			ok, err := startable(ctx, tx, b.Project)
+			ok, err := startable(ctx, tx, b, now)
 			if err != nil {
 				return err
 			}
@@ -106,7 +107,7 @@ func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, 
 			passed = append(passed, b.ID)
 		}
 		_, err := tx.Exec(ctx, `UPDATE builds SET status = $1, started = $2,
-			lease_holder = $3, lease_until = $4, not_before = NULL WHERE id = $5`,
+			lease_holder = $3, lease_until = $4, not_before = NULL, settled = FALSE WHERE id = $5`,
 			pipeline.StatusRunning, nanos(now), lease.Holder, nanos(lease.Until), b.ID)
 		b.Status, b.Started = pipeline.StatusRunning, fromNanos(nanos(now))
 		return err
@@ -114,17 +115,52 @@ func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, 
 	return b, err
 }
 
-// startable takes project's running lock in tx when free and reports
-// whether it did and the project has no running build now.
-func startable(ctx context.Context, tx pgx.Tx, project string) (bool, error) {
-	ok, err := tryLock(ctx, tx, lockRunning, project)
+// heldRepository is true when the image repository of the build b (the
+// project key up to its one ':') is held (pipeline.HoldStore) by another
+// build: one running ($2), or one that ended and is not settled while its
+// lease lasts (past $5, now).
+const heldRepository = `EXISTS (SELECT 1 FROM builds AS h WHERE h.id <> b.id
+	AND split_part(h.project, ':', 1) = split_part(b.project, ':', 1)
+	AND (h.status = $2 OR (NOT h.settled AND h.lease_until > $5)))`
+
+// startable takes the running lock of b's project and the lock of its
+// image repository in tx when free, and reports whether it did and, now
+// that it holds them, the project has no running build and the repository
+// is not held by another build.
+func startable(ctx context.Context, tx pgx.Tx, b pipeline.Build, now time.Time) (bool, error) {
+	ok, err := tryLock(ctx, tx, lockRunning, b.Project)
 	if err != nil || !ok {
 		return false, err
 	}
-	var running bool
-	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM builds WHERE project = $1 AND status = $2)`,
-		project, pipeline.StatusRunning).Scan(&running)
-	return !running, err
+	if ok, err = tryLock(ctx, tx, lockImageRepo, pipeline.RepositoryOf(b.Project)); err != nil || !ok {
+		return false, err
+	}
+	var busy bool
+	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM builds WHERE project = $1 AND status = $2)
+		OR EXISTS (SELECT 1 FROM builds AS h WHERE h.id <> $3 AND split_part(h.project, ':', 1) = $4
+			AND (h.status = $2 OR (NOT h.settled AND h.lease_until > $5)))`,
+		b.Project, pipeline.StatusRunning, b.ID, pipeline.RepositoryOf(b.Project), now.UnixNano()).Scan(&busy)
+	return !busy, err
+}
+
+// Settle ends the hold of attempt of build id on its repository.
+func (s *Store) Settle(ctx context.Context, id int64, attempt int) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE builds SET settled = TRUE WHERE id = $1 AND attempt = $2 AND NOT settled`, id, attempt); err != nil {
+		return fmt.Errorf("settling build %d: %w", id, err)
+	}
+	return nil
+}
+
+// Unsettled lists the builds that ended and still hold their repository
+// at now, oldest first.
+func (s *Store) Unsettled(ctx context.Context, now time.Time) ([]pipeline.Build, error) {
+	bs, err := queryBuilds(ctx, s.pool, `SELECT `+buildColumns+` FROM builds
+		WHERE NOT settled AND status NOT IN ($1, $2) AND lease_until > $3 ORDER BY id`,
+		pipeline.StatusQueued, pipeline.StatusRunning, now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("listing unsettled builds: %w", err)
+	}
+	return bs, nil
 }
 
 // CancelQueued marks the build with id cancelled, with reason and Finished =

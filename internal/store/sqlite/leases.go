@@ -41,6 +41,13 @@ func (s *Store) ExpireLeases(ctx context.Context, now time.Time, retry pipeline.
 	var out []pipeline.Build
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		out = nil
+		// Holds of ended builds whose dispatcher died before settling
+		// them ran out with their leases.
+		if _, err := tx.ExecContext(ctx, `UPDATE builds SET settled = 1 WHERE settled = 0
+			AND status NOT IN (?, ?) AND COALESCE(lease_until, 0) < ?`,
+			pipeline.StatusQueued, pipeline.StatusRunning, now.UnixNano()); err != nil {
+			return err
+		}
 		es, err := expiredLeases(ctx, tx, now)
 		if err != nil {
 			return err
@@ -87,7 +94,7 @@ func expire(ctx context.Context, tx *sql.Tx, e expired, now time.Time, retry pip
 			return pipeline.Build{}, err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE builds SET status = ?, reason = ?, finished = ?,
-			lease_until = NULL, lease_lost = 1 WHERE id = ?`, pipeline.StatusFailed, reason, nanos(now), e.id); err != nil {
+			lease_until = NULL, lease_lost = 1, settled = 1 WHERE id = ?`, pipeline.StatusFailed, reason, nanos(now), e.id); err != nil {
 			return pipeline.Build{}, err
 		}
 	} else {
@@ -95,7 +102,7 @@ func expire(ctx context.Context, tx *sql.Tx, e expired, now time.Time, retry pip
 			return pipeline.Build{}, err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE builds SET status = ?, attempt = attempt + 1,
-			started = NULL, lease_holder = '', lease_until = NULL, not_before = ? WHERE id = ?`,
+			started = NULL, lease_holder = '', lease_until = NULL, not_before = ?, settled = 1 WHERE id = ?`,
 			pipeline.StatusQueued, nanos(now.Add(retry.Delay(e.attempt))), e.id); err != nil {
 			return pipeline.Build{}, err
 		}
@@ -154,8 +161,13 @@ func (s *Store) CancelRequested(ctx context.Context, id int64) (string, error) {
 }
 
 // ReleaseLeases ends at now the leases of the running builds whose holder
-// begins with prefix.
+// begins with prefix, and the holds of those that ended unsettled.
 func (s *Store) ReleaseLeases(ctx context.Context, prefix string, now time.Time) (int, error) {
+	if _, err := s.db.ExecContext(ctx, `UPDATE builds SET settled = 1
+		WHERE settled = 0 AND status NOT IN (?, ?) AND substr(lease_holder, 1, ?) = ?`,
+		pipeline.StatusQueued, pipeline.StatusRunning, len(prefix), prefix); err != nil {
+		return 0, fmt.Errorf("releasing the holds of %s: %w", prefix, err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE builds SET lease_until = ?
 		WHERE status = ? AND lease_until IS NOT NULL AND lease_until > ? AND substr(lease_holder, 1, ?) = ?`,
 		now.UnixNano()-1, pipeline.StatusRunning, now.UnixNano()-1, len(prefix), prefix)

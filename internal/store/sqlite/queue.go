@@ -54,9 +54,17 @@ func (s *Store) Claim(ctx context.Context, now time.Time) (pipeline.Build, error
 	return b, nil
 }
 
+// heldRepository is true when the image repository of the build b (the
+// project key up to its one ':') is held (pipeline.HoldStore) by another
+// build: one running, or one that ended and is not settled while its lease
+// lasts. Its arguments: the running status, now in nanoseconds.
+const heldRepository = `EXISTS (SELECT 1 FROM builds AS h WHERE h.id <> b.id
+	AND substr(h.project, 1, instr(h.project, ':')) = substr(b.project, 1, instr(b.project, ':'))
+	AND (h.status = ? OR (h.settled = 0 AND h.lease_until > ?)))`
+
 // claim marks running, with Started = now and held by lease (none when
-// zero), the first queued build whose project has no running build and
-// whose backoff has passed, among those the SQL tail (a further AND
+// zero), the first queued build whose project has no running build, whose
+// repository is not held (pipeline.HoldStore) and whose backoff has passed, among those the SQL tail (a further AND
 // condition and/or ORDER BY … LIMIT 1) with args selects. The choice and
 // the update are one transaction; pipeline.ErrNotFound when none is ready.
 func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, tail string, args ...any) (pipeline.Build, error) {
@@ -65,8 +73,8 @@ func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, 
 		var err error
 		b, err = scanBuild(tx.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds AS b
 			WHERE status = ? AND COALESCE(not_before, 0) <= ? AND NOT EXISTS (SELECT 1 FROM builds
-				WHERE project = b.project AND status = ?) `+tail,
-			append([]any{pipeline.StatusQueued, nanos(now), pipeline.StatusRunning}, args...)...))
+				WHERE project = b.project AND status = ?) AND NOT `+heldRepository+` `+tail,
+			append([]any{pipeline.StatusQueued, nanos(now), pipeline.StatusRunning, pipeline.StatusRunning, now.UnixNano()}, args...)...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return pipeline.ErrNotFound
 		}
@@ -74,7 +82,7 @@ func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, 
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE builds SET status = ?, started = ?,
-			lease_holder = ?, lease_until = ?, not_before = NULL WHERE id = ?`,
+			lease_holder = ?, lease_until = ?, not_before = NULL, settled = 0 WHERE id = ?`,
 			pipeline.StatusRunning, nanos(now), lease.Holder, nanos(lease.Until), b.ID)
 		b.Status, b.Started = pipeline.StatusRunning, fromNanos(nanos(now))
 		return err
@@ -133,4 +141,24 @@ func (s *Store) FailRunning(ctx context.Context, reason string, now time.Time) (
 		return 0, fmt.Errorf("failing running builds: %w", err)
 	}
 	return int(n), nil
+}
+
+// Settle ends the hold of attempt of build id on its repository.
+func (s *Store) Settle(ctx context.Context, id int64, attempt int) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE builds SET settled = 1 WHERE id = ? AND attempt = ? AND settled = 0`, id, attempt); err != nil {
+		return fmt.Errorf("settling build %d: %w", id, err)
+	}
+	return nil
+}
+
+// Unsettled lists the builds that ended and still hold their repository
+// at now, oldest first.
+func (s *Store) Unsettled(ctx context.Context, now time.Time) ([]pipeline.Build, error) {
+	bs, err := s.queryBuilds(ctx, `SELECT `+buildColumns+` FROM builds
+		WHERE settled = 0 AND status NOT IN (?, ?) AND lease_until > ? ORDER BY id`,
+		pipeline.StatusQueued, pipeline.StatusRunning, now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("listing unsettled builds: %w", err)
+	}
+	return bs, nil
 }

@@ -110,3 +110,19 @@ func TestPragmas(t *testing.T) {
 		}
 	}
 }
+
+func TestSharedConformance(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (pipeline.Store, pipeline.Store) {
+		path := filepath.Join(t.TempDir(), "hoist.db")
+		a, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		b, err := Open(t.Context(), path)
+		if err != nil {
+			a.Close()
+			t.Fatalf("Open a second handle: %v", err)
+		}
+		return a, b
+	})
+}

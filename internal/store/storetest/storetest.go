@@ -98,6 +98,7 @@ func Run(t *testing.T, open func(t *testing.T) pipeline.Store) {
 	tests = append(tests, namespaceTests...)
 	tests = append(tests, concurrentTests...)
 	tests = append(tests, leaseTests...)
+	tests = append(tests, holdTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
