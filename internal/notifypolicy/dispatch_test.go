@@ -25,7 +25,7 @@ type scriptedExec struct {
 	done chan pipeline.Build
 }
 
-func (e *scriptedExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build) (pipeline.Build, error) {
+func (e *scriptedExec) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, _ pipeline.BuildInputs) (pipeline.Build, error) {
 	e.mu.Lock()
 	b.Status, e.next = e.next[0], e.next[1:]
 	e.mu.Unlock()
