@@ -102,9 +102,10 @@ type HoldStore interface {
 	// Settle ends the hold of attempt of build id, which ended; a later
 	// attempt's hold is left alone.
 	Settle(ctx context.Context, id int64, attempt int) error
-	// Unsettled lists the builds that ended and still hold their
-	// repository at now, oldest first: their children wait.
-	Unsettled(ctx context.Context, now time.Time) ([]Build, error)
+	// InFlight lists, in one snapshot, oldest first, the queued and
+	// running builds and those that ended but still hold their repository
+	// at now: what a queued build of a child or of the repository waits for.
+	InFlight(ctx context.Context, now time.Time) ([]Build, error)
 }
 
 // RepositoryOf is the image repository of the project with key (ns/name of

@@ -151,14 +151,14 @@ func (s *Store) Settle(ctx context.Context, id int64, attempt int) error {
 	return nil
 }
 
-// Unsettled lists the builds that ended and still hold their repository
-// at now, oldest first.
-func (s *Store) Unsettled(ctx context.Context, now time.Time) ([]pipeline.Build, error) {
+// InFlight lists the queued and running builds and those that ended but
+// hold their repository at now, oldest first, in one statement.
+func (s *Store) InFlight(ctx context.Context, now time.Time) ([]pipeline.Build, error) {
 	bs, err := queryBuilds(ctx, s.pool, `SELECT `+buildColumns+` FROM builds
-		WHERE NOT settled AND status NOT IN ($1, $2) AND lease_until > $3 ORDER BY id`,
+		WHERE status IN ($1, $2) OR (NOT settled AND lease_until > $3) ORDER BY id`,
 		pipeline.StatusQueued, pipeline.StatusRunning, now.UnixNano())
 	if err != nil {
-		return nil, fmt.Errorf("listing unsettled builds: %w", err)
+		return nil, fmt.Errorf("listing builds in flight: %w", err)
 	}
 	return bs, nil
 }

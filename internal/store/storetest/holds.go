@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -53,20 +54,20 @@ func testHoldRepository(t *testing.T, a, b pipeline.Store) {
 
 	held.Status, held.Finished = pipeline.StatusSucceeded, at(9, 0)
 	must(t, "UpdateBuild", a.UpdateBuild(ctx(t), held))
-	if got, err := b.Unsettled(ctx(t), at(10, 0)); err != nil || len(got) != 1 || got[0].ID != held.ID {
-		t.Errorf("Unsettled after a/x:1 ended = %v, %v; want build %d", ids(got), err, held.ID)
+	if got := inFlight(t, b, at(10, 0)); !got[held.ID] || !got[two.ID] || !got[other.ID] {
+		t.Errorf("InFlight after a/x:1 ended = %v; want builds %d (ended, not settled), %d and %d", got, held.ID, two.ID, other.ID)
 	}
 	if _, err := b.ClaimID(ctx(t), two.ID, pipeline.Lease{Holder: "server-b", Until: at(100, 0)}, at(10, 0)); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("ClaimID of a/x:2 after a/x:1 ended, unsettled = %v, want ErrNotFound", err)
 	}
 	// A stale attempt's settle changes nothing.
 	must(t, "Settle of another attempt", a.Settle(ctx(t), held.ID, held.Attempt+1))
-	if got, err := b.Unsettled(ctx(t), at(10, 0)); err != nil || len(got) != 1 {
-		t.Errorf("Unsettled after another attempt's Settle = %v, %v; want build %d still", ids(got), err, held.ID)
+	if got := inFlight(t, b, at(10, 0)); !got[held.ID] {
+		t.Errorf("InFlight after another attempt's Settle = %v; want build %d still", got, held.ID)
 	}
 	must(t, "Settle", a.Settle(ctx(t), held.ID, held.Attempt))
-	if got, err := b.Unsettled(ctx(t), at(10, 0)); err != nil || len(got) != 0 {
-		t.Errorf("Unsettled after Settle = %v, %v; want none", ids(got), err)
+	if got := inFlight(t, b, at(10, 0)); got[held.ID] || len(got) != 2 {
+		t.Errorf("InFlight after Settle = %v; want builds %d and %d alone", got, two.ID, other.ID)
 	}
 	claimLeased(t, b, two, "server-b", at(100, 0), at(11, 0))
 }
@@ -82,10 +83,25 @@ func testHoldLeaseRunsOut(t *testing.T, s pipeline.Store) {
 	if _, err := s.ClaimID(ctx(t), two.ID, pipeline.Lease{Holder: "server-b", Until: at(100, 0)}, at(19, 0)); !errors.Is(err, pipeline.ErrNotFound) {
 		t.Errorf("ClaimID of a/x:2 before the lease ran out = %v, want ErrNotFound", err)
 	}
-	if got, err := s.Unsettled(ctx(t), at(21, 0)); err != nil || len(got) != 0 {
-		t.Errorf("Unsettled after the lease ran out = %v, %v; want none", ids(got), err)
+	if got := inFlight(t, s, at(19, 0)); !got[held.ID] {
+		t.Errorf("InFlight before the lease ran out = %v; want build %d", got, held.ID)
+	}
+	if got := inFlight(t, s, at(21, 0)); got[held.ID] || !got[two.ID] {
+		t.Errorf("InFlight after the lease ran out = %v; want build %d alone", got, two.ID)
 	}
 	claimLeased(t, s, two, "server-b", at(100, 0), at(21, 0))
+}
+
+// inFlight is the set of the ids InFlight lists at now.
+func inFlight(t *testing.T, s pipeline.Store, now time.Time) map[int64]bool {
+	t.Helper()
+	bs, err := s.InFlight(ctx(t), now)
+	must(t, "InFlight", err)
+	out := map[int64]bool{}
+	for _, b := range bs {
+		out[b.ID] = true
+	}
+	return out
 }
 
 // testHoldConcurrent claims the queued builds of several tags of one
