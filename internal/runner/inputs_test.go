@@ -11,7 +11,7 @@ import (
 // its scheduler does when it starts the build; projects nil: the store's.
 func inputs(t *testing.T, st sched.InputStore, p pipeline.Project, id int64, projects []pipeline.Project, force bool) pipeline.BuildInputs {
 	t.Helper()
-	in, err := sched.ReadInputs(t.Context(), st, p, id, projects, force)
+	in, err := sched.ReadInputs(t.Context(), st, p, id, pipeline.BuildInputs{Projects: projects, Force: force})
 	must(t, err)
 	return in
 }

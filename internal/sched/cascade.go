@@ -16,11 +16,13 @@ import (
 // count for its cascade; projects registered meanwhile wait this long.
 const graphTTL = time.Second
 
-// graphCache keeps the last image graph read.
+// graphCache keeps the last image graph read, and what it was made of.
 type graphCache struct {
-	mu   sync.Mutex
-	g    *pipeline.Graph
-	read time.Time
+	mu       sync.Mutex
+	g        *pipeline.Graph
+	projects []pipeline.Project
+	from     map[string][]pipeline.ImageRef
+	read     time.Time
 }
 
 // graph returns the image graph of the stored projects: depends-on and
@@ -29,19 +31,45 @@ func (d *Dispatcher) graph(ctx context.Context, fresh bool) (*pipeline.Graph, er
 	c := &d.graphs
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := d.readGraph(ctx, fresh); err != nil {
+		return nil, err
+	}
+	return c.g, nil
+}
+
+// graphInputs is the graph of a claimed build's inputs: the projects and
+// FROM images of the graph its claim was checked against, or newer.
+func (d *Dispatcher) graphInputs(ctx context.Context) (pipeline.BuildInputs, error) {
+	c := &d.graphs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := d.readGraph(ctx, false); err != nil {
+		return pipeline.BuildInputs{}, err
+	}
+	return pipeline.BuildInputs{Projects: c.projects, From: c.from}, nil
+}
+
+// readGraph reads the graph into the cache when it is older than graphTTL,
+// or fresh; called with d.graphs.mu held. The cached map and slice are
+// replaced, never changed, as builds' inputs share them.
+func (d *Dispatcher) readGraph(ctx context.Context, fresh bool) error {
+	c := &d.graphs
 	if !fresh && c.g != nil && time.Since(c.read) < graphTTL {
-		return c.g, nil
+		return nil
 	}
 	projects, err := d.store.Projects(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading projects: %w", err)
+		return fmt.Errorf("reading projects: %w", err)
 	}
 	from, err := d.store.FromImages(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	c.g, c.read = pipeline.NewGraph(projects, from), time.Now()
-	return c.g, nil
+	if from == nil {
+		from = map[string][]pipeline.ImageRef{}
+	}
+	c.g, c.projects, c.from, c.read = pipeline.NewGraph(projects, from), projects, from, time.Now()
+	return nil
 }
 
 // claimReady claims the oldest queued build that is ready: its project is
@@ -50,27 +78,31 @@ func (d *Dispatcher) graph(ctx context.Context, fresh bool) (*pipeline.Graph, er
 // build are not waited for; the runner fails such a build. When none is
 // ready, pipeline.ErrNotFound.
 func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
-	active, err := d.store.Active(ctx)
+	// One snapshot of the builds queued, running, or ended but not yet
+	// settled after their cascade (here or elsewhere): a child waits for
+	// each of them, and their repositories are held.
+	active, err := d.store.InFlight(ctx, time.Now())
 	if err != nil {
 		return pipeline.Build{}, err
 	}
 	busy := map[string]bool{}
 	running := map[string]bool{}
-	// The image repositories with a build running, here or on another
-	// server or worker sharing the store: two builds of one repository
-	// would race for its NAME:test tag.
+	// The image repositories a build holds, here or on another server or
+	// worker sharing the store: two builds of one repository would race
+	// for its NAME:test tag. ClaimID checks it again; this spares the
+	// calls bound to fail.
 	repos := map[string]bool{}
 	queued := false
-	for k := range d.inflight { // claim holds d.mu
-		busy[k] = true
-	}
 	for _, b := range active {
 		busy[b.Project] = true
-		if b.Status == pipeline.StatusRunning {
+		switch b.Status {
+		case pipeline.StatusQueued:
+			queued = true
+		case pipeline.StatusRunning:
 			running[b.Project] = true
 			repos[repository(b.Project)] = true
-		} else {
-			queued = true
+		default: // ended, not settled
+			repos[repository(b.Project)] = true
 		}
 	}
 	if !queued {

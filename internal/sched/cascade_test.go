@@ -103,12 +103,9 @@ func settle(t *testing.T, d *Dispatcher, st *sqlite.Store) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
-		active, err := st.Active(context.Background())
+		active, err := st.InFlight(context.Background(), time.Now())
 		must(t, err)
-		d.mu.Lock()
-		inflight := len(d.inflight)
-		d.mu.Unlock()
-		if len(active) == 0 && inflight == 0 {
+		if len(active) == 0 {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -40,6 +40,7 @@ type DispatchStore interface {
 	pipeline.QueuePicker
 	pipeline.BuildPins
 	pipeline.LeaseStore
+	pipeline.HoldStore
 	pipeline.ImageStore
 }
 
@@ -78,8 +79,9 @@ type DispatcherOptions struct {
 // a build hands its worker back, pipeline.HandOff, and goes on by itself;
 // the executor bounds those), one at a time per project (the store's
 // Claim sees to that, also across servers sharing the database), and one at
-// a time per image repository in this process (their NAME:test tags would
-// race). It is safe for concurrent use.
+// a time per image repository (their NAME:test tags would race: the
+// store's holds, pipeline.HoldStore, see to that across processes too). It
+// is safe for concurrent use.
 type Dispatcher struct {
 	store DispatchStore
 	exec  Executor
@@ -87,12 +89,8 @@ type Dispatcher struct {
 	wake  chan struct{}
 
 	mu      sync.Mutex
-	running map[int64]*runEntry      // builds this process runs
-	repos   map[string]chan struct{} // a one-slot lock per image repository
-	// inflight counts, by project, the builds claimed here whose cascade
-	// has not been queued yet: their children must still wait.
-	inflight map[string]int
-	graphs   graphCache
+	running map[int64]*runEntry // builds this process runs
+	graphs  graphCache
 	// recovered is set once Recover has dealt with the builds an earlier
 	// server left running.
 	recovered bool
@@ -113,8 +111,7 @@ func NewDispatcher(store DispatchStore, exec Executor, opts DispatcherOptions) *
 	leaseDefaults(&opts)
 	return &Dispatcher{store: store, exec: exec, opts: opts,
 		wake:    make(chan struct{}, opts.Workers),
-		running: map[int64]*runEntry{}, repos: map[string]chan struct{}{},
-		inflight: map[string]int{}}
+		running: map[int64]*runEntry{}}
 }
 
 // Run deals with the builds left running by an earlier server (Recover),
@@ -293,6 +290,10 @@ func (d *Dispatcher) work(ctx context.Context) {
 type runEntry struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// lost is the entry of an earlier attempt of the build, still winding
+	// down here after it lost its lease: this one runs once it ended.
+	lost *runEntry
+	done chan struct{} // closed when the attempt has ended here
 }
 
 // claim takes a queued build and registers it as running here, with a
@@ -305,20 +306,20 @@ func (d *Dispatcher) claim(ctx context.Context) (pipeline.Build, *runEntry, erro
 	if err != nil {
 		return b, nil, err
 	}
+	bctx, cancel := context.WithCancelCause(ctx)
+	r := &runEntry{ctx: bctx, cancel: cancel, done: make(chan struct{})}
 	if old, ok := d.running[b.ID]; ok {
 		old.cancel(errLeaseLost)
+		r.lost = old
 	}
-	bctx, cancel := context.WithCancelCause(ctx)
-	r := &runEntry{ctx: bctx, cancel: cancel}
 	d.running[b.ID] = r
-	d.inflight[b.Project]++
 	return b, r, nil
 }
 
 // start runs a claimed build and returns when it has ended, or when its
 // build stage has ended and it hands its worker back (pipeline.HandOff):
 // it then goes on by itself, renewing its lease, and stays running here
-// (in running, inflight and its repository's lock) until it ends.
+// (in running, and holding its repository in the store) until it ends.
 func (d *Dispatcher) start(b pipeline.Build, r *runEntry) {
 	handed := make(chan struct{})
 	ctx := pipeline.WithHandoff(r.ctx, func() { close(handed) })
@@ -341,15 +342,14 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build, r *runEntry) {
 	stop := d.keepLease(log, b, r.cancel)
 	defer func() {
 		stop()
+		d.settle(log, b)
 		d.mu.Lock()
 		r.cancel(nil)
 		if d.running[b.ID] == r {
 			delete(d.running, b.ID)
 		}
-		if d.inflight[b.Project]--; d.inflight[b.Project] <= 0 {
-			delete(d.inflight, b.Project)
-		}
 		d.mu.Unlock()
+		close(r.done)
 		d.signal() // its children, or its repository's next build, may be ready
 	}()
 	p, err := d.store.Project(ctx, b.Project)
@@ -365,13 +365,22 @@ func (d *Dispatcher) run(ctx context.Context, b pipeline.Build, r *runEntry) {
 		d.fail(log, b, fmt.Sprintf("project %s was disabled after this build was queued: its entry left the index", b.Project))
 		return
 	}
-	in, err := ReadInputs(ctx, d.store, p, b.ID, nil, false)
+	in, err := d.graphInputs(ctx)
+	if err == nil {
+		in, err = ReadInputs(ctx, d.store, p, b.ID, in)
+	}
 	if err != nil {
 		d.fail(log, b, fmt.Sprintf("reading the inputs of build %d: %v", b.ID, err))
 		return
 	}
-	unlock := d.lockRepo(ctx, p.Image().Repository())
-	defer unlock()
+	if r.lost != nil {
+		// The lost attempt's stages stop with its context; the store
+		// does not see it, as it gave the build out again.
+		select {
+		case <-r.lost.done:
+		case <-ctx.Done():
+		}
+	}
 	log.Info("build started")
 	end, err := d.exec.Execute(ctx, p, b, in)
 	// An end recorded without error is this runner's, even when a renewal
@@ -407,22 +416,15 @@ func (d *Dispatcher) fail(log *slog.Logger, b pipeline.Build, reason string) {
 	d.finished(b)
 }
 
-// lockRepo waits until no other build of repo runs in this process, or ctx
-// ends (the build then runs only to be recorded cancelled). It returns the
-// unlock function.
-func (d *Dispatcher) lockRepo(ctx context.Context, repo string) func() {
-	d.mu.Lock()
-	sem, ok := d.repos[repo]
-	if !ok {
-		sem = make(chan struct{}, 1)
-		d.repos[repo] = sem
-	}
-	d.mu.Unlock()
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }
-	case <-ctx.Done():
-		return func() {}
+// settle ends b's hold on its repository in the store once its end and
+// its cascade are done (pipeline.HoldStore): another build of the
+// repository, or a child, may start. When it fails, the hold ends with
+// the lease.
+func (d *Dispatcher) settle(log *slog.Logger, b pipeline.Build) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.Lease/3)
+	defer cancel()
+	if err := d.store.Settle(ctx, b.ID, b.Attempt); err != nil {
+		log.Warn("settling the build: its repository stays held until its lease runs out", "err", err)
 	}
 }
 

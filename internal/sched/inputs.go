@@ -19,20 +19,23 @@ type InputStore interface {
 	PinnedCommit(ctx context.Context, id int64) (string, error)
 }
 
-// ReadInputs reads the inputs of a build of p as it starts: the image
-// graph (projects, nil: the store's), the delivered images, p's last
-// delivery, and, for a stored build (id not 0), whether it is forced and
-// the commit it is pinned to. force forces it whatever the store says.
-func ReadInputs(ctx context.Context, st InputStore, p pipeline.Project, id int64, projects []pipeline.Project, force bool) (pipeline.BuildInputs, error) {
-	in := pipeline.BuildInputs{Projects: projects, Force: force}
+// ReadInputs reads the inputs of a build of p as it starts, on top of
+// what base already holds: the image graph (base.Projects and base.From,
+// each read when nil), the delivered images, p's last delivery, and, for a
+// stored build (id not 0), whether it is forced (base.Force forces it
+// whatever the store says) and the commit it is pinned to.
+func ReadInputs(ctx context.Context, st InputStore, p pipeline.Project, id int64, base pipeline.BuildInputs) (pipeline.BuildInputs, error) {
+	in := base
 	var err error
 	if in.Projects == nil {
 		if in.Projects, err = st.Projects(ctx); err != nil {
 			return in, fmt.Errorf("reading projects: %w", err)
 		}
 	}
-	if in.From, err = st.FromImages(ctx); err != nil {
-		return in, err
+	if in.From == nil {
+		if in.From, err = st.FromImages(ctx); err != nil {
+			return in, err
+		}
 	}
 	images, err := st.Images(ctx)
 	if err != nil {
@@ -72,5 +75,5 @@ type StoreInputs struct {
 
 // Inputs reads the inputs of a new build of p.
 func (s StoreInputs) Inputs(ctx context.Context, p pipeline.Project) (pipeline.BuildInputs, error) {
-	return ReadInputs(ctx, s.Store, p, 0, s.Projects, s.Force)
+	return ReadInputs(ctx, s.Store, p, 0, pipeline.BuildInputs{Projects: s.Projects, Force: s.Force})
 }

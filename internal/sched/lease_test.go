@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -362,5 +363,58 @@ func TestDispatcherEndBeatsALateRenewal(t *testing.T) {
 			t.Fatal("the dispatcher never reported the build finished: it took the late renewal's lost lease for another runner's")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// gateObserver holds each finished build's report until released: the
+// moment between a build's end and its cascade, stretched.
+type gateObserver struct {
+	ended   chan pipeline.Build
+	release chan struct{}
+}
+
+func (g *gateObserver) BuildFinished(b pipeline.Build) {
+	g.ended <- b
+	<-g.release
+}
+
+// TestDispatcherChildWaitsForCascadeAcrossServers: a child queued while
+// its parent runs on server A is not claimed by server B between the
+// parent's end and A's cascade, when the parent still holds in the store
+// (pipeline.HoldStore); B claims it once A settled the parent.
+func TestDispatcherChildWaitsForCascadeAcrossServers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hoist.db")
+	stA := openStore(t, path, "a/p:1")
+	must(t, stA.PutProject(context.Background(), proj("b/c:1", "a/p:1")))
+	gate := &gateObserver{ended: make(chan pipeline.Build, 4), release: make(chan struct{})}
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate.release) }) }
+	a := &fixture{t: t, st: stA, exec: newFakeExec(stA), done: make(chan error, 1)}
+	a.d = NewDispatcher(stA, a.exec, DispatcherOptions{Workers: 1, Poll: 20 * time.Millisecond, Lease: 3 * time.Second, Holder: "server-a", Observer: gate})
+	rctx, stop := context.WithCancelCause(context.Background())
+	a.stop = stop
+	go func() { a.done <- a.d.Run(rctx) }()
+	t.Cleanup(func() { open(); a.shutdown(errors.New("test over")) })
+
+	a.trigger("a/p:1")
+	parent := a.started()
+	stB := openStore(t, path)
+	b := runOn(t, stB, stB, DispatcherOptions{Workers: 1, Lease: 3 * time.Second, Holder: "server-b"})
+	b.trigger("b/c:1")
+	b.quiet() // its parent runs on a
+	a.exec.release <- struct{}{}
+	if got := <-gate.ended; got.ID != parent.ID {
+		t.Fatalf("finished %d, want the parent %d", got.ID, parent.ID)
+	}
+	b.quiet() // its parent ended, but a has not queued its cascade yet
+	open()
+	select {
+	case child := <-b.exec.started:
+		if child.Project != "b/c:1" {
+			t.Fatalf("started %s, want b/c:1", child.Project)
+		}
+	case <-a.exec.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("b/c:1 did not start once its parent was settled")
 	}
 }
