@@ -62,7 +62,9 @@ type LeaseStore interface {
 	// ReleaseLeases ends at now the leases of the running builds whose
 	// holder begins with prefix (an earlier process of this one's data
 	// folder, which is gone), so that ExpireLeases takes them at once
-	// rather than when they would have run out; it returns how many.
+	// rather than when they would have run out, and the holds
+	// (HoldStore) of its builds that ended; it returns how many running
+	// builds it released.
 	ReleaseLeases(ctx context.Context, prefix string, now time.Time) (int, error)
 	// RequestCancel asks the runner holding the lease on the running build
 	// id to cancel it, with reason (its runner may be another process, on

@@ -127,13 +127,7 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 
 // repository is the image repository of the project with key (ns/name of
 // ns/name:tag), or key itself when it does not parse.
-func repository(key string) string {
-	ref, err := pipeline.ParseImageRef(key)
-	if err != nil {
-		return key
-	}
-	return ref.Repository()
-}
+func repository(key string) string { return pipeline.RepositoryOf(key) }
 
 // waitsForParent reports whether a parent of key, or a parent of a parent
 // and so on, is queued or running: key then waits, so that a cascade builds

@@ -119,9 +119,11 @@ func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, 
 // project key up to its one ':') is held (pipeline.HoldStore) by another
 // build: one running ($2), or one that ended and is not settled while its
 // lease lasts (past $5, now).
-const heldRepository = `EXISTS (SELECT 1 FROM builds AS h WHERE h.id <> b.id
-	AND split_part(h.project, ':', 1) = split_part(b.project, ':', 1)
-	AND (h.status = $2 OR (NOT h.settled AND h.lease_until > $5)))`
+// Two EXISTS, so that each finds its few rows by an index.
+const heldRepository = `(EXISTS (SELECT 1 FROM builds AS h WHERE h.status = $2 AND h.id <> b.id
+	AND split_part(h.project, ':', 1) = split_part(b.project, ':', 1))
+	OR EXISTS (SELECT 1 FROM builds AS h WHERE NOT h.settled AND h.lease_until > $5 AND h.id <> b.id
+	AND split_part(h.project, ':', 1) = split_part(b.project, ':', 1)))`
 
 // startable takes the running lock of b's project and the lock of its
 // image repository in tx when free, and reports whether it did and, now
@@ -137,8 +139,9 @@ func startable(ctx context.Context, tx pgx.Tx, b pipeline.Build, now time.Time) 
 	}
 	var busy bool
 	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM builds WHERE project = $1 AND status = $2)
-		OR EXISTS (SELECT 1 FROM builds AS h WHERE h.id <> $3 AND split_part(h.project, ':', 1) = $4
-			AND (h.status = $2 OR (NOT h.settled AND h.lease_until > $5)))`,
+		OR EXISTS (SELECT 1 FROM builds AS h WHERE h.status = $2 AND h.id <> $3 AND split_part(h.project, ':', 1) = $4)
+		OR EXISTS (SELECT 1 FROM builds AS h WHERE NOT h.settled AND h.lease_until > $5 AND h.id <> $3
+			AND split_part(h.project, ':', 1) = $4)`,
 		b.Project, pipeline.StatusRunning, b.ID, pipeline.RepositoryOf(b.Project), now.UnixNano()).Scan(&busy)
 	return !busy, err
 }
