@@ -71,7 +71,7 @@ func TestStageRunsAgainWhenTheEngineGoesAway(t *testing.T) {
 		Scripts: &script.Runner{}, RepoConfigs: index.RepoConfigs{}, Dockerfiles: dockerfile.Reader{}, Reaper: e, Store: st},
 		runner.Options{RegistryHost: host, WorkDir: t.TempDir(), Instance: instance, EngineWait: time.Minute})
 
-	b, err := r.Run(ctx, p, "test")
+	b, err := r.Run(ctx, p, "test", inputs(t, st, p, 0, nil, false))
 	must(t, err)
 	log := readLog(t, st, b.ID, pipeline.StageBuild)
 	if b.Status != pipeline.StatusSucceeded {
