@@ -228,7 +228,14 @@ func TestDispatcherLeaseRetakenHere(t *testing.T) {
 		t.Errorf("finished: attempt %d, want 2", got.Attempt)
 	}
 	f.idle()
-	if got, ok := f.obs.get(queued.ID); !ok || got.Status != pipeline.StatusSucceeded {
+	// The dispatcher reports the build a moment after its executor returns.
+	deadline := time.Now().Add(10 * time.Second)
+	got, ok := f.obs.get(queued.ID)
+	for !ok && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		got, ok = f.obs.get(queued.ID)
+	}
+	if !ok || got.Status != pipeline.StatusSucceeded {
 		t.Errorf("reported %s %v, want succeeded", got.Status, ok)
 	}
 }
