@@ -45,6 +45,9 @@ func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 	if err := e.pinFrom(ctx, spec.From, log); err != nil {
 		return "", err
 	}
+	if key, ok := ownedBuild(spec.Labels); ok {
+		imagesBuilt.Store(key, struct{}{}) // for Reap: before any image exists
+	}
 	bc, labels, err := newBuildContext(spec.ContextDir, spec.Dockerfile, spec.Labels)
 	if err != nil {
 		return "", fmt.Errorf("preparing build context %s: %w", spec.ContextDir, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -14,9 +15,27 @@ import (
 
 var _ pipeline.Reaper = (*Engine)(nil)
 
+// imagesBuilt holds the owners (ownedBuild) whose labels a build of this
+// process gave an image: only those can have throw-away images (an
+// autotest service's, say). Listing images is the engine's slowest list:
+// seconds on an engine with thousands of images, each a build's, since the
+// engine reads every image to filter them by label.
+var imagesBuilt sync.Map // ownedBuild → struct{}
+
+// ownedBuild is the instance and build labels selects, ok when it names
+// both: what one build of one Hoist made.
+func ownedBuild(labels map[string]string) (key [2]string, ok bool) {
+	inst, build := labels[pipeline.LabelInstance], labels[pipeline.LabelBuild]
+	return [2]string{inst, build}, inst != "" && build != ""
+}
+
 // Reap force-removes every container, then every network, then every image
 // that carries all of labels, and counts them. Something removed meanwhile
-// by someone else is not an error.
+// by someone else is not an error. When labels name one build (its
+// instance and build labels), images are looked for only if a build of
+// this process gave that build's labels to one (imagesBuilt): the images a
+// build labels are only the ones it builds, and what a killed process left
+// is reaped by instance when its data folder's next process starts.
 func (e *Engine) Reap(ctx context.Context, labels map[string]string) (pipeline.Reaped, error) {
 	var n pipeline.Reaped
 	if len(labels) == 0 {
@@ -50,6 +69,10 @@ func (e *Engine) Reap(ctx context.Context, labels map[string]string) (pipeline.R
 			errs = append(errs, fmt.Errorf("removing network %s: %w", nw.Name, err))
 		}
 	}
+	key, oneBuild := ownedBuild(labels)
+	if _, built := imagesBuilt.Load(key); oneBuild && !built {
+		return n, errors.Join(errs...)
+	}
 	is, err := e.cli.ImageList(ctx, client.ImageListOptions{All: true, Filters: f})
 	if err != nil {
 		return n, errors.Join(append(errs, fmt.Errorf("listing images labelled %v: %w", labels, err))...)
@@ -62,6 +85,9 @@ func (e *Engine) Reap(ctx context.Context, labels map[string]string) (pipeline.R
 		case !cerrdefs.IsNotFound(err):
 			errs = append(errs, fmt.Errorf("removing image %s: %w", short(img.ID), err))
 		}
+	}
+	if oneBuild && len(errs) == 0 {
+		imagesBuilt.Delete(key)
 	}
 	return n, errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +58,109 @@ func lateAnswers(t *testing.T, delay time.Duration, suffixes ...string) *Engine 
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
+}
+
+// callCounter is an Engine through a proxy of its own that counts the
+// calls by path, with the real engine behind.
+type callCounter struct {
+	mu    sync.Mutex
+	paths map[string]int
+}
+
+// count returns how many calls had a path ending with suffix.
+func (c *callCounter) count(suffix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for p, k := range c.paths {
+		if strings.HasSuffix(p, suffix) {
+			n += k
+		}
+	}
+	return n
+}
+
+func countingEngine(t *testing.T) (*Engine, *callCounter) {
+	t.Helper()
+	host := testenv.DockerHost(t)
+	if !strings.HasPrefix(host, "unix://") {
+		t.Skip("the counting proxy needs the engine on a unix socket")
+	}
+	sock := strings.TrimPrefix(host, "unix://")
+	c := &callCounter{paths: map[string]int{}}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			c.mu.Lock()
+			c.paths[r.In.URL.Path]++
+			c.mu.Unlock()
+			r.SetURL(&url.URL{Scheme: "http", Host: "docker"})
+		},
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}},
+	}
+	path := filepath.Join(t.TempDir(), "counting.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	e, err := New(t.Context(), Options{Host: "unix://" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, c
+}
+
+// TestReapListsImagesOfBuildsThatMadeThem: a build's Reap removes the
+// image a build in its name made (as an autotest service's), and does not
+// list the engine's images at all for a build that made none (the slowest
+// list, seconds on a busy engine); a Reap by instance always looks.
+func TestReapListsImagesOfBuildsThatMadeThem(t *testing.T) {
+	t.Parallel()
+	e, calls := countingEngine(t)
+	id := uniqueID(t)
+	none := pipeline.Owner{Instance: id, Build: 6}
+	n, err := e.Reap(t.Context(), none.Labels())
+	if err != nil || n != (pipeline.Reaped{}) {
+		t.Fatalf("Reap of a build that made nothing = %+v, %v", n, err)
+	}
+	if got := calls.count("/images/json"); got != 0 {
+		t.Errorf("Reap of a build that built no image listed the images %d times, want 0", got)
+	}
+
+	owner := pipeline.Owner{Instance: id, Build: 7}
+	ctx := pipeline.WithOwner(t.Context(), owner)
+	dir := newContext(t, e, id, map[string]string{"Dockerfile": dockerfile(id)})
+	tag := id + "-svc:build"
+	var log bytes.Buffer
+	if _, err := e.Build(ctx, pipeline.BuildSpec{ContextDir: dir, Tags: []string{tag}, Labels: pipeline.WithLabels(ctx, map[string]string{testLabel: id})}, &log); err != nil {
+		t.Fatalf("Build: %v\n%s", err, log.String())
+	}
+	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), tag) })
+	n, err = e.Reap(t.Context(), none.Labels())
+	if err != nil || n != (pipeline.Reaped{}) || calls.count("/images/json") != 0 {
+		t.Errorf("Reap of another build = %+v, %v, after %d image lists; want nothing and no list", n, err, calls.count("/images/json"))
+	}
+	n, err = e.Reap(t.Context(), owner.Labels())
+	if err != nil || n.Images != 1 {
+		t.Errorf("Reap of the build that built %s = %+v, %v; want its image removed", tag, n, err)
+	}
+	if ok, err := e.ImageExists(t.Context(), tag); ok || err != nil {
+		t.Errorf("ImageExists(%s) after the Reap = %v, %v", tag, ok, err)
+	}
+
+	// By instance: every build of it, and what a killed process left.
+	before := calls.count("/images/json")
+	if _, err := e.Reap(t.Context(), map[string]string{pipeline.LabelInstance: id}); err != nil {
+		t.Fatal(err)
+	}
+	if calls.count("/images/json") == before {
+		t.Error("Reap by instance did not look for images")
+	}
 }
 
 // TestCreateCancelledLosesNothing: a cancel that lands while the engine
