@@ -110,8 +110,21 @@ func (e *Engine) Pull(ctx context.Context, ref string, log io.Writer) error {
 
 // PullAs pulls ref (host/repo@digest or host/repo:tag) with the keychain's
 // credentials and tags it locally as alias: how a build's pinned FROM
-// (BuildSpec.From) resolves to exactly ref.
+// (BuildSpec.From) resolves to exactly ref. A ref by digest that the
+// engine has already (pushed or pulled by this engine) is not pulled
+// again: a digest names one image.
 func (e *Engine) PullAs(ctx context.Context, ref, alias string, log io.Writer) error {
+	if id := e.localDigest(ctx, ref); id != "" {
+		if cur, err := e.cli.ImageInspect(ctx, alias); err == nil && cur.ID == id {
+			fmt.Fprintf(orDiscard(log), "%s is in the engine as %s already\n", ref, alias)
+			return nil
+		}
+		if _, err := e.cli.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: alias}); err != nil {
+			return fmt.Errorf("tagging %s as %s: %w", ref, alias, err)
+		}
+		fmt.Fprintf(orDiscard(log), "%s is in the engine already: tagged %s\n", ref, alias)
+		return nil
+	}
 	auth, err := e.registryAuth(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, err)
@@ -124,6 +137,29 @@ func (e *Engine) PullAs(ctx context.Context, ref, alias string, log io.Writer) e
 		return fmt.Errorf("tagging %s as %s: %w", ref, alias, err)
 	}
 	return nil
+}
+
+// localDigest returns the ID of the engine's image that ref, a reference
+// by digest, names, or "" when ref has no digest or the engine has no
+// image by it. Podman's digests name its own manifests: it always pulls.
+func (e *Engine) localDigest(ctx context.Context, ref string) string {
+	if e.podman {
+		return ""
+	}
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		return ""
+	}
+	img, err := e.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return ""
+	}
+	for _, rd := range img.RepoDigests {
+		if l, err := name.NewDigest(rd); err == nil && l.Context().Name() == d.Context().Name() && l.DigestStr() == d.DigestStr() {
+			return img.ID
+		}
+	}
+	return ""
 }
 
 // pull pulls ref with the credentials auth.

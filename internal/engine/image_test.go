@@ -137,3 +137,48 @@ func TestPushRetriesRegistryErrors(t *testing.T) {
 		t.Errorf("Push = %q; want a digest after 2 retries, log:\n%s", digest, pushLog.String())
 	}
 }
+
+// TestPullAsLocalDigest: a pinned FROM whose digest the engine has (it
+// pushed it) is tagged without a pull, the registry not asked at all,
+// and a second PullAs leaves the alias as it is; a tag is still pulled.
+func TestPullAsLocalDigest(t *testing.T) {
+	t.Parallel()
+	e, calls := countingEngine(t)
+	id := uniqueID(t)
+	host := newRegistry(t)
+	ref := host + "/hoist/" + id + ":test"
+	dir := newContext(t, e, id, map[string]string{"Dockerfile": dockerfile(id)})
+	var buildLog bytes.Buffer
+	if _, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{ref}}, &buildLog); err != nil {
+		t.Fatalf("Build: %v\n%s", err, buildLog.String())
+	}
+	digest, err := e.Push(t.Context(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDigest := host + "/hoist/" + id + "@" + digest
+	alias := id + "-base:1"
+	for i := range 2 {
+		var log bytes.Buffer
+		if err := e.PullAs(t.Context(), byDigest, alias, &log); err != nil {
+			t.Fatalf("PullAs #%d: %v\n%s", i+1, err, log.String())
+		}
+		if !strings.Contains(log.String(), "in the engine") {
+			t.Errorf("PullAs #%d log does not say the image was in the engine:\n%s", i+1, log.String())
+		}
+	}
+	if n := calls.count("/images/create"); n != 0 {
+		t.Errorf("PullAs of a digest the engine has pulled %d times, want 0", n)
+	}
+	cfg, err := e.InspectImage(t.Context(), alias)
+	if err != nil || cfg.Labels[testLabel] != id {
+		t.Errorf("%s = %+v, %v; want the pushed image", alias, cfg, err)
+	}
+	// A tag may have moved since the engine saw it: pulled.
+	if err := e.PullAs(t.Context(), ref, alias, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.count("/images/create"); n != 1 {
+		t.Errorf("PullAs of a tag pulled %d times, want 1", n)
+	}
+}
