@@ -38,12 +38,14 @@ func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {
 	return c.inner.RoundTrip(req)
 }
 
-// kind classifies a registry request: "upload" (blob upload endpoints),
-// "mount" (a POST that mounts a blob from another repository), "blob",
-// "manifest" or "other".
+// kind classifies a registry request: "ping" (/v2/), "upload" (blob
+// upload endpoints), "mount" (a POST that mounts a blob from another
+// repository), "blob", "manifest" or "other".
 func kind(req *http.Request) string {
 	p := req.URL.Path
 	switch {
+	case p == "/v2/" || p == "/v2":
+		return "ping"
 	case strings.Contains(p, "/blobs/uploads"):
 		if req.URL.Query().Get("mount") != "" {
 			return "mount"

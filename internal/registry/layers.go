@@ -60,7 +60,12 @@ func (c *Client) ReadLayers(ctx context.Context, ref string, fn func(index int, 
 // image reads the image ref names; an index resolves to its linux/amd64
 // image, or its first one.
 func (c *Client) image(ctx context.Context, r name.Reference) (v1.Image, error) {
-	desc, err := remote.Get(r, c.options(ctx)...)
+	reg := r.Context().Registry
+	var desc *remote.Descriptor
+	err := c.on(ctx, reg, reg, func(opts []remote.Option) (err error) {
+		desc, err = remote.Get(r, opts...)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,17 @@ func (c *Client) attach(ctx context.Context, subject, artifactType, mediaType st
 	if err != nil {
 		return "", err
 	}
-	opts := c.options(ctx)
+	reg := r.Context().Registry
+	var d string
+	err = c.on(ctx, reg, reg, func(opts []remote.Option) (err error) {
+		d, err = c.attachWith(opts, r, artifactType, mediaType, data, annotations)
+		return err
+	})
+	return d, err
+}
+
+// attachWith is attach's requests, with opts.
+func (c *Client) attachWith(opts []remote.Option, r name.Reference, artifactType, mediaType string, data []byte, annotations map[string]string) (string, error) {
 	sub, err := remote.Head(r, opts...)
 	if err != nil {
 		err = explain(r, err)
@@ -158,7 +168,17 @@ func (c *Client) referrers(ctx context.Context, subject, artifactType string) ([
 	if err != nil {
 		return nil, err
 	}
-	opts := c.options(ctx)
+	reg := r.Context().Registry
+	var out []pipeline.Referrer
+	err = c.on(ctx, reg, reg, func(opts []remote.Option) (err error) {
+		out, err = referrersWith(opts, r, artifactType)
+		return err
+	})
+	return out, err
+}
+
+// referrersWith is referrers' requests, with opts.
+func referrersWith(opts []remote.Option, r name.Reference, artifactType string) ([]pipeline.Referrer, error) {
 	d, ok := r.(name.Digest)
 	if !ok {
 		desc, err := remote.Head(r, opts...)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
@@ -95,16 +96,24 @@ func (c *Client) tag(ctx context.Context, src, dst string) (string, error) {
 	if _, ok := to.(name.Tag); !ok {
 		return "", fmt.Errorf("%s is not a tag", dst)
 	}
-	desc, err := remote.Get(from, c.options(ctx)...)
+	var desc *remote.Descriptor
+	var got *v1.Descriptor
+	err = c.on(ctx, from.Context().Registry, to.Context().Registry, func(opts []remote.Option) error {
+		desc, err = remote.Get(from, opts...)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", src, explain(from, err))
+		}
+		if err := c.put(desc, from, to, opts); err != nil {
+			return fmt.Errorf("writing %s: %w", dst, explain(to, err))
+		}
+		got, err = remote.Head(to, opts...)
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", dst, explain(to, err))
+		}
+		return nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", src, explain(from, err))
-	}
-	if err := c.put(ctx, desc, from, to); err != nil {
-		return "", fmt.Errorf("writing %s: %w", dst, explain(to, err))
-	}
-	got, err := remote.Head(to, c.options(ctx)...)
-	if err != nil {
-		return "", fmt.Errorf("checking %s: %w", dst, explain(to, err))
+		return "", err
 	}
 	if got.Digest != desc.Digest {
 		return "", fmt.Errorf("%s has digest %s after tagging, want %s", dst, got.Digest, desc.Digest)
@@ -112,10 +121,33 @@ func (c *Client) tag(ctx context.Context, src, dst string) (string, error) {
 	return got.Digest.String(), nil
 }
 
+// on calls fn with the options of requests to reg (and to, the registry
+// written to, when it is another), with the transport reg's ping chose
+// (registryTransport) when it asks for no token, so that fn's requests
+// do not ping it each. When fn fails on that transport for another reason
+// than a missing manifest or blob, the registry may have changed since its
+// ping: fn is called once more, pinging it again.
+func (c *Client) on(ctx context.Context, reg, to name.Registry, fn func(opts []remote.Option) error) error {
+	opts := c.options(ctx)
+	var t http.RoundTripper
+	if reg == to {
+		t = c.registryTransport(ctx, reg)
+	}
+	if t == nil {
+		return fn(opts)
+	}
+	err := fn(append(opts, remote.WithTransport(t)))
+	var terr *transport.Error
+	if err == nil || errors.Is(err, pipeline.ErrNotFound) || (errors.As(err, &terr) && notFound(terr)) || ctx.Err() != nil {
+		return err
+	}
+	c.pinged.Delete(reg)
+	return fn(opts)
+}
+
 // put writes desc, read from from, to the tag to in the cheapest way the
 // two places allow.
-func (c *Client) put(ctx context.Context, desc *remote.Descriptor, from, to name.Reference) error {
-	opts := c.options(ctx)
+func (c *Client) put(desc *remote.Descriptor, from, to name.Reference, opts []remote.Option) error {
 	switch {
 	case from.Context() == to.Context():
 		return remote.Put(to, desc, opts...)
@@ -144,20 +176,14 @@ func (c *Client) Digest(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", ref, err)
 	}
-	opts := c.options(ctx)
 	reg := r.Context().Registry
-	t := c.registryTransport(ctx, reg)
-	if t != nil {
-		opts = append(opts, remote.WithTransport(t))
-	}
-	desc, err := remote.Head(r, opts...)
-	if err != nil && t != nil && !errors.Is(explain(r, err), pipeline.ErrNotFound) {
-		// The registry may have changed since its ping: ask it again.
-		c.pinged.Delete(reg)
-		desc, err = remote.Head(r, c.options(ctx)...)
-	}
+	var desc *v1.Descriptor
+	err = c.on(ctx, reg, reg, func(opts []remote.Option) error {
+		desc, err = remote.Head(r, opts...)
+		return explain(r, err)
+	})
 	if err != nil {
-		return "", fmt.Errorf("resolving %s: %w", ref, explain(r, err))
+		return "", fmt.Errorf("resolving %s: %w", ref, err)
 	}
 	return desc.Digest.String(), nil
 }
