@@ -170,6 +170,11 @@ func benchTestStage(ctx context.Context, e *env, rep *report, reg string, rounds
 		return nil
 	}
 	var dh, db, overhead, eh, eb []time.Duration
+	var dParts, eParts breakdown
+	apps := make([]string, len(repos))
+	for i := range repos {
+		apps[i] = fmt.Sprintf("bench/d%d:latest", i+1)
+	}
 	for i := range rounds {
 		// (d): each side builds its own change, the order alternating.
 		for k := range 2 {
@@ -177,10 +182,16 @@ func benchTestStage(ctx context.Context, e *env, rep *report, reg string, rounds
 				return err
 			}
 			if (i+k)%2 == 0 {
+				start := time.Now()
 				d, err := e.timed(ctx, hoistRun("--only", "bench/d1"))
 				if err != nil {
 					return err
 				}
+				rbs, err := newestBuilds(ctx, st, apps[:1])
+				if err != nil {
+					return err
+				}
+				dParts.stagesOf(rbs[0], start, d)
 				o, err := hoistOverhead(ctx, st, "bench/d1:latest", d)
 				if err != nil {
 					return err
@@ -200,10 +211,16 @@ func benchTestStage(ctx context.Context, e *env, rep *report, reg string, rounds
 				return err
 			}
 			if (i+k)%2 == 0 {
+				start := time.Now()
 				d, err := e.timed(ctx, hoistRun("--workers", "2"))
 				if err != nil {
 					return err
 				}
+				rbs, err := newestBuilds(ctx, st, apps)
+				if err != nil {
+					return err
+				}
+				eParts.batchOf(rbs, start, d, 2)
 				eh = append(eh, d)
 			} else {
 				d, err := e.buildAll(ctx, reg, repos, 2)
@@ -228,6 +245,8 @@ func benchTestStage(ctx context.Context, e *env, rep *report, reg string, rounds
 			samples(dh), samples(db), samples(overhead)),
 		fmt.Sprintf("(e) wall time of `bin/hoist run --workers 2` of the base (unchanged) and %d such apps, every app with a new commit, vs `docker build` (classic builder) of the same %d folders, 2 at a time, "+
 			"also after new commits; order alternating. hoist: %s; docker build: %s", serverApps, serverApps, samples(eh), samples(eb)),
+		breakdownHow("(d) where hoist run's time went, from its store", &dParts),
+		breakdownHow("(e) where hoist run's time went, from its store", &eParts),
 	)
 	return nil
 }
