@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -206,7 +207,11 @@ func (c *Client) registryTransport(ctx context.Context, reg name.Registry) http.
 	if err != nil {
 		return nil
 	}
-	inner := transport.NewRetry(c.transport)
+	// What remote's own options would retry: its requests through t,
+	// also the lazy reads of a configuration or a layer after fn returned,
+	// get no other retry.
+	inner := transport.NewRetry(c.transport, transport.WithRetryStatusCodes(retryStatusCodes...),
+		transport.WithRetryBackoff(transport.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}))
 	if c.userAgent != "" {
 		inner = transport.NewUserAgent(inner, c.userAgent)
 	}

@@ -39,3 +39,13 @@ func transient(err error) bool {
 	}
 	return terr.StatusCode == http.StatusTooManyRequests || terr.StatusCode >= 500 && terr.StatusCode <= 599
 }
+
+// retryStatusCodes are the answers a request through a transport of
+// registryTransport is tried again after, as go-containerregistry's remote
+// options retry them by default.
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+	http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+	499, // nginx: the client closed the request
+	522, // Cloudflare: connection timed out
+}

@@ -62,3 +62,55 @@ func TestRetriesRegistryErrors(t *testing.T) {
 		t.Errorf("the faults were not all injected: %v", faults)
 	}
 }
+
+// TestImageReadsRetryRegistryErrors: the configuration and layers of an
+// image, read lazily after the manifest through the transport a ping chose
+// (Client.on), are retried on a 429 or 503 as every other request is. The
+// fault harness lost a build to one 429 on a configuration blob so.
+func TestImageReadsRetryRegistryErrors(t *testing.T) {
+	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	var mu sync.Mutex
+	armed, faulted := false, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fault := armed && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") && faulted%2 == 0
+		if armed && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			faulted++
+		}
+		mu.Unlock()
+		if fault {
+			code := http.StatusTooManyRequests
+			if faulted > 2 {
+				code = http.StatusServiceUnavailable
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref := host + "/ns/app:1"
+	pushImage(t, ref)
+	c := New(Options{Keychain: anonymous})
+	ctx := context.Background()
+	if _, err := c.Digest(ctx, ref); err != nil { // pings: later calls reuse its transport
+		t.Fatal(err)
+	}
+	mu.Lock()
+	armed = true
+	mu.Unlock()
+	if _, err := c.RemoteConfig(ctx, ref); err != nil {
+		t.Fatalf("RemoteConfig through a 429 on the configuration blob: %v", err)
+	}
+	if err := c.ReadLayers(ctx, ref, func(int, string, io.Reader) error { return nil }); err != nil {
+		t.Fatalf("ReadLayers through a 503 on a layer: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if faulted < 3 {
+		t.Errorf("only %d blob reads: the faults were not all injected", faulted)
+	}
+}
