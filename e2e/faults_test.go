@@ -183,9 +183,12 @@ func TestFaults(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(time.Duration(3+rng.IntN(8)) * time.Second):
+			case <-time.After(chaosWait(rng, doneWorkers.Load())):
 			}
-			if doneServers < serverKills && rng.IntN(3) == 0 {
+			// The first fault is a worker's: a short run (the reduced
+			// form on an idle machine ends in some 20 s) may otherwise
+			// end before any worker is seen holding a build.
+			if doneServers < serverKills && doneWorkers.Load() > 0 && rng.IntN(3) == 0 {
 				i := rng.IntN(len(servers))
 				_ = servers[i].cmd.Process.Kill()
 				<-servers[i].done
@@ -727,4 +730,14 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// chaosWait is how long the harness waits before its next fault: a few
+// seconds between faults, but only a moment while no worker was killed yet,
+// so that the first worker kill comes while builds still run.
+func chaosWait(rng *rand.Rand, workersKilled int32) time.Duration {
+	if workersKilled == 0 {
+		return 300 * time.Millisecond
+	}
+	return time.Duration(3+rng.IntN(8)) * time.Second
 }
