@@ -7,7 +7,7 @@ DATA      ?= hoist-data
 # cached layer made builds fail with "unable to find image".
 TESTFLAGS ?= -race -count=1 -timeout 40m -p 1
 
-.PHONY: help run build test test-podman lint bench fuzz e2e faults k3s-test clean
+.PHONY: help run build test test-podman test-k8s lint bench fuzz e2e faults k3s-test clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,16 +28,32 @@ PODMAN_ENV   := HOIST_TEST_ENGINE=podman DOCKER_HOST=unix:///run/hoist-podman.so
 # Without -race: the main run had it on the same code; this one checks the engine.
 PODMAN_FLAGS ?= -count=1 -timeout 20m -p 1
 
-test: ## run every test, with a real engine, registry and git (installs what is missing), then the Podman subset
+test: ## run every test, with a real engine, registry, git and Kubernetes (installs what is missing), then the Podman and Kubernetes subsets
 	@scripts/deps.sh test
+	@scripts/k3s.sh up
 	$(GO) test $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory test-podman
+	@$(MAKE) --no-print-directory test-k8s
 
 test-podman: ## the engine and end-to-end subset against Podman (installs and starts it)
 	@scripts/deps.sh test
 	@scripts/deps.sh podman
 	$(PODMAN_ENV) $(GO) test $(PODMAN_FLAGS) ./internal/engine/
 	$(PODMAN_ENV) $(GO) test $(PODMAN_FLAGS) $(PODMAN_TESTS)
+
+# The end-to-end tests again with --executor kubernetes, on the single-node
+# k3s of scripts/k3s.sh (built once from its Go module, 6-18 min, then
+# cached in /var/cache/hoist): the examples, failing builds and tests, a
+# cancel in every stage, timeouts of a checkout (on the host) and of
+# a prebuild- and a test-script (in pods), and a checkout in a pod. The
+# executor's own suite (internal/kube) ran in test.
+K8S_TESTS := -run 'TestExamples$$|TestFailures$$|TestServeCancelsEveryStage$$|TestCheckoutTimeout$$|TestScriptTimeouts$$|TestKubernetesCheckoutInAPod$$' ./e2e/
+K8S_ENV   := HOIST_TEST_EXECUTOR=kubernetes
+
+test-k8s: ## the end-to-end subset with --executor kubernetes, on scripts/k3s.sh's cluster (builds and starts it)
+	@scripts/deps.sh test
+	@scripts/k3s.sh up
+	$(K8S_ENV) $(GO) test $(PODMAN_FLAGS) $(K8S_TESTS)
 
 lint: ## gofmt, go vet, go mod tidy: fail when any would change something
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -67,6 +83,7 @@ fuzz: ## fuzz the index parser for a while (FUZZTIME=3m)
 
 bench: build ## benchmarks against hand-run baselines, printed as ratios
 	@scripts/deps.sh test
+	@scripts/k3s.sh up
 	$(GO) run ./bench
 
 clean: ## remove the binary and the data folder

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,11 +94,25 @@ func (e *env) tryRegistry(ctx context.Context, label string) (*registryProc, err
 	r.cmd.Env = []string{"PATH=/usr/bin:/bin"} // no REGISTRY_* settings from our environment
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	// If this program dies without cleaning up, the registry dies with it.
+	// The parent-death signal follows the thread that started it, not the
+	// process: that thread is kept for as long as the registry runs, or
+	// the end of a goroutine that locked and left it (testenv's PostgreSQL
+	// of (h) does) killed the registry in the middle of the run.
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := r.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		r.cmd.Wait()
+		close(r.done)
+	}()
+	if err := <-started; err != nil {
 		return nil, err
 	}
-	go func() { r.cmd.Wait(); close(r.done) }()
 	e.mu.Lock()
 	e.regs = append(e.regs, r)
 	e.hosts = append(e.hosts, addr)
@@ -288,6 +303,7 @@ func (e *env) measure(ctx context.Context, cmd *exec.Cmd) (sample, string, error
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			s.rssKiB = ru.Maxrss // KiB on Linux; includes the children it waited for
 		}
+		s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -301,7 +317,8 @@ func (e *env) measure(ctx context.Context, cmd *exec.Cmd) (sample, string, error
 // sample is one measured run of a command.
 type sample struct {
 	d      time.Duration
-	rssKiB int64 // peak RSS of the process and the children it waited for
+	rssKiB int64         // peak RSS of the process and the children it waited for
+	cpu    time.Duration // CPU time (user and system) of the process and the children it waited for
 }
 
 // run is timed for a command given by name and arguments.

@@ -1,7 +1,7 @@
 // Command bench measures Hoist against what a user would do by hand with the
 // docker CLI, side by side in one run, and prints medians and their ratios.
 //
-//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|d|g|h] [-sweep 234] [-plan-entries 10000] [-history 10000] [-rate 1000] [-stores sqlite,postgres] [-v]
+//	go run ./bench [-rounds 3] [-example busybox|hello] [-big-mb 500] [-only a|b|c|d|g|h|k] [-sweep 234] [-plan-entries 10000] [-history 10000] [-rate 1000] [-stores sqlite,postgres] [-v]
 //
 // (a) end to end: `bin/hoist run` of one example app against bench/baseline.sh,
 // which does the same steps with git and the docker CLI; both deliver to the
@@ -14,6 +14,11 @@
 // (no predefined checks), and Hoist's overhead (total - build -
 // test-script). (e) 20 such apps changed: `hoist run --workers 2` against
 // `docker build` of the 20, 2 at a time.
+//
+// (k1) the (d) app with --executor kubernetes (pods in the k3s of
+// scripts/k3s.sh, which make bench brings up) against --executor docker,
+// in total and per stage; (k2) a toolbox pod's start against a
+// container's; (k3) (e)'s 20 changed apps on either executor (see kube.go).
 //
 // (b) promotion: Hoist's registry-side tag (internal/registry Client.Tag) of
 // a 500 MB and a 1 MB image, whose ratio should be about 1, against docker
@@ -79,7 +84,7 @@ func main() {
 	flag.IntVar(&c.bigMB, "big-mb", 500, "size of the big image in (b) and (c), MiB")
 	flag.IntVar(&c.smallMB, "small-mb", 1, "size of the small image in (b) and (c), MiB")
 	flag.IntVar(&c.tagsPerRound, "tags", 5, "registry-side tags timed per round and size in (b1)(b2)")
-	flag.StringVar(&c.only, "only", "", "run only benchmark a, b, c, d (with e), g or h")
+	flag.StringVar(&c.only, "only", "", "run only benchmark a, b, c, d (with e), g, h or k (k1-k3)")
 	flag.IntVar(&c.sweep, "sweep", 234, "projects in the no-op sweep (g1)")
 	flag.IntVar(&c.planN, "plan-entries", 10000, "entries of the synthetic index for hoist plan (g2)")
 	flag.IntVar(&c.lists.history, "history", 10000, "builds stored for the lists' load (h)")
@@ -89,7 +94,7 @@ func main() {
 	flag.BoolVar(&c.verbose, "v", false, "show the output of every command")
 	flag.Parse()
 	if c.rounds < 1 || c.bigMB < 1 || c.smallMB < 1 || c.tagsPerRound < 1 || flag.NArg() > 0 ||
-		!slices.Contains([]string{"", "a", "b", "c", "d", "g", "h"}, c.only) || c.lists.history < 1 || c.lists.rate < 1 || c.sweep < 1 || c.planN < 1 || whyExample[c.example] == "" {
+		!slices.Contains([]string{"", "a", "b", "c", "d", "g", "h", "k"}, c.only) || c.lists.history < 1 || c.lists.rate < 1 || c.sweep < 1 || c.planN < 1 || whyExample[c.example] == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -117,6 +122,12 @@ func run(ctx context.Context, c config) (err error) {
 	e := &env{root: root, verbose: c.verbose, client: registry.New(registry.Options{UserAgent: "hoist-bench"})}
 	if err := preflight(ctx, e, c.example == "hello"); err != nil {
 		return err
+	}
+	var kubeconfig string
+	if c.only == "" || c.only == "k" { // say it now rather than after the other rows
+		if kubeconfig, err = kubeCluster(ctx, e); err != nil {
+			return err
+		}
 	}
 	if e.tmp, err = os.MkdirTemp("", "hoist-bench-"); err != nil {
 		return err
@@ -162,6 +173,11 @@ func run(ctx context.Context, c config) (err error) {
 	if c.only == "" || c.only == "d" {
 		if err := benchTestStage(ctx, e, rep, reg.addr, c.rounds); err != nil {
 			return fmt.Errorf("(d)(e): %w", err)
+		}
+	}
+	if c.only == "" || c.only == "k" {
+		if err := benchKube(ctx, e, rep, kubeconfig, c.rounds); err != nil {
+			return fmt.Errorf("(k): %w", err)
 		}
 	}
 	if c.only == "" || c.only == "g" {

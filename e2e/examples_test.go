@@ -23,7 +23,7 @@ func TestExamples(t *testing.T) {
 	data := filepath.Join(cwd, "data")
 	addr := freeAddr(t)
 
-	r := hoistIn(t, cwd, nil, "run", "--index", filepath.Join(repo, "examples/index.d"), "--data", "data", "--registry-addr", addr, "-v")
+	r := hoistIn(t, cwd, nil, append([]string{"run", "--index", filepath.Join(repo, "examples/index.d"), "--data", "data", "--registry-addr", addr, "-v"}, executorArgs(t)...)...)
 	if r.code != 0 {
 		t.Fatalf("hoist run failed:\n%s", r)
 	}
@@ -46,7 +46,7 @@ func TestExamples(t *testing.T) {
 				t.Errorf("%s: stage %s is %s (%s)", p, name, s.Status, s.Error)
 			}
 		}
-		mustContain(t, p+" build log", stageLog(t, st, b.ID, pipeline.StageBuild), firstStep(), "pushed "+addr+"/")
+		mustContain(t, p+" build log", stageLog(t, st, b.ID, pipeline.StageBuild), firstStep(), "pushing "+addr+"/")
 		config, passwords := "PASS config", "PASS no-hard-coded-passwords"
 		switch p {
 		case "examples/busybox:latest":
@@ -54,8 +54,11 @@ func TestExamples(t *testing.T) {
 		case "examples/hello:latest":
 			passwords = "N/A no-hard-coded-passwords: no /etc/passwd" // FROM scratch
 		}
-		mustContain(t, p+" test log", stageLog(t, st, b.ID, pipeline.StageTest), "PASS starts", config, "PASS secrets", passwords)
+		mustContain(t, p+" test log", stageLog(t, st, b.ID, pipeline.StageTest), "PASS starts", config, "PASS secrets", passwords, "pushed "+addr+"/")
 		mustContain(t, p+" scan log", stageLog(t, st, b.ID, pipeline.StageScan), "attached the SBOM")
+		if onKube() { // a pod cannot see the examples' local path
+			mustContain(t, p+" checkout log", stageLog(t, st, b.ID, pipeline.StageCheckout), "checking out on Hoist's host, not in a pod: a local path")
+		}
 		digests[p] = b.Digest
 	}
 	mustContain(t, "hello prebuild log", stageLog(t, st, mustBuild(t, st, "examples/hello:latest"), pipeline.StagePrebuild), "go version go1.")

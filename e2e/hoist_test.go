@@ -194,6 +194,9 @@ func serveRepos(t *testing.T, repos map[string]string) string {
 
 // firstStep is how the engine's builder logs a build's first step.
 func firstStep() string {
+	if onKube() {
+		return "#1 [internal] load build definition" // BuildKit, in its pod
+	}
 	if testenv.Podman() {
 		return "STEP 1/" // buildah
 	}

@@ -87,14 +87,14 @@ func TestWorkerPostgres(t *testing.T) {
 	if !strings.Contains(w.output(), "hoist worker: running the queued builds of postgres://") {
 		t.Errorf("the worker did not say what it runs:\n%s", w.output())
 	}
-	resp, err := http.Get("http://" + addr + "/api/v1/builds/" + strconv.FormatInt(b.ID, 10) + "/stages/build/log")
+	resp, err := http.Get("http://" + addr + "/api/v1/builds/" + strconv.FormatInt(b.ID, 10) + "/stages/test/log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "pushed "+reg+"/examples/busybox:test@sha256:") {
-		t.Errorf("the server's API: %d, the build log lacks the worker's push:\n%s", resp.StatusCode, body)
+		t.Errorf("the server's API: %d, the test log lacks the worker's push:\n%s", resp.StatusCode, body)
 	}
 	req, _ := http.NewRequest(http.MethodHead, "http://"+reg+"/v2/examples/busybox/manifests/latest", nil)
 	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")

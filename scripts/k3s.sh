@@ -1,8 +1,10 @@
 #!/bin/sh
 # A real single-node Kubernetes (k3s) on this machine, for tests and users.
 #   scripts/k3s.sh up            build k3s once (cached), make and import the
-#                                pause, toolbox and buildkit images, start the
-#                                cluster, wait until its node is Ready
+#                                pause, toolbox, git and buildkit images, start
+#                                the cluster, wait until its node is Ready (on
+#                                a running cluster: import the images that
+#                                changed since it started)
 #   scripts/k3s.sh down          stop what up started (by PID) and remove its
 #                                mounts, interfaces, iptables rules and state
 #   scripts/k3s.sh status        up or down (exit status 3), and the node's readiness
@@ -10,6 +12,13 @@
 #   scripts/k3s.sh kubectl ARGS  the cluster's own kubectl on that kubeconfig
 #   scripts/k3s.sh images        print the images imported into the node
 #   scripts/k3s.sh build         only build k3s and buildkit into the cache
+#   scripts/k3s.sh import-hoist  make the image of Hoist itself from this
+#                                clone (deploy/kubernetes runs it) and import
+#                                it into the running node as hoist:SUM and
+#                                hoist:local; prints hoist:SUM. Nothing is
+#                                imported when the node has both already.
+#                                Not part of up (up stays fast): run it again
+#                                after up following a down, or after changes.
 #
 # k3s is built from its Go module through the module proxy (no release can
 # be downloaded here): 6–18 minutes and ~6 GB of Go build cache the first
@@ -44,6 +53,7 @@ cache=${HOIST_K3S_CACHE:-/var/cache/hoist}
 data=${HOIST_K3S_DATA:-/var/lib/hoist-k3s}
 port=${HOIST_K3S_PORT:-6443}
 registries=${HOIST_K3S_REGISTRIES-127.0.0.1:5000}
+build_net=10.44.0.0/16 # internal/kube's BuildNetwork
 
 k3s_bin=$cache/k3s/$K3S_VERSION/k3s
 bin=$data/bin
@@ -166,28 +176,174 @@ make_images() {
   imgs=$data/images
   tools=$data/tools
   mkdir -p "$imgs" "$tools"
-  (cd "$here" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$tools/k3simage" ./cmd/k3simage &&
-    CGO_ENABLED=0 go build -ldflags "-s -w" -o "$tools/pause" ./cmd/k3simage/pause) ||
-    die "building cmd/k3simage in $here failed"
+  build_k3simage
+  (cd "$here" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$tools/pause" ./cmd/k3simage/pause) ||
+    die "building cmd/k3simage/pause in $here failed"
   sum=$(sha256sum "$tools/pause" | cut -c1-12)
   pause_ref=hoist-pause:$sum
   "$tools/k3simage" -o "$imgs/pause.tar" -ref "$pause_ref" -entrypoint '["/pause"]' files "$tools/pause=/pause" >/dev/null
   echo "$pause_ref" >"$imgs/pause.ref"
   "$tools/k3simage" -o "$imgs/toolbox.tar" toolbox >"$imgs/toolbox.ref"
+  make_git_image
   rm -f "$imgs/buildkit.tar" "$imgs/buildkit.ref"
   [ "${HOIST_K3S_BUILDKIT:-1}" = 0 ] && return 0
   build_buildkit
   dir=$cache/buildkit/$BUILDKIT_VERSION
   runc=$(command -v runc)
+  # The CNI plugins BuildKit puts RUN steps' network namespaces on
+  # (internal/kube's buildkitd runs with --oci-worker-net=cni and ptp).
+  cni=/usr/lib/cni
   set -- "$dir/buildkitd=/usr/bin/buildkitd" "$dir/buildctl=/usr/bin/buildctl" "$runc=/usr/bin/runc" tmp/ var/lib/buildkit/ etc/buildkit/
-  for lib in $(ldd "$runc" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) .*/\1/p'); do
+  for p in ptp host-local loopback; do
+    set -- "$@" "$cni/$p=/opt/cni/bin/$p"
+  done
+  for lib in $(libs "$runc" "$cni/ptp" "$cni/host-local" "$cni/loopback"); do
     set -- "$@" "$lib=$lib"
   done
-  sum=$(cat "$dir/buildkitd" "$dir/buildctl" "$runc" | sha256sum | cut -c1-12)
+  sum=$(cat "$dir/buildkitd" "$dir/buildctl" "$runc" "$cni/ptp" "$cni/host-local" "$cni/loopback" | sha256sum | cut -c1-12)
   ref=hoist-buildkit:$BUILDKIT_VERSION-$sum
   "$tools/k3simage" -o "$imgs/buildkit.tar" -ref "$ref" -env PATH=/usr/bin:/bin \
     -entrypoint '["/usr/bin/buildkitd"]' files "$@" >/dev/null
   echo "$ref" >"$imgs/buildkit.ref"
+}
+
+build_k3simage() {
+  tools=$data/tools
+  mkdir -p "$tools"
+  (cd "$here" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$tools/k3simage" ./cmd/k3simage) ||
+    die "building cmd/k3simage in $here failed"
+}
+
+# libs prints the shared libraries (and the loader) the programs named link,
+# once each.
+libs() {
+  for p in "$@"; do
+    ldd "$p" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) .*/\1/p'
+  done | sort -u
+}
+
+# git_deps installs what git_files collects when this machine lacks it.
+git_deps() {
+  pkgs=
+  [ -x /usr/lib/git-core/git-remote-http ] || pkgs="$pkgs git"
+  [ -f /etc/ssl/certs/ca-certificates.crt ] || pkgs="$pkgs ca-certificates"
+  [ -x /bin/busybox ] && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || pkgs="$pkgs busybox-static"
+  [ -z "$pkgs" ] || apt_install $pkgs
+}
+
+# git_files prints, one a line, the k3simage files SPECs of Debian's git
+# (with git-remote-http(s), its helpers, templates and the libraries they
+# link), the CA certificates, and busybox with its applets (the shell and
+# tools git's scripted commands need, and tar).
+git_files() {
+  core=/usr/lib/git-core
+  printf '%s\n' "$core=$core" "/usr/bin/git->../lib/git-core/git" \
+    /usr/share/git-core/templates=/usr/share/git-core/templates \
+    /etc/ssl/certs/ca-certificates.crt=/etc/ssl/certs/ca-certificates.crt /bin/busybox=/bin/busybox
+  for a in $(/bin/busybox --list); do
+    [ "$a" = busybox ] || echo "bin/$a->busybox"
+  done
+  for lib in $(libs "$core/git" "$core/git-remote-http" "$core/git-sh-i18n--envsubst"); do
+    echo "$lib=$lib"
+  done
+}
+
+# git_sum prints a digest of the content git_files collects.
+git_sum() {
+  cat /usr/lib/git-core/git /usr/lib/git-core/git-remote-http /bin/busybox /etc/ssl/certs/ca-certificates.crt | sha256sum | cut -c1-12
+}
+
+# make_hoist_image writes the image of Hoist itself into $data/hoist and
+# prints its content-addressed reference: the static hoist binary, git
+# (git_files: the busybox in it is also the toolbox image's, which the
+# toolbox image Hoist names is made of), a user hoist (10001), an empty
+# /tmp.
+make_hoist_image() {
+  out=$data/hoist
+  mkdir -p "$out"
+  build_k3simage
+  (cd "$here" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/hoist" ./cmd/hoist) ||
+    die "building cmd/hoist in $here failed"
+  ldd "$out/hoist" 2>&1 | grep -q 'not a dynamic' || die "$out/hoist is not static (CGO_ENABLED=0 was ignored?)"
+  git_deps
+  printf 'root:x:0:0:root:/root:/bin/sh\nhoist:x:10001:10001:Hoist:/var/lib/hoist:/bin/sh\n' >"$out/passwd"
+  printf 'root:x:0:\nhoist:x:10001:\n' >"$out/group"
+  # shellcheck disable=SC2046 # one SPEC a line, none with spaces
+  set -- "$out/hoist=/usr/bin/hoist" $(git_files) \
+    "$out/passwd=/etc/passwd" "$out/group=/etc/group" tmp/ var/lib/hoist/
+  sum=$({
+    echo "$@"
+    cat "$out/hoist"
+    git_sum
+  } | sha256sum | cut -c1-12)
+  ref=hoist:$sum
+  if [ ! -f "$out/hoist.tar" ] || [ "$(cat "$out/hoist.ref" 2>/dev/null)" != "$ref" ]; then
+    "$data/tools/k3simage" -o "$out/hoist.tar" -ref "$ref" -ref hoist:local -user 10001:10001 \
+      -env PATH=/usr/bin:/bin -env HOME=/tmp -entrypoint '["/usr/bin/hoist"]' files "$@" >/dev/null ||
+      die "making the image of Hoist failed"
+    echo "$ref" >"$out/hoist.ref"
+  fi
+  echo "$ref"
+}
+
+# make_git_image writes the image checkouts run git in (internal/kube's
+# Source, --k8s-git-image) into $data/images: git_files, a user hoist
+# (1000, internal/kube's SandboxUID), an empty /tmp and /workspace.
+make_git_image() {
+  imgs=$data/images
+  mkdir -p "$imgs"
+  git_deps
+  printf 'root:x:0:0:root:/root:/bin/sh\nhoist:x:1000:1000:Hoist:/tmp:/bin/sh\n' >"$imgs/git.passwd"
+  printf 'root:x:0:\nhoist:x:1000:\n' >"$imgs/git.group"
+  # shellcheck disable=SC2046 # one SPEC a line, none with spaces
+  set -- $(git_files) "$imgs/git.passwd=/etc/passwd" "$imgs/git.group=/etc/group" tmp/ workspace/
+  ref=hoist-git:$({
+    echo "$@"
+    git_sum
+  } | sha256sum | cut -c1-12)
+  "$data/tools/k3simage" -o "$imgs/git.tar" -ref "$ref" -user 1000:1000 \
+    -env PATH=/usr/bin:/bin -env HOME=/tmp files "$@" >/dev/null || die "making the git image failed"
+  echo "$ref" >"$imgs/git.ref"
+}
+
+# import_images imports the images make_images made into the running node
+# and names the toolbox, BuildKit and git ones by the stable tags Hoist's
+# Kubernetes executor uses (--k8s-toolbox-image, --k8s-buildkit-image,
+# --k8s-git-image). With "missing", only the images the node lacks are
+# imported: up on a running cluster gives it the images this clone makes
+# (a new git image, a changed toolbox) without a restart. A changed pause
+# image takes a down and an up.
+import_images() {
+  for ref_file in "$data"/images/*.ref; do
+    ref=$(cat "$ref_file")
+    if [ "${1:-}" = missing ] && ctr images ls -q "name==docker.io/library/$ref" | grep -q .; then
+      continue
+    fi
+    img=${ref_file%.ref}.tar
+    ctr images import "$img" >/dev/null || die "importing $img into k3s's containerd failed"
+    [ "${1:-}" != missing ] || say "imported $ref"
+  done
+  for kind in toolbox buildkit git; do
+    [ -f "$data/images/$kind.ref" ] || continue
+    ctr images tag --force "docker.io/library/$(cat "$data/images/$kind.ref")" "docker.io/library/hoist-$kind:latest" >/dev/null ||
+      die "tagging the $kind image hoist-$kind:latest failed"
+  done
+}
+
+cmd_import_hoist() {
+  need_root import-hoist
+  running >/dev/null || die "down: run scripts/k3s.sh up first"
+  ref=$(make_hoist_image) || exit 1
+  sum=${ref#hoist:}
+  # Both names on one digest: imported already, and hoist:local is it.
+  digests=$(ctr images ls "name~=^docker.io/library/hoist:($sum|local)\$" | awk 'NR > 1 { print $3 }')
+  if [ "$(echo "$digests" | wc -w)" = 2 ] && [ "$(echo "$digests" | sort -u | wc -l)" = 1 ]; then
+    say "the node has $ref already"
+  else
+    ctr images import "$data/hoist/hoist.tar" >/dev/null || die "importing $data/hoist/hoist.tar into k3s's containerd failed"
+    say "imported $ref (also named hoist:local)"
+  fi
+  echo "$ref"
 }
 
 # --- state ---------------------------------------------------------------
@@ -302,7 +458,12 @@ cmd_up() {
   need_root up
   lock
   if pid=$(running); then
-    if node_ready; then say "already up (pid $pid), node Ready; kubeconfig: $kubeconfig"; exit 0; fi
+    if node_ready; then
+      make_images
+      import_images missing
+      say "already up (pid $pid), node Ready; kubeconfig: $kubeconfig"
+      exit 0
+    fi
     say "already up (pid $pid), node not Ready yet; waiting"
     wait_ready "$pid" "$(date +%s)"
     exit 0
@@ -342,9 +503,17 @@ cmd_up() {
   for dir in -i -o; do
     iptables -w -I FORWARD 1 $dir cni0 -m comment --comment hoist-k3s -j ACCEPT
   done
+  # RUN steps of builds have addresses of $build_net (internal/kube's
+  # BuildNetwork, routed to them one by one by the ptp plugin): out through
+  # the node's addresses, and their replies back.
+  iptables -w -I FORWARD 1 -s "$build_net" -m comment --comment hoist-k3s -j ACCEPT
+  iptables -w -I FORWARD 1 -d "$build_net" -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment hoist-k3s -j ACCEPT
+  iptables -w -t nat -A POSTROUTING -s "$build_net" ! -d "$build_net" -m comment --comment hoist-k3s -j MASQUERADE
 
   start=$(date +%s)
   say "starting k3s $K3S_VERSION (log: $log)"
+  # pod-max-pids: Kubernetes bounds processes per pod, not per container;
+  # 1024 is what Hoist's pods' containers get elsewhere.
   # Our bin first: k3s runs "containerd" from PATH, which must be itself;
   # runc and containerd-shim-runc-v2 are Debian's.
   PATH=$bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -357,6 +526,7 @@ cmd_up() {
     --flannel-backend=none --disable-network-policy \
     --disable=coredns,servicelb,traefik,local-storage,metrics-server \
     --disable-helm-controller \
+    --kubelet-arg=pod-max-pids=1024 \
     >"$log" 2>&1 9>&- &
   pid=$!
   echo "$pid" >"$pidfile"
@@ -369,9 +539,7 @@ cmd_up() {
     [ $i -le 600 ] || die "k3s's containerd did not answer within 60 s; see $log"
     sleep 0.1
   done
-  for img in "$data"/images/*.tar; do
-    ctr images import "$img" >/dev/null || die "importing $img into k3s's containerd failed"
-  done
+  import_images
   wait_ready "$pid" "$start"
 }
 
@@ -544,12 +712,13 @@ build)
   build_k3s
   [ "${HOIST_K3S_BUILDKIT:-1}" = 0 ] || build_buildkit
   ;;
+import-hoist) cmd_import_hoist ;;
 images)
   running >/dev/null || die "down: run scripts/k3s.sh up first"
   cat "$data"/images/*.ref
   ;;
 *)
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
   ;;
 esac

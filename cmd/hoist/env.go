@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/hoistci/hoist/internal/engine"
 	"github.com/hoistci/hoist/internal/pipeline"
 	"github.com/hoistci/hoist/internal/registry"
 )
@@ -21,7 +20,7 @@ import (
 // env is the set of adapters a command works with.
 type env struct {
 	store        store
-	engine       *engine.Engine
+	exec         executor // the Docker engine or a Kubernetes cluster
 	registry     *registry.Client
 	server       *registry.Server // nil with an external registry
 	registryHost string
@@ -43,13 +42,13 @@ func privateDir(data string) error {
 	return nil
 }
 
-// openEnv opens the store, connects to the engine, and starts the embedded
+// openEnv opens the store, connects to the executor, and starts the embedded
 // registry unless an external one is named.
 //
 // The embedded registry takes writes from Hoist only: the engine (pushing
 // NAME:test) and the registry client get its generated credentials through
 // their keychain; reads are public unless reg.privateRead.
-func openEnv(ctx context.Context, data, db string, reg registryFlags, stderr io.Writer) (*env, error) {
+func openEnv(ctx context.Context, data, db string, reg registryFlags, ex executorFlags, stderr io.Writer) (*env, error) {
 	e := &env{data: data, db: db}
 	var err error
 	if e.instance, err = instanceID(data); err != nil {
@@ -76,7 +75,7 @@ func openEnv(ctx context.Context, data, db string, reg registryFlags, stderr io.
 		fmt.Fprintf(stderr, "embedded registry on %s, storing in %s\n", e.registryHost, root)
 		warnExposed(stderr, e.registryHost, access)
 	}
-	if e.engine, err = engine.New(ctx, engine.Options{Insecure: reg.insecure, Keychain: keychain}); err != nil {
+	if e.exec, err = ex.open(ctx, reg, e.registryHost, keychain, stderr); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -132,8 +131,8 @@ func (e *env) Close() error {
 	if e.store != nil {
 		errs = append(errs, e.store.Close())
 	}
-	if e.engine != nil {
-		errs = append(errs, e.engine.Close())
+	if e.exec != nil {
+		errs = append(errs, e.exec.Close())
 	}
 	return errors.Join(errs...)
 }

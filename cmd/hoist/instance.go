@@ -75,7 +75,7 @@ func reapLeftovers(ctx context.Context, e *env, log *slog.Logger) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	n, err := e.engine.Reap(ctx, map[string]string{pipeline.LabelInstance: e.instance})
+	n, err := e.exec.Reap(ctx, map[string]string{pipeline.LabelInstance: e.instance})
 	if err != nil {
 		log.Warn("removing containers and networks left by the last run", "err", err)
 	}

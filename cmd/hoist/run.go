@@ -77,7 +77,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	env, err := openEnv(ctx, *data, *db, reg, stderr)
+	env, err := openEnv(ctx, *data, *db, reg, sf.exec, stderr)
 	if err != nil {
 		return err
 	}

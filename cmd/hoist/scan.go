@@ -44,7 +44,7 @@ func cmdScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if remote {
 		return scanRemote(ctx, *server, ref, stdout)
 	}
-	env, err := openEnv(ctx, *data, *db, reg, stderr)
+	env, err := openEnv(ctx, *data, *db, reg, sf.exec, stderr)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
 			return fmt.Errorf("%w\nIs hoist serve running on this data folder? Then use: hoist scan --server URL %s", err, ref)

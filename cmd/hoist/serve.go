@@ -96,7 +96,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 // registerBuild registers the flags of how builds run here, which serve
 // and worker share; workersNote ends --workers' help.
 func (f *serveFlags) registerBuild(fs *flag.FlagSet, workersNote string) {
-	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage "+workersNote)
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "builds to run at once up to the end of their build stage, and one more that lost its runner elsewhere (a worker killed, a machine gone) "+workersNote)
 	fs.IntVar(&f.testWorkers, "test-workers", 0, testWorkersHelp)
 	fs.Var(&f.logLimit, "log-limit", "how much of each stage's log to keep (e.g. 50MB, 512KB)")
 	fs.BoolVar(&f.keep, "keep-workspace", false, "keep checkouts after each build, for debugging")
@@ -166,7 +166,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer ln.Close()
 	f.reg.privateRead = !f.publicRead
-	env, err := openEnv(ctx, f.data, f.db, f.reg, stderr)
+	env, err := openEnv(ctx, f.data, f.db, f.reg, f.stages.exec, stderr)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // serve runs the dispatcher and the HTTP server until ctx ends, then stops
 // them: running builds are cancelled ("server stopping") and recorded.
 func serve(ctx context.Context, f *serveFlags, env *env, ln net.Listener, log *slog.Logger, stdout io.Writer) error {
-	if _, err := env.engine.EnsureToolbox(ctx); err != nil {
+	if err := prepare(ctx, env.exec); err != nil {
 		return err // untrusted scripts cannot run without it
 	}
 	m := metrics.New(env.store, log)

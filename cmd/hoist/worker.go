@@ -48,13 +48,13 @@ func cmdWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	log := f.logger(stderr)
-	env, err := openEnv(ctx, f.data, f.db, f.reg, stderr)
+	env, err := openEnv(ctx, f.data, f.db, f.reg, f.stages.exec, stderr)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
 	f.startClean(ctx, env, log)
-	if _, err := env.engine.EnsureToolbox(ctx); err != nil {
+	if err := prepare(ctx, env.exec); err != nil {
 		return err
 	}
 	m := metrics.New(env.store, log)

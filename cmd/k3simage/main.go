@@ -6,9 +6,15 @@
 //	k3simage -o FILE toolbox
 //	    the toolbox image, the very image (name and content) the engine
 //	    imports for sandboxed scripts; prints its reference
-//	k3simage -o FILE -ref REF [-entrypoint JSON] [-cmd JSON] [-env K=V]... files SRC=DST|DIR/...
-//	    an image of those files, each with its mode (symbolic links among
-//	    SRC are followed), and of those empty folders
+//	k3simage -o FILE -ref REF... [-entrypoint JSON] [-cmd JSON] [-env K=V]... [-user UID:GID] files SPEC...
+//	    an image of one layer, made of each SPEC:
+//	      SRC=DST      the file SRC at DST, with its mode (a symbolic link
+//	                   SRC is followed); or, when SRC is a folder, its tree
+//	                   at DST: files, folders and symbolic links as they are
+//	      DIR/         an empty folder
+//	      DST->TARGET  a symbolic link
+//	    a DST written already is left as it is; -ref may be repeated to
+//	    give the image several names
 package main
 
 import (
@@ -20,7 +26,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"strings"
@@ -35,23 +40,25 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 func main() {
 	out := flag.String("o", "", "the archive to write")
-	ref := flag.String("ref", "", "the image's reference, as name:tag")
+	var refs listFlag
+	flag.Var(&refs, "ref", "a reference of the image, as name:tag (repeatable)")
+	user := flag.String("user", "", "the user the image runs as, UID[:GID]")
 	entrypoint := flag.String("entrypoint", "", "the image's entrypoint, a JSON array")
 	cmd := flag.String("cmd", "", "the image's command, a JSON array")
 	var env listFlag
 	flag.Var(&env, "env", "an environment variable of the image, K=V (repeatable)")
 	flag.Parse()
-	if err := run(*out, *ref, *entrypoint, *cmd, env, flag.Args()); err != nil {
+	cfg := imageConfig{User: *user}
+	if err := run(*out, refs, *entrypoint, *cmd, env, cfg, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "k3simage:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, ref, entrypoint, cmd string, env, args []string) error {
+func run(out string, refs []string, entrypoint, cmd string, env []string, cfg imageConfig, args []string) error {
 	if out == "" || len(args) == 0 {
-		return fmt.Errorf("usage: k3simage -o FILE toolbox | k3simage -o FILE -ref REF [-entrypoint JSON] [-cmd JSON] [-env K=V]... files SRC=DST|DIR/...")
+		return fmt.Errorf("usage: k3simage -o FILE toolbox | k3simage -o FILE -ref REF... [-entrypoint JSON] [-cmd JSON] [-env K=V]... [-user UID:GID] files SRC=DST|DIR/|DST->TARGET...")
 	}
-	var cfg imageConfig
 	var layer bytes.Buffer
 	switch args[0] {
 	case "toolbox":
@@ -59,13 +66,13 @@ func run(out, ref, entrypoint, cmd string, env, args []string) error {
 		if err != nil {
 			return err
 		}
-		ref = r
+		refs = []string{r}
 		cfg.Env, cfg.Cmd = []string{"PATH=/bin"}, []string{"sh"}
 		if err := rootfs(&layer); err != nil {
 			return err
 		}
 	case "files":
-		if ref == "" {
+		if len(refs) == 0 {
 			return fmt.Errorf("files needs -ref NAME:TAG")
 		}
 		cfg.Env = env
@@ -85,72 +92,15 @@ func run(out, ref, entrypoint, cmd string, env, args []string) error {
 	default:
 		return fmt.Errorf("unknown kind %q: toolbox or files", args[0])
 	}
-	if err := writeArchive(out, ref, cfg, layer.Bytes()); err != nil {
+	if err := writeArchive(out, refs, cfg, layer.Bytes()); err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	fmt.Println(ref)
+	fmt.Println(strings.Join(refs, "\n"))
 	return nil
 }
 
-// writeFiles writes a layer holding each SRC=DST, with the folders above
-// each DST.
-func writeFiles(w io.Writer, specs []string) error {
-	tw := tar.NewWriter(w)
-	dirs := map[string]bool{}
-	mkdirs := func(dir string) error {
-		var parts []string
-		for d := dir; d != "." && d != "/" && d != ""; d = path.Dir(d) {
-			parts = append([]string{d}, parts...)
-		}
-		for _, d := range parts {
-			if dirs[d] {
-				continue
-			}
-			dirs[d] = true
-			mode := int64(0o755)
-			if d == "tmp" {
-				mode = 0o1777
-			}
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: mode}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for _, spec := range specs {
-		if !strings.Contains(spec, "=") && strings.HasSuffix(spec, "/") {
-			if err := mkdirs(strings.Trim(spec, "/")); err != nil {
-				return err
-			}
-			continue
-		}
-		src, dst, ok := strings.Cut(spec, "=")
-		dst = strings.TrimPrefix(dst, "/")
-		if !ok || dst == "" || strings.HasSuffix(dst, "/") {
-			return fmt.Errorf("%q: want SRC=DST, or DIR/ for an empty folder", spec)
-		}
-		data, err := os.ReadFile(src)
-		if err != nil {
-			return err
-		}
-		fi, err := os.Stat(src)
-		if err != nil {
-			return err
-		}
-		if err := mkdirs(path.Dir(dst)); err != nil {
-			return err
-		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: dst, Mode: int64(fi.Mode().Perm()), Size: int64(len(data))}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(data); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
 type imageConfig struct {
+	User       string   `json:",omitempty"`
 	Env        []string `json:",omitempty"`
 	Entrypoint []string `json:",omitempty"`
 	Cmd        []string `json:",omitempty"`
@@ -158,7 +108,7 @@ type imageConfig struct {
 
 // writeArchive writes a docker-archive of one layer: manifest.json, the
 // config named by its digest, the layer.
-func writeArchive(out, ref string, cfg imageConfig, layer []byte) error {
+func writeArchive(out string, refs []string, cfg imageConfig, layer []byte) error {
 	diffID := sha256.Sum256(layer)
 	config, err := json.Marshal(map[string]any{
 		"architecture": "amd64",
@@ -172,7 +122,7 @@ func writeArchive(out, ref string, cfg imageConfig, layer []byte) error {
 	configSum := sha256.Sum256(config)
 	configName := hex.EncodeToString(configSum[:]) + ".json"
 	layerName := hex.EncodeToString(diffID[:]) + "/layer.tar"
-	manifest, err := json.Marshal([]map[string]any{{"Config": configName, "RepoTags": []string{ref}, "Layers": []string{layerName}}})
+	manifest, err := json.Marshal([]map[string]any{{"Config": configName, "RepoTags": refs, "Layers": []string{layerName}}})
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Package k3s tests scripts/k3s.sh, the single-node Kubernetes the
 // Kubernetes executor will run on: up, pods of the images it made locally
 // and of an image pulled through its registries.yaml, down, and nothing of
-// the cluster left on the machine. It runs only with HOIST_K3S_TEST=1
-// (make k3s-test): the first run builds k3s, 6–18 minutes.
+// the cluster left on the machine (TestK3s, only with HOIST_K3S_TEST=1,
+// make k3s-test: the first run builds k3s, 6–18 minutes); and Hoist
+// deployed into the running cluster with deploy/kubernetes (TestDeploy).
 package k3s
 
 import (

@@ -28,6 +28,7 @@ var layers = map[string][]string{
 	"internal/source":   {"internal/pipeline"},
 	"internal/script":   {"internal/pipeline"},
 	"internal/engine":   {"internal/pipeline"},
+	"internal/kube":     {"internal/pipeline"},
 	"internal/registry": {"internal/pipeline"},
 	"internal/checks":   {"internal/pipeline", "internal/checks/imagefs", "internal/checks/cst", "internal/checks/autotest"},
 	// the checks adapter's parts

@@ -54,6 +54,12 @@ type Options struct {
 	// PortTimeout is how long each EXPOSEd TCP port has to accept a
 	// connection (default 30 s).
 	PortTimeout time.Duration
+	// ScriptsBeside runs every test-script beside the image under test,
+	// as an untrusted project's runs, trusted projects' too, and never
+	// with the engine: for executors whose images the host cannot run or
+	// reach and that have no engine to give a script, like Kubernetes'
+	// pods.
+	ScriptsBeside bool
 }
 
 // Suite runs the predefined checks and the user's tests. It implements
@@ -117,18 +123,22 @@ type outcome struct {
 type check struct {
 	id, description string
 	needsFS         bool // reads the image's files
-	run             func(ctx context.Context, r *run) outcome
+	// runsImage: it runs the image from the executor's copy and reads no
+	// more of its configuration than the executor has (TestSpec.Built),
+	// so it starts before the push ends.
+	runsImage bool
+	run       func(ctx context.Context, r *run) outcome
 }
 
 // predefined are the checks every image gets, in the order they run.
 var predefined = []check{
-	{"config", "the image has a CMD or an ENTRYPOINT, a USER that is not root, and descriptive labels", false, checkConfig},
-	{"starts", "the container starts and exits 0, or stays up", false, checkStarts},
-	{"ports", "every EXPOSEd TCP port accepts a connection", false, checkPorts},
-	{"no-hard-coded-passwords", "no uid-0 account has an empty or hard-coded password in /etc/passwd or /etc/shadow", true, checkPasswords},
-	{"override-cmd", "a replaced command (echo) runs, where the image has a shell", true, checkOverride},
-	{"secrets", "no private keys, cloud access keys or .env files in any layer", true, checkSecrets},
-	{"size", "the image is under its size budget", false, checkSize},
+	{"config", "the image has a CMD or an ENTRYPOINT, a USER that is not root, and descriptive labels", false, false, checkConfig},
+	{"starts", "the container starts and exits 0, or stays up", false, true, checkStarts},
+	{"ports", "every EXPOSEd TCP port accepts a connection", false, true, checkPorts},
+	{"no-hard-coded-passwords", "no uid-0 account has an empty or hard-coded password in /etc/passwd or /etc/shadow", true, false, checkPasswords},
+	{"override-cmd", "a replaced command (echo) runs, where the image has a shell", true, false, checkOverride},
+	{"secrets", "no private keys, cloud access keys or .env files in any layer", true, false, checkSecrets},
+	{"size", "the image is under its size budget", false, false, checkSize},
 }
 
 // Default policies: these checks block delivery when they fail; the other
@@ -182,7 +192,10 @@ func applyPolicies(results []pipeline.CheckResult, project pipeline.Policies) []
 // from the image under test. The image's configuration is read from the
 // registry by its reference (spec.Image, as pushed), and its files once,
 // for every check that needs them, while the checks that run the image
-// already run: no check needs a local copy of the image. The log reads
+// already run: no check needs a local copy of the image. With
+// spec.Pushed, the checks that run the image and the test-script start
+// at once, while the image is still being pushed, and the rest wait for
+// the push; a failed push ends them all and is Test's error. The log reads
 // check by check in a fixed order, each with its own timing, whatever
 // order they finished in. The results have the project's check
 // policies (cccp.yml "checks:") applied over Hoist's defaults; excluded
@@ -202,12 +215,21 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 	if s.d.Layers == nil {
 		return nil, fmt.Errorf("reading the configuration of %s: no registry to read it from", spec.Image)
 	}
-	cfg, err := s.d.Layers.RemoteConfig(ctx, spec.Image)
-	if err != nil {
-		return nil, fmt.Errorf("reading the configuration of %s from the registry: %w", spec.Image, err)
-	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	pol := spec.Config.Checks
-	r := &run{s: s, spec: spec, cfg: cfg, log: log, othersDone: make(chan struct{})}
+	r := &run{s: s, spec: spec, log: log, othersDone: make(chan struct{})}
+	// configRead is closed once r.cfg is the registry's: at once, or after
+	// the push (readRemote).
+	configRead := make(chan struct{})
+	if spec.Pushed == nil {
+		if r.cfg, err = r.remoteConfig(ctx); err != nil {
+			return nil, err
+		}
+		close(configRead)
+	} else {
+		r.cfg = spec.Built
+	}
 	if s.d.Containers != nil {
 		r.target = newTarget(s.d.Containers, spec.Image)
 		defer func() {
@@ -243,7 +265,7 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 			sl.sec = q.section()
 		}
 		if !c.needsFS {
-			one := *r // before readFS starts writing r's files
+			one := *r // before readRemote and readFS start writing r
 			one.log = sl.sec
 			sl.run = &one
 		}
@@ -266,6 +288,13 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 	wg.Go(func() {
 		defer close(filesRead)
 		defer readSec.Close()
+		if spec.Pushed != nil {
+			r.readRemote(ctx, stop, readSec)
+			close(configRead)
+			if ctx.Err() != nil {
+				return
+			}
+		}
 		if s.needsFS(spec) || len(cstFiles) > 0 {
 			r.readFS(ctx, readSec)
 		}
@@ -279,11 +308,21 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 				defer others.Done()
 			}
 			defer sl.sec.Close()
-			if sl.run == nil {
+			switch {
+			case sl.run == nil:
 				<-filesRead
+				if ctx.Err() != nil {
+					return
+				}
 				one := *r
 				one.log = sl.sec
 				sl.run = &one
+			case !sl.c.runsImage:
+				<-configRead
+				if ctx.Err() != nil {
+					return
+				}
+				sl.run.cfg = r.cfg
 			}
 			fmt.Fprintf(sl.sec, "--- check %s: %s\n", sl.c.id, sl.c.description)
 			start := time.Now()
@@ -331,7 +370,7 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 		}
 	}
 	if ctx.Err() != nil {
-		return results, ctx.Err()
+		return results, context.Cause(ctx)
 	}
 	// The predefined checks' results have their policies already; the
 	// user tests' get theirs here.
@@ -344,7 +383,10 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 	}
 	user = append(user, r.structureTests(ctx, cstFiles)...)
 	user = append(user, r.autotest(ctx)...)
-	return append(results, applyPolicies(user, pol)...), ctx.Err()
+	if ctx.Err() != nil {
+		return append(results, applyPolicies(user, pol)...), context.Cause(ctx)
+	}
+	return append(results, applyPolicies(user, pol)...), nil
 }
 
 // needsFS reports whether a check that reads the image's files will run.

@@ -741,3 +741,35 @@ func (w *seenAt) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// TestScriptsBesideRunsATrustedScriptBesideTheImage: with ScriptsBeside
+// (the Kubernetes executor's setting) a trusted project's test-script
+// runs beside the image under test, not on the host: it reaches the image
+// on $TARGET_HOST and does not see the host's files.
+func TestScriptsBesideRunsATrustedScriptBesideTheImage(t *testing.T) {
+	v := checktest.New(t)
+	s := checks.New(checks.Deps{Engine: v.Engine, Containers: v.Engine, Layers: v.Registry,
+		Scripts: &script.Runner{}, Sandbox: &engine.Sandbox{Engine: v.Engine}}, checks.Options{StayUp: time.Second, PortTimeout: 10 * time.Second, ScriptsBeside: true})
+	ref, _ := v.Push(t, checktest.Image{Busybox: true, Repo: "beside", Tag: "test",
+		Dockerfile: fmt.Sprintf("FROM scratch\nLABEL io.hoist.fixture=%x\nCOPY rootfs/ /\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"mkdir -p /w; echo beside > /w/index.html; exec httpd -f -p 8080 -h /w\"]\n", mrand.Uint64())})
+	root := t.TempDir()
+	marker := filepath.Join(t.TempDir(), "host-only")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\n[ -e " + marker + " ] && echo ON-THE-HOST\nfor i in $(seq 1 100); do\n  if page=$(wget -qO- \"http://$TARGET_HOST:8080/\"); then echo \"got $page\"; exit 0; fi\n  sleep 0.1\ndone\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(root, "t.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	res, err := s.Test(t.Context(), pipeline.TestSpec{Image: ref, Dir: root, RepoRoot: root, HasRepo: true, Sandboxed: false,
+		Project: pipeline.Project{AppID: "demo", JobID: "beside", Tag: "latest"},
+		Config:  pipeline.RepoConfig{File: "cccp.yml", TestScript: "t.sh"}}, &log)
+	if err != nil {
+		t.Fatalf("Test: %v\n%s", err, log.String())
+	}
+	expect(t, byID(res), log.String(), map[string]want{checks.UserScriptID: {pipeline.CheckPass, true, nil}})
+	if strings.Contains(log.String(), "ON-THE-HOST") || !strings.Contains(log.String(), "got beside") || !strings.Contains(log.String(), "beside it, as every test-script on this executor") {
+		t.Errorf("the trusted test-script did not run beside the image:\n%s", log.String())
+	}
+}

@@ -39,9 +39,11 @@ func (s *Suite) userScript(ctx context.Context, spec pipeline.TestSpec, t *targe
 		err = fmt.Errorf("%s is not trusted and this Hoist has no sandbox to run its test-script in, and it never runs on the host instead; a Hoist admin may trust it: hoist project trust %s", spec.Project.Key(), spec.Project.Image().Repository())
 	case err == nil && !spec.Sandboxed && spec.Config.TestImage.Ref != "" && s.d.Sandbox == nil:
 		err = fmt.Errorf("%s: this Hoist has no container engine to run the test-script in %s", testImageFrom(spec), spec.Config.TestImage.Ref)
-	case err == nil && (spec.Sandboxed || spec.Config.TestImage.Ref != "") && t == nil:
+	case err == nil && s.opts.ScriptsBeside && s.d.Sandbox == nil:
+		err = fmt.Errorf("this Hoist runs test-scripts beside the image under test, and has no sandbox to run them in")
+	case err == nil && (spec.Sandboxed || spec.Config.TestImage.Ref != "" || s.opts.ScriptsBeside) && t == nil:
 		err = fmt.Errorf("this Hoist has no container engine to start the image under test beside the test-script")
-	case err == nil && (spec.Sandboxed || spec.Config.TestImage.Ref != ""):
+	case err == nil && (spec.Sandboxed || spec.Config.TestImage.Ref != "" || s.opts.ScriptsBeside):
 		err = s.sandboxedScript(ctx, spec, t, script, log)
 	case err == nil:
 		err = s.scripts.RunScript(ctx, pipeline.ScriptSpec{
@@ -79,9 +81,12 @@ func (s *Suite) sandboxedScript(ctx context.Context, spec pipeline.TestSpec, t *
 		Timeout:       s.opts.ScriptTimeout,
 		Workspace:     spec.RepoRoot,
 		JoinContainer: id,
-		EngineAccess:  !spec.Sandboxed,
+		EngineAccess:  !spec.Sandboxed && !s.opts.ScriptsBeside,
 	}
 	where := "sandboxed, the project is not trusted"
+	if !spec.Sandboxed {
+		where = "beside it, as every test-script on this executor"
+	}
 	if img := spec.Config.TestImage.Ref; img != "" {
 		run.Image, run.ImageFrom = img, testImageFrom(spec)
 		where = "in " + img + ", sandboxed: the project is not trusted"
@@ -127,7 +132,9 @@ func bounded(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
-// Env is the environment a test-script gets:
+// Env is the environment a test-script gets. IMAGE is in the executor
+// when the script starts; in the registry it may not be yet (it is pushed
+// while the script runs):
 //
 //	IMAGE, CONTAINER_NAME  the image under test (NAME:test, registry included)
 //	HOIST_PROJECT          the project, ns/name:tag

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -22,8 +21,9 @@ func (e *Engine) Build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 	id, err := e.build(ctx, spec, log)
 	if err != nil && lostImage(err) && ctx.Err() == nil {
 		// dockerd's classic builder can lose a cached image another build
-		// or an image removal touched at the same moment; one more try
-		// with the cache as it is now gets past it.
+		// or an image removal touched at the same moment, and Podman's
+		// cache lookup a layer an image removal took; one more try with
+		// the cache as it is now gets past it.
 		fmt.Fprintf(log, "\n[hoist] the engine lost an image during the build (%v); building once more\n\n", err)
 		id, err = e.build(ctx, spec, log)
 	}
@@ -31,15 +31,17 @@ func (e *Engine) Build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 }
 
 // lostImage reports whether err is the classic builder's transient
-// "unable to find image" for an image it had just used.
+// "unable to find image" for an image it had just used, or Podman's
+// "layer not known" for a cached image whose layer a removal took.
 func lostImage(err error) bool {
 	var ee *EngineError
-	return errors.As(err, &ee) && strings.Contains(ee.Message, "unable to find image")
+	return errors.As(err, &ee) && (strings.Contains(ee.Message, "unable to find image") ||
+		strings.Contains(ee.Message, "checking if cached image exists") && strings.Contains(ee.Message, "layer not known"))
 }
 
 // build runs one build of spec.
 func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writer) (string, error) {
-	if err := buildInWorkspace(spec); err != nil {
+	if err := spec.CheckWorkspace(); err != nil {
 		return "", err
 	}
 	if err := e.pinFrom(ctx, spec.From, log); err != nil {
@@ -132,28 +134,6 @@ func (e *Engine) pinFrom(ctx context.Context, from map[string]string, log io.Wri
 	for _, n := range names {
 		if err := e.PullAs(ctx, from[n], n, log); err != nil {
 			return fmt.Errorf("FROM %s, pinned to %s: %w", n, from[n], err)
-		}
-	}
-	return nil
-}
-
-// buildInWorkspace refuses a build whose context or Dockerfile lies
-// outside spec.Workspace (symbolic links followed), when a workspace is
-// given.
-func buildInWorkspace(spec pipeline.BuildSpec) error {
-	if spec.Workspace == "" {
-		return nil
-	}
-	dockerfile := spec.Dockerfile
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
-	}
-	for _, p := range []struct{ what, path string }{
-		{"build context", spec.ContextDir},
-		{"Dockerfile", filepath.Join(spec.ContextDir, filepath.FromSlash(dockerfile))},
-	} {
-		if _, err := inWorkspace(spec.Workspace, p.path); err != nil {
-			return fmt.Errorf("%s %s lies outside the build's workspace %s: the builder gets the workspace only; keep the context and the Dockerfile inside the checkout", p.what, p.path, spec.Workspace)
 		}
 	}
 	return nil

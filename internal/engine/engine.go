@@ -63,7 +63,7 @@ type Engine struct {
 // New connects to the engine, negotiates the API version and pings it. When
 // nothing answers, the error wraps ErrNoEngine and tells the user what to do.
 func New(ctx context.Context, opts Options) (*Engine, error) {
-	clientOpts := []client.Opt{client.FromEnv, client.WithHTTPRequestHook(plainHTTPHook(insecureHosts(opts.Insecure)))}
+	clientOpts := []client.Opt{client.FromEnv, client.WithHTTPRequestHook(plainHTTPHook(pipeline.InsecureHosts(opts.Insecure)))}
 	if opts.Host != "" {
 		clientOpts = append(clientOpts, client.WithHost(opts.Host))
 	}
@@ -84,7 +84,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		cli.Close()
 		return nil, noEngine(host, err)
 	}
-	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger, insecure: insecureHosts(opts.Insecure), podman: podman,
+	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger, insecure: pipeline.InsecureHosts(opts.Insecure), podman: podman,
 		limits: opts.Limits.Or(DefaultLimits)}
 	if e.keychain == nil {
 		e.keychain = authn.DefaultKeychain

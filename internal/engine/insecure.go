@@ -1,12 +1,13 @@
 package engine
 
 import (
-	"net"
 	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // plainHTTPHook returns a request hook that adds tlsVerify=false to the
@@ -22,7 +23,7 @@ func plainHTTPHook(allowed map[string]bool) client.RequestHook {
 			return nil
 		}
 		repo, err := name.NewRepository(image)
-		if err != nil || !plainHTTP(repo.RegistryStr(), allowed) {
+		if err != nil || !pipeline.PlainHTTP(repo.RegistryStr(), allowed) {
 			return nil
 		}
 		q := req.URL.Query()
@@ -30,15 +31,6 @@ func plainHTTPHook(allowed map[string]bool) client.RequestHook {
 		req.URL.RawQuery = q.Encode()
 		return nil
 	}
-}
-
-// insecureHosts is the set of the hosts listed, normalized.
-func insecureHosts(hosts []string) map[string]bool {
-	allowed := make(map[string]bool, len(hosts))
-	for _, h := range hosts {
-		allowed[normalHost(h)] = true
-	}
-	return allowed
 }
 
 // imageOfRequest returns the image a push (POST /images/NAME/push) or pull
@@ -56,28 +48,4 @@ func imageOfRequest(req *http.Request) string {
 		return ""
 	}
 	return strings.TrimSuffix(p[i+len("/images/"):], "/push")
-}
-
-// plainHTTP reports whether the registry host (host or host:port) may be
-// reached over plain HTTP; the same rule as the registry adapter's.
-func plainHTTP(host string, allowed map[string]bool) bool {
-	host = normalHost(host)
-	hostname := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		hostname = h
-	}
-	hostname = strings.Trim(hostname, "[]")
-	return isLoopback(hostname) || allowed[host] || allowed[hostname]
-}
-
-func normalHost(h string) string { return strings.ToLower(strings.TrimSpace(h)) }
-
-// isLoopback reports whether hostname (no port, no brackets) names this
-// machine: localhost, *.localhost, 127.0.0.0/8 or ::1.
-func isLoopback(hostname string) bool {
-	if hostname == "localhost" || strings.HasSuffix(hostname, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(hostname)
-	return ip != nil && ip.IsLoopback()
 }

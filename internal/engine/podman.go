@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/moby/client"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // Podman's Docker-compatible service differs from Docker where Hoist
@@ -42,7 +44,7 @@ func isPodman(ctx context.Context, cli *client.Client) (bool, error) {
 func (e *Engine) libpodPull(ctx context.Context, ref, auth string, log io.Writer) error {
 	q := url.Values{}
 	q.Set("reference", ref)
-	if r, err := name.ParseReference(ref); err == nil && plainHTTP(r.Context().RegistryStr(), e.insecure) {
+	if r, err := name.ParseReference(ref); err == nil && pipeline.PlainHTTP(r.Context().RegistryStr(), e.insecure) {
 		q.Set("tlsVerify", "false")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://podman/v4.0.0/libpod/images/pull?"+q.Encode(), nil)

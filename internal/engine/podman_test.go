@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 func TestPlainHTTPHook(t *testing.T) {
-	hook := plainHTTPHook(insecureHosts([]string{"Reg.Example:5000", "plain.example"}))
+	hook := plainHTTPHook(pipeline.InsecureHosts([]string{"Reg.Example:5000", "plain.example"}))
 	for _, tc := range []struct {
 		method, url string
 		want        string // tlsVerify after the hook

@@ -201,19 +201,11 @@ func (e *Engine) limitsFor(ctx context.Context) pipeline.Limits {
 
 // inWorkspace returns p (a host path inside ws) as the sandbox sees it.
 func inWorkspace(ws, p string) (string, error) {
-	// p may have been resolved (SafeJoin follows symlinks) where ws was
-	// not, as under a data folder reached through a symlink.
-	if real, err := filepath.EvalSymlinks(ws); err == nil {
-		ws = real
+	rel, err := pipeline.WorkspaceRel(ws, p)
+	if err != nil {
+		return "", err
 	}
-	if real, err := filepath.EvalSymlinks(p); err == nil {
-		p = real
-	}
-	rel, err := filepath.Rel(ws, p)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
-		return "", fmt.Errorf("%s lies outside the checkout", p)
-	}
-	return path.Join(WorkspaceMount, filepath.ToSlash(rel)), nil
+	return path.Join(WorkspaceMount, rel), nil
 }
 
 // ownWorkspace returns the user a sandboxed script runs as ("uid:gid"):

@@ -60,10 +60,12 @@ func TestDecodeStreamTruncated(t *testing.T) {
 
 func TestLostImage(t *testing.T) {
 	for err, want := range map[error]bool{
-		&EngineError{Message: `unable to find image "sha256:620e5e8e"`}:                     true,
-		fmt.Errorf("wrapped: %w", &EngineError{Message: "unable to find image \"x\""}):      true,
-		&EngineError{Message: "The command '/bin/sh -c false' returned a non-zero code: 1"}: false,
-		errors.New(`unable to find image "x"`):                                              false,
+		&EngineError{Message: `unable to find image "sha256:620e5e8e"`}:                                                         true,
+		fmt.Errorf("wrapped: %w", &EngineError{Message: "unable to find image \"x\""}):                                          true,
+		&EngineError{Message: "checking if cached image exists from a previous build: getting top layer info: layer not known"}: true,
+		&EngineError{Message: "layer not known"}:                                                                                false,
+		&EngineError{Message: "The command '/bin/sh -c false' returned a non-zero code: 1"}:                                     false,
+		errors.New(`unable to find image "x"`):                                                                                  false,
 	} {
 		if got := lostImage(err); got != want {
 			t.Errorf("lostImage(%v) = %v, want %v", err, got, want)

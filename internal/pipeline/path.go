@@ -69,3 +69,43 @@ func within(root, path string) bool {
 	r, err := filepath.Rel(root, path)
 	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
 }
+
+// WorkspaceRel returns p relative to the workspace ws, "/"-separated, with
+// symbolic links in both followed (p may have been resolved by SafeJoin
+// where ws was not, as under a data folder reached through a symlink), or
+// an error when p lies outside ws. ws itself is ".".
+func WorkspaceRel(ws, p string) (string, error) {
+	if real, err := filepath.EvalSymlinks(ws); err == nil {
+		ws = real
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	rel, err := filepath.Rel(ws, p)
+	if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		return "", fmt.Errorf("%s lies outside the checkout", p)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// CheckWorkspace refuses a build whose context or Dockerfile lies outside
+// its Workspace (symbolic links followed), when it has one: an executor's
+// builder gets the workspace only.
+func (spec BuildSpec) CheckWorkspace() error {
+	if spec.Workspace == "" {
+		return nil
+	}
+	dockerfile := spec.Dockerfile
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	for _, p := range []struct{ what, path string }{
+		{"build context", spec.ContextDir},
+		{"Dockerfile", filepath.Join(spec.ContextDir, filepath.FromSlash(dockerfile))},
+	} {
+		if _, err := WorkspaceRel(spec.Workspace, p.path); err != nil {
+			return fmt.Errorf("%s %s lies outside the build's workspace %s: the builder gets the workspace only; keep the context and the Dockerfile inside the checkout", p.what, p.path, spec.Workspace)
+		}
+	}
+	return nil
+}

@@ -198,7 +198,20 @@ type ScriptRunner interface {
 // TestSpec is what the test stage tests.
 type TestSpec struct {
 	Image  string // the :test reference, registry included
-	Digest string // its manifest digest
+	Digest string // its manifest digest; "" while Pushed is set
+	// Pushed, when set, waits until Image is in the registry (the runner
+	// pushes it beside the test stage) and returns its manifest digest,
+	// or why the push failed, or ctx's cause. The checks that read the
+	// registry's copy (the image's configuration and files, the structure
+	// tests, autotests) wait for it; the ones that run the image from the
+	// executor's own copy (starts, ports, the test-script) start at once,
+	// with Built. Safe for concurrent use, any number of calls. nil:
+	// Image is in the registry already, at Digest.
+	Pushed func(ctx context.Context) (digest string, err error)
+	// Built is the image's configuration as the executor has it
+	// (ImageInspector.InspectImage right after the build), for the checks
+	// that run the image before the push ends; used only with Pushed.
+	Built ImageConfig
 	// TargetFile is the absolute path of the Dockerfile in the checkout and
 	// ContextDir that of the build context, for tests that build services
 	// from the same Dockerfile (compose autotests).

@@ -69,8 +69,10 @@ type QueueStore interface {
 	// is returned with joined true, and nothing is created.
 	Enqueue(ctx context.Context, project, cause string, now time.Time) (b Build, joined bool, err error)
 	// Claim atomically takes the oldest queued build whose project has no
-	// running build and whose retry backoff has passed, marks it running
-	// with Started = now, holding no lease, and returns it.
+	// running build and whose retry backoff has passed, one queued again
+	// after it lost its runner (Attempt > 1, LeaseStore) before the
+	// others, marks it running with Started = now, holding no lease, and
+	// returns it.
 	// ErrNotFound when no build is ready. Two claimers never get the same build.
 	Claim(ctx context.Context, now time.Time) (Build, error)
 	// CancelQueued marks the build with id cancelled, with reason, if it is

@@ -129,10 +129,17 @@ func (g *gate) match(user, pass string) bool {
 }
 
 // token serves tokenPath: a write token for the registry's credentials, a
-// read token for anyone when reads are public.
+// read token for anyone when reads are public. The credentials come as
+// basic auth on a GET (Docker, go-containerregistry) or as the OAuth2
+// password grant of a POST form (containerd and BuildKit, which otherwise
+// would get a read token and fail to push).
 func (g *gate) token(w http.ResponseWriter, r *http.Request) {
 	gr := grantNone
-	if u, p, ok := r.BasicAuth(); ok {
+	u, p, ok := r.BasicAuth()
+	if !ok && r.Method == http.MethodPost && r.PostFormValue("grant_type") == "password" {
+		u, p, ok = r.PostFormValue("username"), r.PostFormValue("password"), true
+	}
+	if ok {
 		if !g.match(u, p) {
 			registryError(w, http.StatusUnauthorized, "UNAUTHORIZED", "wrong user name or password")
 			return

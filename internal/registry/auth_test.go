@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,6 +167,24 @@ func TestRegistryTokens(t *testing.T) {
 		_ = json.Unmarshal(rec.Body.Bytes(), &ans)
 		if rec.Code != c.status || (c.status == 200 && g.verify(ans.Token) != c.want) {
 			t.Errorf("token as %q: %d %s", c.user, rec.Code, rec.Body)
+		}
+		// The OAuth2 password grant containerd and BuildKit POST.
+		form := url.Values{"service": {"hoist"}, "scope": {"repository:a:push,pull"}, "client_id": {"buildkit-client"}}
+		if c.user != "" {
+			form.Set("grant_type", "password")
+			form.Set("username", c.user)
+			form.Set("password", c.pass)
+		}
+		req, _ = http.NewRequest("POST", "/hoist/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec = httptest.NewRecorder()
+		g.token(rec, req)
+		var oauth struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &oauth)
+		if rec.Code != c.status || (c.status == 200 && g.verify(oauth.AccessToken) != c.want) {
+			t.Errorf("OAuth2 token as %q: %d %s", c.user, rec.Code, rec.Body)
 		}
 	}
 }

@@ -2,35 +2,17 @@ package registry
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // plainHTTP reports whether the registry host (host or host:port) may be
-// reached over plain HTTP: loopback hosts always, others when listed in
-// Options.Insecure, by host:port or by host alone.
-func (c *Client) plainHTTP(host string) bool {
-	host = normalHost(host)
-	hostname := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		hostname = h
-	}
-	hostname = strings.Trim(hostname, "[]")
-	return isLoopback(hostname) || c.insecure[host] || c.insecure[hostname]
-}
+// reached over plain HTTP (pipeline.PlainHTTP with Options.Insecure).
+func (c *Client) plainHTTP(host string) bool { return pipeline.PlainHTTP(host, c.insecure) }
 
 func normalHost(h string) string { return strings.ToLower(strings.TrimSpace(h)) }
-
-// isLoopback reports whether hostname (no port, no brackets) names this
-// machine: localhost, *.localhost, 127.0.0.0/8 or ::1.
-func isLoopback(hostname string) bool {
-	if hostname == "localhost" || strings.HasSuffix(hostname, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(hostname)
-	return ip != nil && ip.IsLoopback()
-}
 
 // httpGuard refuses plain-HTTP requests to hosts that are not allowed them.
 //

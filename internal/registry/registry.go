@@ -57,16 +57,13 @@ func New(opts Options) *Client {
 		keychain:  opts.Keychain,
 		transport: opts.Transport,
 		userAgent: opts.UserAgent,
-		insecure:  make(map[string]bool, len(opts.Insecure)),
+		insecure:  pipeline.InsecureHosts(opts.Insecure),
 	}
 	if c.keychain == nil {
 		c.keychain = authn.DefaultKeychain
 	}
 	if c.transport == nil {
 		c.transport = remote.DefaultTransport
-	}
-	for _, h := range opts.Insecure {
-		c.insecure[normalHost(h)] = true
 	}
 	c.transport = &httpGuard{inner: c.transport, allowed: c.plainHTTP}
 	return c

@@ -77,13 +77,22 @@ func (r *Runner) lint(ctx context.Context, j *job, log io.Writer) error {
 // their results and the JUnit report, and fails on a blocking failure.
 func (r *Runner) test(ctx context.Context, j *job, log io.Writer) error {
 	_, sandboxed := r.scripts(j.project)
-	results, err := r.deps.Tester.Test(ctx, pipeline.TestSpec{
+	spec := pipeline.TestSpec{
 		Image: r.ref(j, "test"), Digest: j.digest,
 		TargetFile: j.paths.targetFile, ContextDir: j.paths.context, RepoRoot: j.dir,
 		Dir: j.paths.gitPath, Config: j.repo, HasRepo: j.hasRepo,
 		Project: j.project, Commit: j.build.Commit, Sandboxed: sandboxed,
-	}, log)
+	}
+	if j.pushing != nil {
+		spec.Digest, spec.Pushed, spec.Built = "", j.pushing.wait, j.built
+	}
+	results, err := r.deps.Tester.Test(ctx, spec, log)
 	r.record(ctx, j, log, results)
+	if j.pushing != nil {
+		if perr := r.awaitPush(ctx, j, log); perr != nil {
+			return perr
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("running tests: %w", err)
 	}

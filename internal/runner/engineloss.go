@@ -46,10 +46,13 @@ func (r *Runner) engineBack(ctx context.Context, j *job, saved job, name pipelin
 	// The stage's early scan (started with the test stage) may have
 	// failed with the engine: it starts again with the test stage, and
 	// the scan stage scans by itself.
+	// So may the push of NAME:test: it starts again with the test stage.
 	r.stopScan(j)
+	r.stopPush(j)
 	*j = saved
 	j.scanning = nil
 	if name == pipeline.StageTest {
+		r.startPush(ctx, j)
 		r.startScan(ctx, j)
 	}
 	lw.note("[hoist] the container engine answers again\n\n")

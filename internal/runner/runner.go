@@ -176,7 +176,9 @@ type job struct {
 	repo    pipeline.RepoConfig
 	hasRepo bool
 	imageID string
-	digest  string
+	digest  string                 // of NAME:test in the registry, once pushed
+	built   pipeline.ImageConfig   // the image as the executor has it
+	pushing *pushing               // the push of NAME:test, from the build stage's end
 	from    []pipeline.ImageRef    // FROM images Hoist may build
 	results []pipeline.CheckResult // lint and test results so far
 	// unchanged is the skip reason when these inputs were delivered before,
@@ -235,6 +237,12 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	}
 	ctx = pipeline.WithLimits(ctx, j.limits)
 	defer r.cleanup(j)
+	// The test stage's checks and the scan beside them read the image's
+	// layers from the registry once, through files removed as the build
+	// ends (pipeline.SharedLayers).
+	layers := pipeline.NewLayerShare(r.opts.WorkDir)
+	ctx = pipeline.WithLayerShare(ctx, layers)
+	defer r.closeLayers(j, layers)
 	stages := []namedStage{
 		{pipeline.StageCheckout, r.checkout},
 		{pipeline.StagePrebuild, r.prebuild},
@@ -247,6 +255,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	for i, s := range stages {
 		if leaseLost(ctx) {
 			r.stopScan(j)
+			r.stopPush(j)
 			return j.build, fmt.Errorf("build %d, attempt %d: %w", j.build.ID, j.build.Attempt, context.Cause(ctx))
 		}
 		if s.name == pipeline.StageTest {
@@ -266,6 +275,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 		err := r.runStage(ctx, j, s.name, s.run)
 		if leaseLost(ctx) {
 			r.stopScan(j)
+			r.stopPush(j)
 			return j.build, fmt.Errorf("build %d, attempt %d: %w", j.build.ID, j.build.Attempt, context.Cause(ctx))
 		}
 		if err == nil && j.unchanged != "" {
@@ -289,6 +299,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 		j.build.Status = pipeline.StatusSucceeded
 	}
 	r.stopScan(j) // before the reap: the scan's containers are the build's
+	r.stopPush(j)
 	r.reap(ctx, j)
 	j.build.Finished = now()
 	if err := r.deps.Store.UpdateBuild(context.WithoutCancel(ctx), j.build); err != nil {
@@ -450,6 +461,13 @@ func (r *Runner) cleanup(j *job) {
 	}
 	if err := os.RemoveAll(j.dir); err != nil {
 		r.opts.Logger.Warn("removing workspace", "dir", j.dir, "err", err)
+	}
+}
+
+// closeLayers removes the layers j's stages kept (pipeline.LayerShare).
+func (r *Runner) closeLayers(j *job, layers *pipeline.LayerShare) {
+	if err := layers.Close(); err != nil {
+		r.opts.Logger.Warn("removing the build's kept layers", "build", j.build.ID, "err", err)
 	}
 }
 

@@ -77,7 +77,7 @@ func (r *Runner) scanSpec(j *job) pipeline.ScanSpec {
 }
 
 // earlyScan is a build's scan, started with its test stage (it reads the
-// NAME:test the build stage pushed, as the tests do), so that the scan
+// NAME:test in the registry, once pushed, as the tests do), so that the scan
 // stage only waits for what is left of it. Its output goes to a file until
 // the scan stage writes it to its own log; a failing test discards it.
 type earlyScan struct {
@@ -87,6 +87,7 @@ type earlyScan struct {
 
 	// Set before done is closed.
 	started, finished time.Time
+	pushWait          time.Duration // of the scan's time, waiting for NAME:test to be pushed
 	report            pipeline.ScanReport
 	err               error
 }
@@ -109,11 +110,17 @@ func (r *Runner) startScan(ctx context.Context, j *job) {
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	es := &earlyScan{cancel: cancel, done: make(chan struct{}), out: out, started: now()}
-	spec := r.scanSpec(j)
+	spec, push := r.scanSpec(j), j.pushing
 	go func() {
 		defer close(es.done)
+		defer func() { es.finished = now() }()
+		if push != nil { // the scan reads the registry's copy
+			if spec.Digest, es.err = push.wait(sctx); es.err != nil {
+				return
+			}
+			es.pushWait = now().Sub(es.started)
+		}
 		es.report, es.err = r.deps.Scanner.Scan(sctx, spec, out)
-		es.finished = now()
 	}()
 	j.scanning = es
 }
@@ -126,6 +133,9 @@ func (r *Runner) awaitScan(es *earlyScan, log io.Writer) (pipeline.ScanReport, e
 	waited := now().Sub(waitFrom)
 	took := es.finished.Sub(es.started).Round(time.Millisecond)
 	line := fmt.Sprintf("scanned while the tests ran: the scan started with the test stage at %s and took %s", es.started.Format("15:04:05.000"), took)
+	if es.pushWait >= time.Millisecond {
+		line += fmt.Sprintf(" (%s of it waiting for the image to be pushed)", es.pushWait.Round(time.Millisecond))
+	}
 	if waited >= time.Millisecond {
 		line += fmt.Sprintf(", %s of it after the tests", waited.Round(time.Millisecond))
 	}

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,9 +76,12 @@ func (d *Dispatcher) readGraph(ctx context.Context, fresh bool) error {
 // claimReady claims the oldest queued build that is ready: its project is
 // not running, and none of its ancestors is queued or running (a child
 // waits for every parent that may still change). Ancestors on a cycle with the
-// build are not waited for; the runner fails such a build. When none is
+// build are not waited for; the runner fails such a build. A build queued
+// again after it lost its runner (Attempt > 1) goes before the others: it
+// had its turn, and waited for its lease to run out. With retries, only
+// those whose lost runner was not this process are claimed. When none is
 // ready, pipeline.ErrNotFound.
-func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
+func (d *Dispatcher) claimReady(ctx context.Context, retries bool) (pipeline.Build, error) {
 	// One snapshot of the builds queued, running, or ended but not yet
 	// settled after their cascade (here or elsewhere): a child waits for
 	// each of them, and their repositories are held.
@@ -97,7 +101,7 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 		busy[b.Project] = true
 		switch b.Status {
 		case pipeline.StatusQueued:
-			queued = true
+			queued = queued || !retries || b.Attempt > 1
 		case pipeline.StatusRunning:
 			running[b.Project] = true
 			repos[repository(b.Project)] = true
@@ -112,8 +116,11 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 	if err != nil {
 		return pipeline.Build{}, err
 	}
+	slices.SortStableFunc(active, func(a, b pipeline.Build) int {
+		return cmp.Compare(min(b.Attempt, 2), min(a.Attempt, 2)) // retried first
+	})
 	for _, b := range active {
-		if b.Status != pipeline.StatusQueued || running[b.Project] || repos[repository(b.Project)] || waitsForParent(g, b.Project, busy) {
+		if b.Status != pipeline.StatusQueued || retries && !d.lostElsewhere(b) || running[b.Project] || repos[repository(b.Project)] || waitsForParent(g, b.Project, busy) {
 			continue
 		}
 		claimed, err := d.store.ClaimID(ctx, b.ID, d.lease(time.Now()), time.Now())
@@ -123,6 +130,13 @@ func (d *Dispatcher) claimReady(ctx context.Context) (pipeline.Build, error) {
 		return claimed, err
 	}
 	return pipeline.Build{}, pipeline.ErrNotFound
+}
+
+// lostElsewhere reports whether b was queued again after it lost a runner
+// that is not this process: its earlier attempt does not still wind down
+// here, holding a worker. d.mu is held.
+func (d *Dispatcher) lostElsewhere(b pipeline.Build) bool {
+	return b.Attempt > 1 && d.running[b.ID] == nil
 }
 
 // repository is the image repository of the project with key (ns/name of

@@ -53,7 +53,11 @@ type BuildObserver interface {
 
 // DispatcherOptions configure a Dispatcher.
 type DispatcherOptions struct {
-	Workers  int           // builds run at once up to the end of their build stage (see pipeline.HandOff); default 1
+	// Workers is how many builds run at once up to the end of their
+	// build stage (see pipeline.HandOff); default 1. One more may run: a
+	// build queued again after it lost its runner (a worker killed, a
+	// machine gone), which does not wait for a worker to be free.
+	Workers  int
 	Poll     time.Duration // how often idle workers look for queued builds; default 1 s
 	Logger   *slog.Logger  // nil: discard
 	Observer BuildObserver // nil: nobody
@@ -77,7 +81,8 @@ type DispatcherOptions struct {
 // Dispatcher runs the builds queued in a store, as a long-lived service
 // does: at most Workers at once up to the end of their build stage (then
 // a build hands its worker back, pipeline.HandOff, and goes on by itself;
-// the executor bounds those), one at a time per project (the store's
+// the executor bounds those), and one more that lost its runner elsewhere
+// (DispatcherOptions.Workers), one at a time per project (the store's
 // Claim sees to that, also across servers sharing the database), and one at
 // a time per image repository (their NAME:test tags would race: the
 // store's holds, pipeline.HoldStore, see to that across processes too). It
@@ -87,6 +92,9 @@ type Dispatcher struct {
 	exec  Executor
 	opts  DispatcherOptions
 	wake  chan struct{}
+	// retryWake wakes the worker that runs only the builds queued again
+	// after they lost their runner (retries).
+	retryWake chan struct{}
 
 	mu      sync.Mutex
 	running map[int64]*runEntry // builds this process runs
@@ -110,8 +118,9 @@ func NewDispatcher(store DispatchStore, exec Executor, opts DispatcherOptions) *
 	}
 	leaseDefaults(&opts)
 	return &Dispatcher{store: store, exec: exec, opts: opts,
-		wake:    make(chan struct{}, opts.Workers),
-		running: map[int64]*runEntry{}}
+		wake:      make(chan struct{}, opts.Workers),
+		retryWake: make(chan struct{}, 1),
+		running:   map[int64]*runEntry{}}
 }
 
 // Run deals with the builds left running by an earlier server (Recover),
@@ -132,8 +141,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.expireLeases(ctx) })
 	for range d.opts.Workers {
-		wg.Go(func() { d.work(ctx) })
+		wg.Go(func() { d.work(ctx, false) })
 	}
+	// A build that lost its runner runs again within about twice the
+	// lease, even when every worker is busy: its first attempt already
+	// had a worker, which is gone.
+	wg.Go(func() { d.work(ctx, true) })
 	wg.Wait()
 	d.builds.Wait() // those handed off go on without a worker
 	return nil
@@ -263,12 +276,25 @@ func (d *Dispatcher) signal() {
 	}
 }
 
-// work claims and runs builds until ctx ends.
-func (d *Dispatcher) work(ctx context.Context) {
+// signalRetry wakes the worker of retries, if it is waiting.
+func (d *Dispatcher) signalRetry() {
+	select {
+	case d.retryWake <- struct{}{}:
+	default:
+	}
+}
+
+// work claims and runs builds until ctx ends; only builds queued again
+// after they lost their runner when retries is set.
+func (d *Dispatcher) work(ctx context.Context, retries bool) {
+	wake := d.wake
+	if retries {
+		wake = d.retryWake
+	}
 	idle := time.NewTimer(d.opts.Poll)
 	defer idle.Stop()
 	for ctx.Err() == nil {
-		b, r, err := d.claim(ctx)
+		b, r, err := d.claim(ctx, retries)
 		if err == nil {
 			d.signal() // another build may be ready for another worker
 			d.start(b, r)
@@ -280,7 +306,7 @@ func (d *Dispatcher) work(ctx context.Context) {
 		idle.Reset(d.opts.Poll)
 		select {
 		case <-ctx.Done():
-		case <-d.wake:
+		case <-wake:
 		case <-idle.C:
 		}
 	}
@@ -296,13 +322,14 @@ type runEntry struct {
 	done chan struct{} // closed when the attempt has ended here
 }
 
-// claim takes a queued build and registers it as running here, with a
-// context Cancel can cancel. An earlier attempt of the same build still
-// winding down here lost it (the store gave it out again): it is cancelled.
-func (d *Dispatcher) claim(ctx context.Context) (pipeline.Build, *runEntry, error) {
+// claim takes a queued build (a retry when retries is set) and registers
+// it as running here, with a context Cancel can cancel. An earlier attempt
+// of the same build still winding down here lost it (the store gave it out
+// again): it is cancelled.
+func (d *Dispatcher) claim(ctx context.Context, retries bool) (pipeline.Build, *runEntry, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b, err := d.claimReady(ctx)
+	b, err := d.claimReady(ctx, retries)
 	if err != nil {
 		return b, nil, err
 	}

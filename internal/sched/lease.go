@@ -146,7 +146,7 @@ func (d *Dispatcher) expire(ctx context.Context) error {
 		if b.Status == pipeline.StatusQueued {
 			wait := d.opts.Retry.Delay(b.Attempt - 1)
 			log.Warn("build lost its runner: queued again", "attempt", b.Attempt, "after", wait)
-			time.AfterFunc(wait, d.signal)
+			time.AfterFunc(wait, func() { d.signal(); d.signalRetry() })
 			continue
 		}
 		log.Warn("build lost its runner too many times", "status", b.Status, "reason", b.Reason)

@@ -124,6 +124,83 @@ func TestDispatcherLeaseRetakenByAnother(t *testing.T) {
 	}
 }
 
+// lostRunner queues a build of key, claims it for a runner that dies at
+// once and expires its lease: the build is queued again as attempt 2, ready
+// a millisecond later.
+func lostRunner(t *testing.T, st *sqlite.Store, key string) pipeline.Build {
+	t.Helper()
+	ctx, now := context.Background(), time.Now()
+	q, _, err := st.Enqueue(ctx, key, "test", now)
+	must(t, err)
+	_, err = st.ClaimID(ctx, q.ID, pipeline.Lease{Holder: "killed", Until: now.Add(-time.Second)}, now.Add(-2*time.Second))
+	must(t, err)
+	bs, err := st.ExpireLeases(ctx, now, pipeline.Retry{Attempts: 3, Backoff: time.Millisecond})
+	must(t, err)
+	if len(bs) != 1 || bs[0].ID != q.ID || bs[0].Attempt != 2 {
+		t.Fatalf("ExpireLeases = %+v, want build %d queued as attempt 2", bs, q.ID)
+	}
+	return bs[0]
+}
+
+// TestDispatcherRetriedFirst: builds queued again after they lost their
+// runner take the free workers before a build queued before them that has
+// not run yet: they already had their turn, and waited for their lease to
+// run out (a killed worker's build must run again within twice the lease).
+func TestDispatcherRetriedFirst(t *testing.T) {
+	var fresh pipeline.Build
+	lost := map[int64]bool{}
+	f := start(t, 1, []string{"a/fresh:1", "b/lost:1", "c/lost:1"}, func(st *sqlite.Store) {
+		var err error
+		fresh, _, err = st.Enqueue(context.Background(), "a/fresh:1", "test", time.Now())
+		must(t, err)
+		lost[lostRunner(t, st, "b/lost:1").ID] = true
+		lost[lostRunner(t, st, "c/lost:1").ID] = true
+	})
+	// The worker and the worker of retries.
+	for range 2 {
+		if b := f.started(); !lost[b.ID] || b.Attempt != 2 {
+			t.Errorf("started build %d (%s) attempt %d, want a retried one, attempt 2, before the fresh %d", b.ID, b.Project, b.Attempt, fresh.ID)
+		}
+	}
+	f.quiet()
+	f.exec.release <- struct{}{}
+	f.exec.release <- struct{}{}
+	if b := f.started(); b.ID != fresh.ID {
+		t.Errorf("then started build %d (%s), want %d", b.ID, b.Project, fresh.ID)
+	}
+	f.exec.release <- struct{}{}
+	f.status(fresh.ID, pipeline.StatusSucceeded)
+}
+
+// TestDispatcherRetriedWhileBusy: a build queued again after it lost its
+// runner does not wait for a busy worker (its first attempt had one,
+// which is gone); a fresh build does.
+func TestDispatcherRetriedWhileBusy(t *testing.T) {
+	f := start(t, 1, []string{"a/busy:1", "b/lost:1", "c/fresh:1"}, nil)
+	busy, _ := f.trigger("a/busy:1")
+	if b := f.started(); b.ID != busy.ID {
+		t.Fatalf("started build %d, want %d", b.ID, busy.ID)
+	}
+	lost := lostRunner(t, f.st, "b/lost:1")
+	if b := f.started(); b.ID != lost.ID || b.Attempt != 2 {
+		t.Fatalf("while the worker is busy, started build %d (%s) attempt %d; want the retried %d", b.ID, b.Project, b.Attempt, lost.ID)
+	}
+	fresh, _ := f.trigger("c/fresh:1")
+	f.quiet()
+	f.exec.release <- struct{}{}
+	f.exec.release <- struct{}{}
+	if b := f.started(); b.ID != fresh.ID {
+		t.Errorf("then started build %d, want the fresh %d", b.ID, fresh.ID)
+	}
+	f.exec.release <- struct{}{}
+	for _, id := range []int64{busy.ID, lost.ID, fresh.ID} {
+		f.status(id, pipeline.StatusSucceeded)
+	}
+	if f.exec.maxActive != 2 {
+		t.Errorf("%d builds ran at once, want 2: one worker and one retry", f.exec.maxActive)
+	}
+}
+
 // TestDispatcherLeaseAttemptLimit: a build that keeps losing its runner is
 // failed after the last attempt, with the reason, and reported once; the
 // runners that lost it cannot record over the failure.

@@ -27,24 +27,58 @@ type call struct {
 	shown string // the URL as the user gave it, password redacted
 }
 
-// command prepares git with args in dir, never prompting, in its own
-// process group so that a cancelled ctx also stops its helpers (ssh,
+// Runner runs the git commands of a Git: on Hoist's host (the default),
+// or somewhere else, such as a pod, so that the checkout's logic is the
+// same wherever git runs.
+type Runner interface {
+	// Run runs git with args in the folder dir ("" for the runner's own
+	// working folder), with env added to its environment, its standard
+	// output to stdout and its standard error to stderr (Run never writes
+	// to them at once: they may be one writer), and returns once it has
+	// ended: nil when it exited with status 0, else an error saying how it
+	// ended ("exit status 128"). When ctx ends, git and every process it
+	// started are stopped. Safe for concurrent use.
+	Run(ctx context.Context, dir string, args, env []string, stdout, stderr io.Writer) error
+}
+
+// runner is g's Runner, git on this host by default.
+func (g *Git) runner() Runner {
+	if g.Runner != nil {
+		return g.Runner
+	}
+	return hostRunner{bin: g.Binary}
+}
+
+// onHost reports whether git runs on this host, where Checkout's folder is.
+func (g *Git) onHost() bool { return g.Runner == nil }
+
+// hostRunner runs git on this host with Hoist's environment, in a process
+// group of its own so that a cancelled ctx also stops its helpers (ssh,
 // git-remote-https).
-func (c *call) command(dir string, args ...string) *exec.Cmd {
-	bin := c.git.Binary
+type hostRunner struct{ bin string }
+
+func (h hostRunner) Run(ctx context.Context, dir string, args, env []string, stdout, stderr io.Writer) error {
+	bin := h.bin
 	if bin == "" {
 		bin = "git"
 	}
-	full := append([]string{"-c", "credential.interactive=never"}, args...)
-	cmd := exec.CommandContext(c.ctx, bin, full...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	// Marked with the build, so that a restarted server kills a git a
-	// crash left hanging on a server that does not answer.
-	cmd.Env = append(c.git.lowSpeed(environ()), pipeline.OwnerOf(c.ctx).Env()...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = 5 * time.Second
-	return cmd
+	return cmd.Run()
+}
+
+// runGit runs git with args in dir through the runner, never prompting.
+func (c *call) runGit(dir string, stdout, stderr io.Writer, args ...string) error {
+	full := append([]string{"-c", "credential.interactive=never"}, args...)
+	// Marked with the build, so that a restarted server kills a git a
+	// crash left hanging on a server that does not answer.
+	env := append(c.git.lowSpeed(environ()), pipeline.OwnerOf(c.ctx).Env()...)
+	return c.git.runner().Run(c.ctx, dir, full, env, stdout, stderr)
 }
 
 // killGroup kills cmd's process group.
@@ -55,17 +89,17 @@ func killGroup(cmd *exec.Cmd) error {
 	return nil
 }
 
-// environ is Hoist's environment with every way git could ask for a
-// password switched off.
+// environ is what git's environment gets on top of the runner's (Hoist's
+// own, on this host): every way git could ask for a password switched off.
 func environ() []string {
-	env := append(os.Environ(),
+	env := []string{
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_ASKPASS=", // set and empty: neither core.askPass nor SSH_ASKPASS is tried
 		"SSH_ASKPASS_REQUIRE=never",
 		"GCM_INTERACTIVE=never",
 		"LC_ALL=C", // English messages, which classify reads
 		"LANGUAGE=",
-	)
+	}
 	if os.Getenv("GIT_SSH_COMMAND") == "" && os.Getenv("GIT_SSH") == "" {
 		env = append(env, "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
 	}
@@ -105,24 +139,19 @@ func (c *call) run(dir string, args ...string) (string, error) {
 		shown[i] = pipeline.RedactURL(a)
 	}
 	fmt.Fprintf(c.log, "$ git %s\n", strings.Join(shown, " "))
-	cmd := c.command(dir, args...)
 	out := &tee{log: c.log}
-	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
+	err := c.runGit(dir, out, out, args...)
 	return string(out.tail), err
 }
 
 // output runs git with args in dir without logging and returns its
 // standard output, trimmed.
 func (c *call) output(dir string, args ...string) (string, error) {
-	cmd := c.command(dir, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
+	var out, stderr bytes.Buffer
+	if err := c.runGit(dir, &out, &stderr, args...); err != nil {
 		return "", fmt.Errorf("git %s: %w: %s", args[0], err, lastLine(stderr.String()))
 	}
-	return strings.TrimSpace(string(out)), nil
+	return strings.TrimSpace(out.String()), nil
 }
 
 // tee copies output to the log and keeps its last maxTail bytes. A failing
@@ -150,7 +179,7 @@ func remoteURL(u string) (string, error) {
 		return "", errors.New("empty repository URL")
 	case strings.HasPrefix(u, "-"):
 		return "", fmt.Errorf("repository URL %q must not start with '-'", u)
-	case strings.Contains(u, "://"), scpLike(u):
+	case strings.Contains(u, "://"), pipeline.IsSCPLike(u):
 		return u, nil
 	}
 	abs, err := filepath.Abs(u)
@@ -158,12 +187,4 @@ func remoteURL(u string) (string, error) {
 		return "", fmt.Errorf("repository path %s: %w", u, err)
 	}
 	return "file://" + abs, nil
-}
-
-// scpLike reports whether u is an scp-like ssh address (user@host:path):
-// git's rule is a colon before the first slash.
-func scpLike(u string) bool {
-	colon := strings.IndexByte(u, ':')
-	slash := strings.IndexByte(u, '/')
-	return colon > 0 && (slash < 0 || colon < slash)
 }

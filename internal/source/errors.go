@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/hoistci/hoist/internal/pipeline"
 )
 
 // The kinds of checkout failure a user can fix; test with errors.Is.
@@ -13,7 +15,7 @@ var (
 	ErrRepoNotFound = errors.New("repository not found")
 	// ErrAuthRequired: the server wants credentials git does not have, or
 	// refused the ones it had.
-	ErrAuthRequired = errors.New("authentication required")
+	ErrAuthRequired = pipeline.ErrAuthRequired
 	// ErrRefNotFound: the branch, tag or commit is not in the repository.
 	ErrRefNotFound = errors.New("branch, tag or commit not found")
 )

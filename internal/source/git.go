@@ -7,12 +7,10 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	neturl "net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -29,6 +27,13 @@ type Git struct {
 	// nothing before git gives up; 0: DefaultLowSpeedTime. It does not
 	// bound a whole checkout: give ctx a deadline for that.
 	LowSpeedTime time.Duration
+	// Runner runs git; nil: Binary on this host. With a Runner, the dir
+	// Checkout is given is a folder where the Runner runs git, which
+	// exists and is empty, and Checkout makes no call to this host's file
+	// system: the Runner's owner copies the checkout where it is needed,
+	// and throws the folder away when the checkout fails. Head, Branches
+	// and DefaultBranch use it too.
+	Runner Runner
 }
 
 var _ pipeline.Source = (*Git)(nil)
@@ -56,31 +61,20 @@ func (g *Git) Checkout(ctx context.Context, url, branch, dir string, log io.Writ
 	if err != nil {
 		return "", err
 	}
-	if err := checkEmpty(dir); err != nil {
-		return "", err
+	if g.onHost() {
+		if err := pipeline.CheckoutDirReady(dir); err != nil {
+			return "", err
+		}
 	}
 	c := &call{git: g, ctx: ctx, log: log, shown: pipeline.RedactURL(url)}
 	commit, err := c.checkout(remote, branch, dir)
 	if err != nil {
-		_ = os.RemoveAll(dir)
+		if g.onHost() {
+			_ = os.RemoveAll(dir)
+		}
 		return "", err
 	}
 	return commit, nil
-}
-
-// checkEmpty returns an error unless dir is missing or an empty folder.
-func checkEmpty(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checkout folder %s: %w", dir, err)
-	}
-	if len(entries) > 0 {
-		return fmt.Errorf("checkout folder %s already exists and is not empty", dir)
-	}
-	return nil
 }
 
 // checkout fetches ref into dir, then its submodules, and returns HEAD.
@@ -145,8 +139,10 @@ func (c *call) clone(remote, branch, dir string) error {
 // fetchCommit checks out one commit: a shallow fetch of a full SHA when the
 // server allows it, else the whole history.
 func (c *call) fetchCommit(remote, sha, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating checkout folder: %w", err)
+	if c.git.onHost() {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating checkout folder: %w", err)
+		}
 	}
 	if out, err := c.run(dir, "init", "--quiet", "--initial-branch=hoist"); err != nil {
 		return c.failed("initialising", err, out)
@@ -186,8 +182,10 @@ func (c *call) detach(dir, rev string) error {
 }
 
 // submodules checks out the submodules, shallow if the servers allow it.
+// Whether there are any git says (the commit has a .gitmodules), wherever
+// the checkout lies.
 func (c *call) submodules(dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, ".gitmodules")); err != nil {
+	if _, err := c.output(dir, "rev-parse", "--verify", "--quiet", "HEAD:.gitmodules"); err != nil {
 		return nil
 	}
 	out, err := c.run(dir, "submodule", "update", "--init", "--recursive", "--depth", "1")

@@ -24,10 +24,8 @@ func (g *Git) Head(ctx context.Context, url, branch string) (string, error) {
 		return "", fmt.Errorf("reading the head of %s: branch %q is not a branch name", pipeline.RedactURL(url), branch)
 	}
 	c := &call{git: g, ctx: ctx, shown: pipeline.RedactURL(url)}
-	cmd := c.command("", "ls-remote", "--heads", "--", remote, "refs/heads/"+branch)
 	var out, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
+	if err := c.runGit("", &out, &stderr, "ls-remote", "--heads", "--", remote, "refs/heads/"+branch); err != nil {
 		if e := c.classify(stderr.String()); e != nil {
 			return "", e
 		}
@@ -51,16 +49,14 @@ func (g *Git) Branches(ctx context.Context, url string) (map[string]string, erro
 		return nil, err
 	}
 	c := &call{git: g, ctx: ctx, shown: pipeline.RedactURL(url)}
-	if dir, ok := localGitDir(remote); ok {
+	if dir, ok := localGitDir(remote); ok && g.onHost() {
 		if heads, err := c.localBranches(dir); err == nil {
 			return heads, nil
 		}
 		// ls-remote says what is wrong with it.
 	}
-	cmd := c.command("", "ls-remote", "--heads", "--", remote)
 	var out, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
+	if err := c.runGit("", &out, &stderr, "ls-remote", "--heads", "--", remote); err != nil {
 		if e := c.classify(stderr.String()); e != nil {
 			return nil, e
 		}
@@ -124,10 +120,8 @@ func (g *Git) DefaultBranch(ctx context.Context, url string) (string, error) {
 		return "", err
 	}
 	c := &call{git: g, ctx: ctx, shown: pipeline.RedactURL(url)}
-	cmd := c.command("", "ls-remote", "--symref", "--", remote, "HEAD")
 	var out, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
+	if err := c.runGit("", &out, &stderr, "ls-remote", "--symref", "--", remote, "HEAD"); err != nil {
 		if e := c.classify(stderr.String()); e != nil {
 			return "", e
 		}

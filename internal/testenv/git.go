@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -114,7 +115,40 @@ func GitHTTPServerAuth(t testing.TB, root, user, pass string) string {
 	return gitServer(t, root, user, pass)
 }
 
+// GitHTTPServerOn is GitHTTPServer listening on ip (a port of its own)
+// rather than on 127.0.0.1: on NodeIP, pods of the test cluster reach it.
+// With user or pass set, it asks for them as GitHTTPServerAuth does.
+func GitHTTPServerOn(t testing.TB, ip, root, user, pass string) string {
+	t.Helper()
+	return gitServerOn(t, ip, root, user, pass)
+}
+
+// NodeIP is this machine's address that the pods of the test cluster
+// (scripts/k3s.sh runs it here) reach it on: the source address of its
+// route to the rest of the network (the default route's), not loopback,
+// which in a pod is the pod's own.
+func NodeIP(t testing.TB) string {
+	t.Helper()
+	// A UDP "connection" sends nothing: it only picks the route.
+	c, err := net.Dial("udp4", "192.0.2.1:9")
+	if err != nil {
+		t.Fatalf("finding this machine's address: %v", err)
+	}
+	defer c.Close()
+	ip := c.LocalAddr().(*net.UDPAddr).IP
+	if ip.IsLoopback() || ip.IsUnspecified() {
+		t.Fatalf("this machine's address on its default route is %s: pods cannot reach it", ip)
+	}
+	return ip.String()
+}
+
 func gitServer(t testing.TB, root, user, pass string) string {
+	t.Helper()
+	return gitServerOn(t, "", root, user, pass)
+}
+
+// gitServerOn serves on ip ("": 127.0.0.1).
+func gitServerOn(t testing.TB, ip, root, user, pass string) string {
 	t.Helper()
 	backend := filepath.Join(Git(t, "", "--exec-path"), "git-http-backend")
 	if _, err := os.Stat(backend); err != nil {
@@ -143,7 +177,16 @@ func gitServer(t testing.TB, root, user, pass string) string {
 	if user != "" || pass != "" {
 		h = basicAuth(h, user, pass)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	if ip != "" {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatalf("listening on %s: %v", ip, err)
+		}
+		srv.Listener.Close()
+		srv.Listener = l
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -76,6 +76,36 @@ func (w *prefixWriter) line(l []byte) {
 	_, _ = w.out.Write(append([]byte(w.prefix), l...))
 }
 
+// countingWriter counts the bytes written to w through it. One goroutine
+// at a time writes to it.
+type countingWriter struct {
+	w *prefixWriter
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.w.Write(p)
+}
+
+// skipWriter drops the first skip bytes written to it and writes the rest
+// to w.
+type skipWriter struct {
+	w    io.Writer
+	skip int64
+}
+
+func (s *skipWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if s.skip >= int64(n) {
+		s.skip -= int64(n)
+		return n, nil
+	}
+	_, err := s.w.Write(p[s.skip:])
+	s.skip = 0
+	return n, err
+}
+
 // tailBuffer keeps the last limit bytes written to it.
 type tailBuffer struct {
 	mu    sync.Mutex

@@ -153,6 +153,17 @@ type run struct {
 	mu      sync.Mutex
 	streams sync.WaitGroup
 	writers []*prefixWriter
+	outputs map[string]*followed // by container ID; used by do's goroutine only
+}
+
+// followed is the output of one service's container, which a goroutine of
+// its own follows to the log.
+type followed struct {
+	service        string
+	stdout, stderr *countingWriter
+	stop           context.CancelFunc // ends the follow
+	done           chan struct{}      // closed when the follow has ended
+	completed      bool
 }
 
 // do runs the test and returns sut's exit code.
@@ -188,6 +199,7 @@ func (rn *run) do(ctx context.Context) (int, error) {
 			if err != nil {
 				return 0, fmt.Errorf("waiting for service %s: %w", d.service, err)
 			}
+			rn.complete(ctx, ids[d.service])
 			if code != 0 {
 				return 0, fmt.Errorf("service %s exited %d, and %s depends on it completing successfully", d.service, code, svc.name)
 			}
@@ -203,6 +215,7 @@ func (rn *run) do(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("waiting for sut: %w", err)
 	}
+	rn.complete(ctx, sut)
 	return code, nil
 }
 
@@ -266,15 +279,56 @@ func (rn *run) start(ctx context.Context, svc *service, netID string) (string, e
 	if svc.name == sutName {
 		tee = rn.tail
 	}
-	stdout, stderr := rn.writer(svc.name, tee), rn.writer(svc.name, tee)
+	fctx, stop := context.WithCancel(ctx)
+	o := &followed{
+		service: svc.name,
+		stdout:  &countingWriter{w: rn.writer(svc.name, tee)},
+		stderr:  &countingWriter{w: rn.writer(svc.name, tee)},
+		stop:    stop,
+		done:    make(chan struct{}),
+	}
+	if rn.outputs == nil {
+		rn.outputs = map[string]*followed{}
+	}
+	rn.outputs[id] = o
 	rn.streams.Add(1)
 	go func() {
 		defer rn.streams.Done()
-		_ = rn.e.ContainerOutput(ctx, id, stdout, stderr, true)
-		stdout.flush()
-		stderr.flush()
+		defer close(o.done)
+		_ = rn.e.ContainerOutput(fctx, id, o.stdout, o.stderr, true)
 	}()
 	return id, nil
+}
+
+// complete makes sure that the log holds all the output of the container
+// id, which exited, before the run goes on (and removes it in the end):
+// it waits a little for the follow of its output to end, ends it, then
+// reads the output again without following and logs what the follow
+// missed. Nothing orders the follow before the container's end: on a
+// loaded machine the engine can answer it once the container is gone, or
+// end it early, and a short-lived sut's output was lost.
+func (rn *run) complete(ctx context.Context, id string) {
+	o := rn.outputs[id]
+	if o == nil || o.completed {
+		return
+	}
+	o.completed = true
+	timer := time.NewTimer(drainTimeout)
+	defer timer.Stop()
+	select {
+	case <-o.done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	o.stop()
+	<-o.done
+	stdout := &skipWriter{w: o.stdout, skip: o.stdout.n}
+	stderr := &skipWriter{w: o.stderr, skip: o.stderr.n}
+	if err := rn.e.ContainerOutput(ctx, id, stdout, stderr, false); err != nil {
+		fmt.Fprintf(rn.log, "[autotest] reading the output of service %s: %v\n", o.service, err)
+	}
+	o.stdout.w.flush()
+	o.stderr.w.flush()
 }
 
 // writer returns a writer to the log that prefixes each line with name

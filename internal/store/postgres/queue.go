@@ -48,9 +48,10 @@ func (s *Store) Enqueue(ctx context.Context, project, cause string, now time.Tim
 }
 
 // Claim takes the oldest queued build (by id) whose project has no running
-// build, marks it running with Started = now and returns it; when none is
-// ready, pipeline.ErrNotFound. Concurrent claimers, in this process or
-// another, skip the builds another is taking (SKIP LOCKED) and
+// build, a build queued again after it lost its runner (attempt > 1)
+// before the others, marks it running with Started = now and returns it;
+// when none is ready, pipeline.ErrNotFound. Concurrent claimers, in this
+// process or another, skip the builds another is taking (SKIP LOCKED) and
 // never start two builds of one project.
 func (s *Store) Claim(ctx context.Context, now time.Time) (pipeline.Build, error) {
 	b, err := s.claim(ctx, pipeline.Lease{}, now, 0)
@@ -72,8 +73,9 @@ func (s *Store) ClaimID(ctx context.Context, id int64, lease pipeline.Lease, now
 }
 
 // claim marks running, with Started = now and held by lease (none when
-// zero), the oldest queued build (the one with id when id is not 0) whose
-// backoff has passed and whose project has no running build;
+// zero), the oldest queued build (the one with id when id is not 0; one
+// queued again after it lost its runner first) whose backoff has passed
+// and whose project has no running build;
 // pipeline.ErrNotFound when none is ready.
 //
 // A candidate row is locked with SKIP LOCKED, so claimers never wait on
@@ -92,7 +94,7 @@ func (s *Store) claim(ctx context.Context, lease pipeline.Lease, now time.Time, 
 				AND COALESCE(not_before, 0) <= $5
 				AND NOT EXISTS (SELECT 1 FROM builds WHERE project = b.project AND status = $2)
 				AND NOT `+heldRepository+`
-				ORDER BY id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED`,
+				ORDER BY attempt > 1 DESC, id LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED`,
 				pipeline.StatusQueued, pipeline.StatusRunning, id, passed, now.UnixNano()))
 			if err != nil {
 				return noRows(err)

@@ -42,12 +42,13 @@ func (s *Store) Enqueue(ctx context.Context, project, cause string, now time.Tim
 }
 
 // Claim takes the oldest queued build (by id) whose project has no running
-// build, marks it running with Started = now and returns it; when none is
-// ready, pipeline.ErrNotFound. The choice and the update are one immediate
-// transaction, so two claimers, in this process or another, never get the
-// same build.
+// build, a build queued again after it lost its runner (attempt > 1)
+// before the others, marks it running with Started = now and returns it;
+// when none is ready, pipeline.ErrNotFound. The choice and the update are
+// one immediate transaction, so two claimers, in this process or another,
+// never get the same build.
 func (s *Store) Claim(ctx context.Context, now time.Time) (pipeline.Build, error) {
-	b, err := s.claim(ctx, pipeline.Lease{}, now, "ORDER BY id LIMIT 1")
+	b, err := s.claim(ctx, pipeline.Lease{}, now, "ORDER BY attempt > 1 DESC, id LIMIT 1")
 	if err != nil {
 		return pipeline.Build{}, fmt.Errorf("claiming a queued build: %w", err)
 	}

@@ -15,6 +15,7 @@ var leaseTests = []struct {
 	{"Lease/Renew", testLeaseRenew},
 	{"Lease/ExpireRetries", testLeaseExpireRetries},
 	{"Lease/ExpireLimit", testLeaseExpireLimit},
+	{"Lease/RetriedClaimedFirst", testLeaseRetriedClaimedFirst},
 	{"Lease/FailRunningSparesLeased", testFailRunningSparesLeased},
 	{"Lease/CancelRequest", testLeaseCancelRequest},
 	{"Lease/Release", testLeaseRelease},
@@ -152,6 +153,31 @@ func testLeaseExpireLimit(t *testing.T, s pipeline.Store) {
 	}
 	if cur, err := s.Build(ctx(t), b.ID); err != nil || cur.Status != pipeline.StatusFailed || cur.Reason != reason {
 		t.Errorf("after the lost runner's update: %s %q, %v; want failed %q", cur.Status, cur.Reason, err, reason)
+	}
+}
+
+// testLeaseRetriedClaimedFirst: a build queued again after it lost its
+// runner is claimed before the builds queued before it that have not run
+// yet: it already had its turn, and waited for its lease to run out.
+func testLeaseRetriedClaimedFirst(t *testing.T, s pipeline.Store) {
+	fresh, _ := enqueue(t, s, "a/x:latest")
+	q, _ := enqueue(t, s, "b/y:latest")
+	lost := claimLeased(t, s, q, "server-a", at(10, 0), at(7, 0))
+	got, err := s.ExpireLeases(ctx(t), at(11, 0), retry)
+	must(t, "ExpireLeases", err)
+	if len(got) != 1 || got[0].ID != lost.ID || got[0].Attempt != 2 {
+		t.Fatalf("ExpireLeases = %+v, want build %d queued as attempt 2", got, lost.ID)
+	}
+	later, _ := enqueue(t, s, "c/z:latest")
+	now := at(11, 0).Add(retry.Delay(1))
+	var order []int64
+	for range 3 {
+		b, err := s.Claim(ctx(t), now)
+		must(t, "Claim", err)
+		order = append(order, b.ID)
+	}
+	if d := diff([]int64{lost.ID, fresh.ID, later.ID}, order); d != "" {
+		t.Errorf("claimed IDs (-want +got): the retried build %d first, then by ID:\n%s", lost.ID, d)
 	}
 }
 

@@ -16,7 +16,8 @@
 //   - a credential whose Expires equals now has expired;
 //   - Enqueue and CreateBuild share one numbering per project;
 //   - Claim, CancelQueued and Active order builds by ID (the order they
-//     were created in), and concurrent claimers get every build exactly once;
+//     were created in; Claim takes a build queued again after it lost its
+//     runner first), and concurrent claimers get every build exactly once;
 //   - FailRunning also fails the running stages of the builds it fails;
 //   - a lease expires only after its Until (a lease ending at now holds);
 //     ExpireLeases marks the lost attempt's running stages failed with
