@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -19,16 +20,33 @@ import (
 // *EngineError whose message is the engine's own text.
 func (e *Engine) Build(ctx context.Context, spec pipeline.BuildSpec, log io.Writer) (string, error) {
 	id, err := e.build(ctx, spec, log)
-	if err != nil && lostImage(err) && ctx.Err() == nil {
-		// dockerd's classic builder can lose a cached image another build
-		// or an image removal touched at the same moment, and Podman's
-		// cache lookup a layer an image removal took; one more try with
-		// the cache as it is now gets past it.
+	for try := 1; try < lostImageTries && err != nil && lostImage(err); try++ {
+		// dockerd's classic builder looks for a cached step among every
+		// image with the same parent, and for FROM scratch that is every
+		// parentless image of the engine: one that any removal takes
+		// between its list and its read fails the build ("unable to find
+		// image"). Podman's cache lookup can likewise lose a layer an
+		// image removal took. Another try with the cache as it is now
+		// gets past it; on an engine where images come and go all the
+		// time, the next try can lose another one.
 		fmt.Fprintf(log, "\n[hoist] the engine lost an image during the build (%v); building once more\n\n", err)
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(time.Duration(try) * lostImagePause):
+		}
 		id, err = e.build(ctx, spec, log)
 	}
 	return id, err
 }
+
+// lostImageTries bounds the builds of one Build that lose an image;
+// lostImagePause is the pause before the second, and each next pause is
+// longer by as much.
+const (
+	lostImageTries = 5
+	lostImagePause = 250 * time.Millisecond
+)
 
 // lostImage reports whether err is the classic builder's transient
 // "unable to find image" for an image it had just used, or Podman's

@@ -3,9 +3,13 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -208,5 +212,76 @@ func TestBuildLabelsInOneStep(t *testing.T) {
 		if log := build(labels); !e.podman && !strings.Contains(log, "Using cache") {
 			t.Errorf("the second build did not use the cache for COPY .:\n%s", log)
 		}
+	}
+}
+
+// TestBuildTriesAgainWhenTheEngineLosesAnImage: the classic builder's
+// "unable to find image" (an image another removal took from its cache
+// lookup, which for FROM scratch reads every parentless image) makes
+// Build build again, more than once, up to lostImageTries builds; a
+// failure that is not a lost image is not tried again.
+func TestBuildTriesAgainWhenTheEngineLosesAnImage(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	builds, lose := 0, 0
+	e := engineVia(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/build") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			builds++
+			lost := lose > 0
+			if lost {
+				lose--
+			}
+			mu.Unlock()
+			if !lost {
+				next.ServeHTTP(w, r)
+				return
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintln(w, `{"stream":"Step 1/3 : FROM scratch\n"}`)
+			fmt.Fprintln(w, `{"errorDetail":{"message":"unable to find image \"sha256:620e5e8e\""},"error":"unable to find image \"sha256:620e5e8e\""}`)
+		})
+	})
+	id := uniqueID(t)
+	dir := newContext(t, e, id, map[string]string{"Dockerfile": dockerfile(id)})
+	try := func(lost int) (int, string, error) {
+		mu.Lock()
+		builds, lose = 0, lost
+		mu.Unlock()
+		var log bytes.Buffer
+		_, err := e.Build(t.Context(), pipeline.BuildSpec{ContextDir: dir, Tags: []string{id + ":test"}}, &log)
+		mu.Lock()
+		defer mu.Unlock()
+		return builds, log.String(), err
+	}
+
+	n, log, err := try(lostImageTries - 1)
+	if err != nil {
+		t.Fatalf("Build after %d lost images: %v\n%s", lostImageTries-1, err, log)
+	}
+	if n != lostImageTries || strings.Count(log, "the engine lost an image during the build") != lostImageTries-1 {
+		t.Errorf("%d builds, log:\n%s\nwant %d builds, each lost one said", n, log, lostImageTries)
+	}
+
+	n, log, err = try(lostImageTries + 3)
+	if !lostImage(err) || n != lostImageTries {
+		t.Errorf("Build that always loses an image: %d builds, %v; want %d and the engine's error\n%s", n, err, lostImageTries, log)
+	}
+
+	mu.Lock()
+	builds, lose = 0, 0
+	mu.Unlock()
+	var failing bytes.Buffer
+	_, err = e.Build(t.Context(), pipeline.BuildSpec{ContextDir: newContext(t, e, id, map[string]string{"Dockerfile": dockerfile(id, "RUN false")}), Tags: []string{id + ":fails"}}, &failing)
+	mu.Lock()
+	n = builds
+	mu.Unlock()
+	if err == nil || lostImage(err) || n != 1 {
+		t.Errorf("a failing step: %v after %d builds; want its error after one\n%s", err, n, failing.String())
 	}
 }

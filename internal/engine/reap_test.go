@@ -19,15 +19,31 @@ import (
 	"github.com/hoistci/hoist/internal/testenv"
 )
 
-// lateAnswers serves the engine's API on a unix socket of its own,
-// forwarding every call to the real engine but answering the calls whose
-// path ends with one of suffixes only after delay: the engine has done the
-// work, the answer is late. It returns an Engine that talks through it.
+// lateAnswers returns an Engine whose calls to the real engine answer,
+// for the paths ending with one of suffixes, only after delay: the engine
+// has done the work, the answer is late.
 func lateAnswers(t *testing.T, delay time.Duration, suffixes ...string) *Engine {
+	t.Helper()
+	return engineVia(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			for _, s := range suffixes {
+				if strings.HasSuffix(r.URL.Path, s) {
+					time.Sleep(delay)
+				}
+			}
+		})
+	})
+}
+
+// engineVia serves the engine's API on a unix socket of its own, through
+// wrap's handler around a proxy to the real engine, and returns an Engine
+// that talks through it: the seam where a test injects a fault.
+func engineVia(t *testing.T, wrap func(next http.Handler) http.Handler) *Engine {
 	t.Helper()
 	host := testenv.DockerHost(t)
 	if !strings.HasPrefix(host, "unix://") {
-		t.Skip("the late-answering proxy needs the engine on a unix socket")
+		t.Skip("the proxy needs the engine on a unix socket")
 	}
 	sock := strings.TrimPrefix(host, "unix://")
 	proxy := &httputil.ReverseProxy{
@@ -35,21 +51,13 @@ func lateAnswers(t *testing.T, delay time.Duration, suffixes ...string) *Engine 
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 		}},
-		ModifyResponse: func(res *http.Response) error {
-			for _, s := range suffixes {
-				if strings.HasSuffix(res.Request.URL.Path, s) {
-					time.Sleep(delay)
-				}
-			}
-			return nil
-		},
 	}
-	path := filepath.Join(t.TempDir(), "late.sock")
+	path := filepath.Join(t.TempDir(), "engine.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: proxy}
+	srv := &http.Server{Handler: wrap(proxy)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	e, err := New(t.Context(), Options{Host: "unix://" + path})
@@ -82,36 +90,15 @@ func (c *callCounter) count(suffix string) int {
 
 func countingEngine(t *testing.T) (*Engine, *callCounter) {
 	t.Helper()
-	host := testenv.DockerHost(t)
-	if !strings.HasPrefix(host, "unix://") {
-		t.Skip("the counting proxy needs the engine on a unix socket")
-	}
-	sock := strings.TrimPrefix(host, "unix://")
 	c := &callCounter{paths: map[string]int{}}
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
+	e := engineVia(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c.mu.Lock()
-			c.paths[r.In.URL.Path]++
+			c.paths[r.URL.Path]++
 			c.mu.Unlock()
-			r.SetURL(&url.URL{Scheme: "http", Host: "docker"})
-		},
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		}},
-	}
-	path := filepath.Join(t.TempDir(), "counting.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: proxy}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	e, err := New(t.Context(), Options{Host: "unix://" + path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
+			next.ServeHTTP(w, r)
+		})
+	})
 	return e, c
 }
 
