@@ -27,15 +27,25 @@ for p in "$@"; do
 done
 `
 
-// ProbePorts tries each TCP port once from a short-lived toolbox container
-// that shares the network namespace of the container id, confined as the
-// sandbox is (no capabilities, no-new-privileges, read-only, non-root),
-// and returns the ports that accepted a connection on the container's own
-// address. The host never dials the container.
+// ProbePorts returns which of ports accept a connection on the container's
+// own address. The host never dials the container: when the engine runs
+// on Hoist's host, its sockets are read there (probeProc); otherwise each
+// port is tried once from a short-lived toolbox container that shares the
+// network namespace of the container id, confined as the sandbox is (no
+// capabilities, no-new-privileges, read-only, non-root).
 func (e *Engine) ProbePorts(ctx context.Context, id string, ports []int) ([]int, error) {
 	if len(ports) == 0 {
 		return nil, nil
 	}
+	if open, ok, err := e.probeProc(ctx, id, ports); ok || err != nil {
+		return open, err
+	}
+	return e.probeFromContainer(ctx, id, ports)
+}
+
+// probeFromContainer tries each port once from a toolbox container in the
+// network namespace of the container id.
+func (e *Engine) probeFromContainer(ctx context.Context, id string, ports []int) ([]int, error) {
 	image, err := e.EnsureToolbox(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("probing container %s: %w", short(id), err)
