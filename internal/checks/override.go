@@ -12,9 +12,10 @@ import (
 )
 
 // checkOverride runs the image with its command replaced by "echo TOKEN",
-// keeping its ENTRYPOINT, the way "docker run IMAGE echo TOKEN" does, and
-// passes when TOKEN is printed. Images without /bin/sh are not expected to
-// run a replaced command and are n/a.
+// keeping its ENTRYPOINT, the way "docker run --network none IMAGE echo
+// TOKEN" does (echo needs no network), and passes when TOKEN is printed.
+// Images without /bin/sh are not expected to run a replaced command and
+// are n/a.
 func checkOverride(ctx context.Context, r *run) outcome {
 	if r.fs == nil {
 		return r.noFS()
@@ -33,9 +34,12 @@ func checkOverride(ctx context.Context, r *run) outcome {
 		Cmd:    []string{"echo", token},
 		Labels: map[string]string{"io.hoist.check": "override-cmd"},
 		StayUp: r.s.opts.StayUp,
+		// echo needs no network, and the image's own command gets its
+		// network in the "starts" container.
+		Offline: true,
 	}, io.MultiWriter(r.log, &out))
 	o := outcome{output: out.String()}
-	run := fmt.Sprintf("docker run %s echo %s", r.spec.Image, token)
+	run := fmt.Sprintf("docker run --network none %s echo %s", r.spec.Image, token)
 	switch {
 	case err != nil:
 		o.status, o.detail = pipeline.CheckFail, fmt.Sprintf("%s: the container did not start: %v", run, err)

@@ -79,6 +79,24 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunOffline: an Offline container runs with its loopback only.
+func TestRunOffline(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildBusybox(t, e, id)
+	for offline, want := range map[bool]string{true: "lo\n", false: "eth0\nlo\n"} {
+		var log bytes.Buffer
+		res, err := e.Run(t.Context(), pipeline.RunSpec{Image: image, Cmd: []string{"ls", "/sys/class/net"}, Offline: offline}, &log)
+		if err != nil || res != (pipeline.RunResult{Exited: true}) {
+			t.Fatalf("Run (Offline %v) = %+v, %v\n%s", offline, res, err, log.String())
+		}
+		if got := strings.Join(strings.Fields(log.String()), "\n") + "\n"; got != want {
+			t.Errorf("Offline %v: the network devices are %q, want %q", offline, got, want)
+		}
+	}
+}
+
 func TestRunStartFailure(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t)

@@ -94,6 +94,11 @@ type RunSpec struct {
 	// StayUp is how long a container that has not exited yet must keep
 	// running to count as started; it is then killed (no grace period).
 	StayUp time.Duration
+	// Offline runs it with no network but its own loopback, for what
+	// needs none: the engine then sets none up, which costs dockerd a
+	// process of its own (libnetwork's hook) for every container. An
+	// executor whose containers always have a network may ignore it.
+	Offline bool
 }
 
 // RunResult is how a container run ended.
