@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -153,4 +154,48 @@ func (e *Engine) ImageExists(ctx context.Context, ref string) (bool, error) {
 		return false, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
 	return true, nil
+}
+
+var _ pipeline.Execer = (*Engine)(nil)
+
+// Exec runs cmd in the running container id (docker exec), copies its
+// output to log and returns its exit status.
+func (e *Engine) Exec(ctx context.Context, id string, cmd []string, log io.Writer) (int, error) {
+	ex, err := e.cli.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return 0, fmt.Errorf("running %q in container %s: %w", cmd, short(id), err)
+	}
+	hj, err := e.cli.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("running %q in container %s: %w", cmd, short(id), err)
+	}
+	copied := make(chan error, 1)
+	go func() {
+		_, err := stdcopy.StdCopy(orDiscard(log), orDiscard(log), hj.Reader)
+		copied <- err
+	}()
+	select {
+	case err = <-copied:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	hj.Close()
+	if err != nil {
+		return 0, fmt.Errorf("running %q in container %s: %w", cmd, short(id), err)
+	}
+	// The output ends when the command does; its status may lag a little.
+	for {
+		ins, err := e.cli.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
+		if err != nil {
+			return 0, fmt.Errorf("running %q in container %s: %w", cmd, short(id), err)
+		}
+		if !ins.Running {
+			return ins.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("running %q in container %s: %w", cmd, short(id), ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -348,3 +348,28 @@ func moreCaps(priv, plain string) bool {
 	p, q := parse(priv), parse(plain)
 	return p != q && p&q == q && p&(1<<21) != 0
 }
+
+// TestExec: a command runs beside the container's own, as its user, and
+// its output and status come back; a container that has exited has none.
+func TestExec(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	image := buildImage(t, e, id, id+":test", nil, "USER 65534", "ENV GREETING=hello")
+	cid := start(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"sleep", "300"}})
+	var out bytes.Buffer
+	code, err := e.Exec(t.Context(), cid, []string{"sh", "-c", `echo "$GREETING $(id -u)"; echo to-stderr >&2; exit 3`}, &out)
+	if err != nil || code != 3 {
+		t.Errorf("Exec = %d, %v; want 3", code, err)
+	}
+	if got := out.String(); !strings.Contains(got, "hello 65534\n") || !strings.Contains(got, "to-stderr\n") {
+		t.Errorf("Exec output %q; want the container's environment and user, and stderr", got)
+	}
+	gone := start(t, e, id, pipeline.ContainerSpec{Image: image, Cmd: []string{"true"}})
+	if _, err := e.WaitContainer(t.Context(), gone); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := e.Exec(t.Context(), gone, []string{"true"}, nil); err == nil {
+		t.Errorf("Exec in an exited container = %d, nil; want an error", code)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -395,6 +396,43 @@ func (x *Executor) ProbePorts(ctx context.Context, id string, ports []int) ([]in
 		}
 	}
 	return open, nil
+}
+
+var _ pipeline.Execer = (*Executor)(nil)
+
+// Exec runs cmd in the container's pod, in the container that runs the
+// image (kubectl exec), and returns its exit status. A container that does
+// not run is an error.
+func (x *Executor) Exec(ctx context.Context, id string, cmd []string, log io.Writer) (int, error) {
+	p, err := x.cs.CoreV1().Pods(x.ns).Get(ctx, id, metav1.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("running %q in container %s: %w", cmd, id, err)
+	}
+	if st, _ := stateOf(p, mainContainer); st.Running == nil {
+		return 0, fmt.Errorf("running %q in container %s: it is not running: %s", cmd, id, podReason(p))
+	}
+	// stdout and stderr arrive on streams of their own, at once.
+	w := &lockedWriter{w: io.Discard}
+	if log != nil {
+		w.w = log
+	}
+	code, err := x.exec(ctx, id, mainContainer, cmd, nil, w, w)
+	if err != nil {
+		return 0, fmt.Errorf("running %q in container %s: %w", cmd, id, err)
+	}
+	return code, nil
+}
+
+// lockedWriter serializes the writes of several goroutines to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // RemoveContainer deletes the container's pod at once; one that does not

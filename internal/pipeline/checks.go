@@ -170,7 +170,8 @@ type Containers interface {
 	ContainerOutput(ctx context.Context, id string, stdout, stderr io.Writer, follow bool) error
 	// ProbePorts tries each TCP port once, from beside the container (in
 	// its network namespace, as a helper container or a pod's sidecar
-	// would: never from Hoist's host), on the address its neighbours
+	// would, or by reading its sockets where the engine's host shows
+	// them: Hoist's host never dials it), on the address its neighbours
 	// reach it at, and returns those that accepted a connection. A
 	// container that is not running is an error.
 	ProbePorts(ctx context.Context, id string, ports []int) (open []int, err error)
@@ -185,6 +186,17 @@ type Containers interface {
 	RemoveNetwork(ctx context.Context, id string) error
 	// ImageExists reports whether ref is a local image.
 	ImageExists(ctx context.Context, ref string) (bool, error)
+}
+
+// Execer runs a command in a running container, beside its own process:
+// cheaper than a container of its own. Executors that cannot leave it out.
+type Execer interface {
+	// Exec runs cmd (the whole command line: no entrypoint is added) in
+	// the running container id, as its user, in its working directory
+	// and with its environment, copies its output to log, and returns its
+	// exit status. It returns once cmd exits or ctx ends; a command still
+	// running then is left to the container's end.
+	Exec(ctx context.Context, id string, cmd []string, log io.Writer) (exitCode int, err error)
 }
 
 // Package is one installed package found in an image.

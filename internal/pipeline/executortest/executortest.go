@@ -210,6 +210,33 @@ func Run(t *testing.T, newExecutor func(t *testing.T) pipeline.Executor, registr
 			t.Errorf("ProbePorts of an exited container = %v, nil; want an error", open)
 		}
 	})
+	t.Run("ExecsBesideTheContainer", func(t *testing.T) {
+		ex, ok := x.(pipeline.Execer)
+		if !ok {
+			t.Skip("this executor runs no command in a running container")
+		}
+		id, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag, Cmd: []string{"sleep", "300"}})
+		if err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		defer func() { _ = x.RemoveContainer(context.Background(), id) }()
+		var out bytes.Buffer
+		code, err := ex.Exec(ctx, id, []string{"sh", "-c", "cat /www/index.html; echo to-stderr >&2; exit 3"}, &out)
+		if err != nil || code != 3 || !strings.Contains(out.String(), token) || !strings.Contains(out.String(), "to-stderr") {
+			t.Errorf("Exec = %d, %v, output %q; want 3, the page and stderr", code, err, out.String())
+		}
+		gone, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag, Cmd: []string{"true"}})
+		if err != nil {
+			t.Fatalf("StartContainer: %v", err)
+		}
+		defer func() { _ = x.RemoveContainer(context.Background(), gone) }()
+		if _, err := x.WaitContainer(ctx, gone); err != nil {
+			t.Fatalf("WaitContainer: %v", err)
+		}
+		if code, err := ex.Exec(ctx, gone, []string{"true"}, nil); err == nil {
+			t.Errorf("Exec in an exited container = %d, nil; want an error", code)
+		}
+	})
 	t.Run("ReapRemovesWhatTheOwnerLeft", func(t *testing.T) {
 		if _, err := x.StartContainer(ctx, pipeline.ContainerSpec{Image: tag, Cmd: []string{"sleep", "1000"}}); err != nil {
 			t.Fatalf("StartContainer: %v", err)
