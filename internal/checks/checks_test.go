@@ -387,9 +387,15 @@ func TestOverrideCmd(t *testing.T) {
 		lines []string
 		want  want
 	}{
-		{"CMD replaced", nil, []string{`CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, nil}},
+		// Beside the running command (an exec), or in a container of
+		// its own when the image's command has ended or the ENTRYPOINT
+		// must be the first process.
+		{"CMD replaced", nil, []string{`CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, []string{"beside the image's own command"}}},
 		{"entrypoint execs its arguments", map[string]string{"entry.sh": "#!/bin/sh\necho starting\nexec \"$@\"\n"},
-			[]string{`COPY entry.sh /entry.sh`, `ENTRYPOINT ["/entry.sh"]`, `CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, nil}},
+			[]string{`COPY entry.sh /entry.sh`, `ENTRYPOINT ["/entry.sh"]`, `CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, []string{"beside the image's own command"}}},
+		{"command ends at once", nil, []string{`CMD ["true"]`}, want{pipeline.CheckPass, false, []string{"echo printed its argument"}}},
+		{"entrypoint must be the first process", map[string]string{"entry.sh": "#!/bin/sh\n[ $$ = 1 ] || { echo \"not the first process\" >&2; exit 1; }\nexec \"$@\"\n"},
+			[]string{`COPY entry.sh /entry.sh`, `ENTRYPOINT ["/entry.sh"]`, `CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, []string{"echo printed its argument"}}},
 		{"entrypoint swallows the command", nil, []string{`ENTRYPOINT ["sh", "-c", "echo swallowed"]`},
 			want{pipeline.CheckWarn, false, []string{`the ENTRYPOINT ["sh" "-c" "echo swallowed"] does not run a replaced command`, "it exited 0"}}},
 	}
@@ -398,6 +404,11 @@ func TestOverrideCmd(t *testing.T) {
 			ref := f.image(t, true, tt.files, tt.lines...)
 			got, _, log := f.test(t, ref, pipeline.TestSpec{})
 			expect(t, got, log, map[string]want{"override-cmd": tt.want})
+			// (A command that ends at once may still run when the exec
+			// comes: either way is right.)
+			if beside := strings.Contains(got["override-cmd"].Detail, "beside"); tt.name == "entrypoint must be the first process" && beside {
+				t.Errorf("override-cmd: %q; want it decided by a container of its own", got["override-cmd"].Detail)
+			}
 		})
 	}
 }

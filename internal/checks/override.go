@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -28,6 +29,9 @@ func checkOverride(ctx context.Context, r *run) outcome {
 	token := "hoist-override-" + hex.EncodeToString(b)
 	ctx, cancel := context.WithTimeout(ctx, r.s.opts.StartTimeout)
 	defer cancel()
+	if o, ok := r.overrideInTarget(ctx, token); ok {
+		return o
+	}
 	var out tail
 	res, err := r.s.d.Engine.Run(ctx, pipeline.RunSpec{
 		Image:  r.spec.Image,
@@ -58,4 +62,38 @@ func checkOverride(ctx context.Context, r *run) outcome {
 		o.detail = fmt.Sprintf("%s did not print %s (it %s): %s does not run a replaced command; make an entrypoint script end with exec \"$@\", or use CMD for the default command", run, token, how, ep)
 	}
 	return o
+}
+
+// overrideInTarget runs the image's ENTRYPOINT with "echo TOKEN" in the
+// running "starts" container, beside its own command, where the executor
+// can (pipeline.Execer): a process instead of a container. ok is true
+// only when TOKEN was printed; anything else (no such container, it has
+// exited, an ENTRYPOINT that must be the container's first process, as
+// s6-overlay's /init must) is left to a container of its own, whose
+// outcome is the check's.
+func (r *run) overrideInTarget(ctx context.Context, token string) (outcome, bool) {
+	ex, ok := r.s.d.Containers.(pipeline.Execer)
+	if !ok || r.target == nil {
+		return outcome{}, false
+	}
+	id, err := r.target.start(ctx)
+	if err != nil {
+		return outcome{}, false
+	}
+	select {
+	case <-r.target.exited:
+		return outcome{}, false
+	default:
+	}
+	cmd := append(slices.Clone(r.cfg.Entrypoint), "echo", token)
+	var out tail
+	ectx, cancel := context.WithTimeout(ctx, r.s.opts.StayUp)
+	code, err := ex.Exec(ectx, id, cmd, &out)
+	cancel()
+	if err != nil || code != 0 || !strings.Contains(out.String(), token) {
+		return outcome{}, false
+	}
+	io.WriteString(r.log, out.String())
+	return outcome{status: pipeline.CheckPass, output: out.String(),
+		detail: "a replaced command runs: echo printed its argument (run beside the image's own command, in the container \"starts\" watches)"}, true
 }
