@@ -155,7 +155,18 @@ func TestFaults(t *testing.T) {
 		})
 		return w
 	}
-	for i := range workers {
+	// The first worker, on the harness's engine, takes its builds before
+	// the others start: else, with builds as fast as they are now, the
+	// others may take all of a short run's builds while it starts, and
+	// the engine restart would hit none.
+	workers[0] = startWorker(0)
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(workers[0].output(), "build started") && !exited(workers[0]); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker on the harness's engine started no build in 2 minutes:\n%s", workers[0].output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := 1; i < len(workers); i++ {
 		workers[i] = startWorker(i)
 	}
 
