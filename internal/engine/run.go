@@ -63,18 +63,23 @@ func ptr[T any](v T) *T { return &v }
 // waits until it exits or has stayed up for spec.StayUp (then kills it), and
 // removes it whatever happens.
 func (e *Engine) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer) (pipeline.RunResult, error) {
+	hc := e.confined(ctx)
+	if spec.Offline {
+		hc.NetworkMode = "none" // Podman's way; dockerd's is NetworkDisabled
+	}
 	id, err := e.createContainer(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image:  spec.Image,
 			Cmd:    spec.Cmd,
 			Env:    spec.Env,
 			Labels: pipeline.WithLabels(ctx, spec.Labels),
-			// No network namespace to set up: dockerd runs no
-			// libnetwork-setkey hook (a start of its own binary, about
-			// half of a container start's CPU time).
+			// No network to set up: dockerd runs no libnetwork-setkey
+			// hook (a start of its own binary, about half of a
+			// container start's CPU time), which "none" alone does not
+			// spare.
 			NetworkDisabled: spec.Offline,
 		},
-		HostConfig: ptr(e.confined(ctx)),
+		HostConfig: &hc,
 	})
 	if err != nil {
 		return pipeline.RunResult{}, fmt.Errorf("creating container from %s: %w", spec.Image, err)
