@@ -49,12 +49,19 @@ const (
 )
 
 // lostImage reports whether err is the classic builder's transient
-// "unable to find image" for an image it had just used, or Podman's
-// "layer not known" for a cached image whose layer a removal took.
+// "unable to find image" for an image it had just used, its "failed to get
+// digest …: no such file or directory" for a cached step's image removed
+// before the next step read it, or Podman's "layer not known" for a cached
+// image whose layer a removal took.
 func lostImage(err error) bool {
 	var ee *EngineError
-	return errors.As(err, &ee) && (strings.Contains(ee.Message, "unable to find image") ||
-		strings.Contains(ee.Message, "checking if cached image exists") && strings.Contains(ee.Message, "layer not known"))
+	if !errors.As(err, &ee) {
+		return false
+	}
+	m := ee.Message
+	return strings.Contains(m, "unable to find image") ||
+		strings.Contains(m, "failed to get digest") && strings.Contains(m, "no such file or directory") ||
+		strings.Contains(m, "checking if cached image exists") && strings.Contains(m, "layer not known")
 }
 
 // build runs one build of spec.

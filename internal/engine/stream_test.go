@@ -60,12 +60,13 @@ func TestDecodeStreamTruncated(t *testing.T) {
 
 func TestLostImage(t *testing.T) {
 	for err, want := range map[error]bool{
-		&EngineError{Message: `unable to find image "sha256:620e5e8e"`}:                                                         true,
-		fmt.Errorf("wrapped: %w", &EngineError{Message: "unable to find image \"x\""}):                                          true,
-		&EngineError{Message: "checking if cached image exists from a previous build: getting top layer info: layer not known"}: true,
-		&EngineError{Message: "layer not known"}:                                                                                false,
-		&EngineError{Message: "The command '/bin/sh -c false' returned a non-zero code: 1"}:                                     false,
-		errors.New(`unable to find image "x"`):                                                                                  false,
+		&EngineError{Message: `unable to find image "sha256:620e5e8e"`}:                                                                                               true,
+		fmt.Errorf("wrapped: %w", &EngineError{Message: "unable to find image \"x\""}):                                                                                true,
+		&EngineError{Message: "checking if cached image exists from a previous build: getting top layer info: layer not known"}:                                       true,
+		&EngineError{Message: "failed to get digest sha256:ffd3cc77: open /var/lib/docker/image/overlay2/imagedb/content/sha256/ffd3cc77: no such file or directory"}: true,
+		&EngineError{Message: "layer not known"}:                                                                                                                      false,
+		&EngineError{Message: "The command '/bin/sh -c false' returned a non-zero code: 1"}:                                                                           false,
+		errors.New(`unable to find image "x"`):                                                                                                                        false,
 	} {
 		if got := lostImage(err); got != want {
 			t.Errorf("lostImage(%v) = %v, want %v", err, got, want)
