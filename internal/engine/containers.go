@@ -51,13 +51,26 @@ func (e *Engine) StartContainer(ctx context.Context, spec pipeline.ContainerSpec
 	} else if len(spec.Aliases) > 0 {
 		return "", fmt.Errorf("starting container from %s: aliases %v need a network", spec.Image, spec.Aliases)
 	}
+	var h *holder // on the default network: a kept namespace (netns.go)
+	if spec.Network == "" {
+		if h = e.joinHolder(ctx); h != nil {
+			opts.HostConfig.NetworkMode = container.NetworkMode("container:" + h.id)
+		}
+	}
 	id, err := e.createContainer(ctx, opts)
 	if err != nil {
+		if h != nil {
+			e.giveBack(h)
+		}
 		return "", fmt.Errorf("creating container from %s: %w", spec.Image, err)
+	}
+	if h != nil {
+		e.claim(id, h)
 	}
 	e.log.Debug("created container", "id", id, "image", spec.Image, "network", spec.Network)
 	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		e.remove(id)
+		e.release(id)
 		return "", fmt.Errorf("starting container from %s: %w", spec.Image, err)
 	}
 	return id, nil
@@ -103,6 +116,7 @@ func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing container %s: %w", short(id), err)
 	}
+	e.release(id)
 	return nil
 }
 

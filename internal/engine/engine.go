@@ -58,6 +58,7 @@ type Engine struct {
 	insecure map[string]bool // registry hosts allowed plain HTTP
 	podman   bool            // the engine is Podman's compatible service
 	limits   pipeline.Limits
+	nets     *netPool // network namespace holders (netns.go)
 }
 
 // New connects to the engine, negotiates the API version and pings it. When
@@ -85,7 +86,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, noEngine(host, err)
 	}
 	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger, insecure: pipeline.InsecureHosts(opts.Insecure), podman: podman,
-		limits: opts.Limits.Or(DefaultLimits)}
+		limits: opts.Limits.Or(DefaultLimits), nets: &netPool{}}
 	if e.keychain == nil {
 		e.keychain = authn.DefaultKeychain
 	}
@@ -110,8 +111,12 @@ func noEngine(host string, err error) error {
 		"on Debian run \"apt-get install -y docker.io && dockerd &\", or set DOCKER_HOST", ErrNoEngine, host, cause)
 }
 
-// Close releases the connection to the engine.
-func (e *Engine) Close() error { return e.cli.Close() }
+// Close removes the engine's network namespace holders and releases the
+// connection to the engine.
+func (e *Engine) Close() error {
+	e.closeHolders()
+	return e.cli.Close()
+}
 
 // registryAuth returns the X-Registry-Auth value for ref's registry:
 // base64url JSON of the credentials the keychain has, "{}" when anonymous.

@@ -47,6 +47,9 @@ func (e *Engine) probeProc(ctx context.Context, id string, ports []int) (open []
 			}
 		}
 	}
+	if h := e.holderOf(c.ID); h != nil && !addr.IsValid() {
+		addr = h.addr // it is in a holder's namespace (netns.go)
+	}
 	if !addr.IsValid() {
 		return nil, false, nil
 	}

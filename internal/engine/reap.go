@@ -52,6 +52,7 @@ func (e *Engine) Reap(ctx context.Context, labels map[string]string) (pipeline.R
 		switch {
 		case err == nil:
 			n.Containers++
+			e.release(c.ID)
 		case !cerrdefs.IsNotFound(err):
 			errs = append(errs, fmt.Errorf("removing container %s: %w", short(c.ID), err))
 		}
