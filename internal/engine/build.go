@@ -75,6 +75,10 @@ func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 	if key, ok := ownedBuild(spec.Labels); ok {
 		imagesBuilt.Store(key, struct{}{}) // for Reap: before any image exists
 	}
+	var later map[string]string // added when pushed (labelpush.go)
+	if spec.LabelsWhenPushed && !e.podman && len(spec.Tags) > 0 {
+		later, spec.Labels = spec.Labels, nil
+	}
 	bc, labels, err := newBuildContext(spec.ContextDir, spec.Dockerfile, spec.Labels)
 	if err != nil {
 		return "", fmt.Errorf("preparing build context %s: %w", spec.ContextDir, err)
@@ -115,10 +119,15 @@ func (e *Engine) build(ctx context.Context, spec pipeline.BuildSpec, log io.Writ
 	if err != nil {
 		return "", err
 	}
-	if id != "" {
-		return id, nil
+	if id == "" {
+		if id, err = e.builtID(ctx, spec.Tags); err != nil {
+			return "", err
+		}
 	}
-	return e.builtID(ctx, spec.Tags)
+	if len(later) > 0 {
+		e.leaveLabels(spec.Tags, id, later)
+	}
+	return id, nil
 }
 
 // builtID finds the ID of a finished build whose output carried none, by

@@ -58,7 +58,8 @@ type Engine struct {
 	insecure map[string]bool // registry hosts allowed plain HTTP
 	podman   bool            // the engine is Podman's compatible service
 	limits   pipeline.Limits
-	nets     *netPool // network namespace holders (netns.go)
+	nets     *netPool   // network namespace holders (netns.go)
+	due      *labelsDue // labels builds left for Push (labelpush.go)
 }
 
 // New connects to the engine, negotiates the API version and pings it. When
@@ -86,7 +87,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, noEngine(host, err)
 	}
 	e := &Engine{cli: cli, keychain: opts.Keychain, log: opts.Logger, insecure: pipeline.InsecureHosts(opts.Insecure), podman: podman,
-		limits: opts.Limits.Or(DefaultLimits), nets: &netPool{}}
+		limits: opts.Limits.Or(DefaultLimits), nets: &netPool{}, due: &labelsDue{}}
 	if e.keychain == nil {
 		e.keychain = authn.DefaultKeychain
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"time"
@@ -30,8 +31,21 @@ func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, e
 	if err != nil {
 		return "", fmt.Errorf("pushing %s: %w", ref, err)
 	}
+	var d due // labels the build left for the push (labelpush.go)
+	var labelled bool
+	if e.due != nil {
+		if img, err := e.cli.ImageInspect(ctx, ref); err == nil {
+			d, labelled = e.labelsFor(ref, img.ID)
+		}
+	}
 	for i := 0; ; i++ {
 		digest, err := e.push(ctx, ref, auth, log)
+		if err == nil && labelled {
+			if digest, err = e.labelInRegistry(ctx, ref, digest, d.labels, log); err != nil {
+				return "", fmt.Errorf("pushing %s: adding its labels: %w", ref, err)
+			}
+			e.pushed(ref, digest)
+		}
 		if err == nil || i == len(pushRetryDelays) || !transientPushError(err) {
 			return digest, err
 		}
@@ -208,6 +222,16 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (pipeline.ImageCo
 		// Podman's RepoDigests name the local manifest, not the registry's:
 		// the digest is not known there.
 		out.Digest = repoDigest(ref, img.RepoDigests)
+	}
+	if d, ok := e.labelsFor(ref, img.ID); ok {
+		// The registry's copy has the labels the build left for the
+		// push, and so another digest (labelpush.go).
+		out.Labels = maps.Clone(out.Labels)
+		if out.Labels == nil {
+			out.Labels = map[string]string{}
+		}
+		maps.Copy(out.Labels, d.labels)
+		out.Digest = d.digest
 	}
 	return out, nil
 }

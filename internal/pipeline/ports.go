@@ -32,7 +32,12 @@ type BuildSpec struct {
 	Dockerfile string            // path of the Dockerfile relative to ContextDir, "/"-separated; it may lie outside ("../x") only if the caller allowed it, and never outside Workspace
 	Tags       []string          // full references to tag the result with
 	Labels     map[string]string // labels added to the image
-	BuildArgs  map[string]string
+	// LabelsWhenPushed lets the executor add Labels to the image's copy
+	// in the registry when it pushes one of Tags, rather than with a
+	// build step: its own image may lack them (InspectImage of a tag
+	// shows them all the same).
+	LabelsWhenPushed bool
+	BuildArgs        map[string]string
 	// From pins base images: a name as a Dockerfile's FROM writes it
 	// ("ns/name:tag") → the registry reference with digest
 	// ("host/ns/name@sha256:…") that FROM must build on, whatever else

@@ -220,7 +220,11 @@ func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
 		Dockerfile: filepath.ToSlash(dockerfile),
 		Tags:       []string{ref},
 		Labels:     labels(j),
-		From:       from,
+		// The executor may add them in the registry: the checks that
+		// run the image do not need them, and dockerd's classic builder
+		// spends a step on them.
+		LabelsWhenPushed: true,
+		From:             from,
 	}, log)
 	if err != nil {
 		return err
