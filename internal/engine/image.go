@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"regexp"
 	"slices"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/moby/moby/client"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -31,20 +33,15 @@ func (e *Engine) Push(ctx context.Context, ref string, log io.Writer) (string, e
 	if err != nil {
 		return "", fmt.Errorf("pushing %s: %w", ref, err)
 	}
-	var d due // labels the build left for the push (labelpush.go)
-	var labelled bool
-	if e.due != nil {
-		if img, err := e.cli.ImageInspect(ctx, ref); err == nil {
-			d, labelled = e.labelsFor(ref, img.ID)
-		}
-	}
+	d, labelled := e.labelsDue(ctx, ref) // labels the build left for the push (labelpush.go)
 	for i := 0; ; i++ {
 		digest, err := e.push(ctx, ref, auth, log)
 		if err == nil && labelled {
-			if digest, err = e.labelInRegistry(ctx, ref, digest, d.labels, log); err != nil {
-				return "", fmt.Errorf("pushing %s: adding its labels: %w", ref, err)
+			if digest, err = e.labelInRegistry(ctx, ref, digest, d.labels, log); err == nil {
+				e.pushed(ref, digest)
+			} else {
+				err = fmt.Errorf("pushing %s: adding its labels in the registry: %w", ref, err)
 			}
-			e.pushed(ref, digest)
 		}
 		if err == nil || i == len(pushRetryDelays) || !transientPushError(err) {
 			return digest, err
@@ -74,7 +71,9 @@ var transientStatus = regexp.MustCompile(`(?i)toomanyrequests|too many requests|
 // that a later attempt may not get.
 func transientPushError(err error) bool {
 	var ee *EngineError
-	return errors.As(err, &ee) && transientStatus.MatchString(ee.Message)
+	var te *transport.Error
+	return errors.As(err, &ee) && transientStatus.MatchString(ee.Message) ||
+		errors.As(err, &te) && (te.StatusCode == http.StatusTooManyRequests || te.StatusCode >= 500)
 }
 
 // push pushes ref once.

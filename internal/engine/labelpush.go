@@ -66,6 +66,25 @@ func (e *Engine) labelsFor(ref, id string) (due, bool) {
 	return d, ok && d.id == id
 }
 
+// labelsDue returns what a build left for the push of ref, when ref still
+// names the image built then.
+func (e *Engine) labelsDue(ctx context.Context, ref string) (due, bool) {
+	if e.due == nil {
+		return due{}, false
+	}
+	e.due.mu.Lock()
+	_, ok := e.due.by[ref]
+	e.due.mu.Unlock()
+	if !ok {
+		return due{}, false
+	}
+	img, err := e.cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return due{}, false // the push says what is wrong
+	}
+	return e.labelsFor(ref, img.ID)
+}
+
 // pushed records the labelled digest of ref.
 func (e *Engine) pushed(ref, digest string) {
 	e.due.mu.Lock()
