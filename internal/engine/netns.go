@@ -38,8 +38,8 @@ import (
 // it idle until the socket is gone; anything else removes it. When no
 // holder is ready the container gets a namespace of its own, as it would
 // without holders, and from the second such container of an instance on,
-// a holder is made in the background for the ones after it: a single
-// build makes none. Idle holders are removed after holderIdle, at Close,
+// a holder is made in the background for the ones after it, unless one
+// waits out a socket: a single build makes none. Idle holders are removed after holderIdle, at Close,
 // and, when a process dies without Close, by the reap of its instance at
 // the data folder's next start: they carry the instance's label, never a
 // build's. Podman, and an engine whose processes the host's /proc does not
@@ -98,6 +98,7 @@ func (e *Engine) joinHolder(ctx context.Context) *holder {
 	}
 	p.started[inst]++
 	list := p.idle[inst]
+	waiting := false // a holder waits for a socket to go
 	for i := len(list) - 1; i >= 0; i-- {
 		h := list[i]
 		keep, why := h.state()
@@ -109,14 +110,19 @@ func (e *Engine) joinHolder(ctx context.Context) *holder {
 			continue
 		}
 		if why != "" {
-			continue // a socket is left: not yet
+			waiting = true // a socket is left: not yet
+			continue
 		}
 		p.idle[inst] = append(list[:i:i], list[i+1:]...)
 		h.idle.Stop()
 		return h
 	}
 	p.idle[inst] = list
-	if p.started[inst] > 1 && !p.making[inst] {
+	// Another holder is made when none is idle: one that waits out a
+	// socket (every build whose test-script connects leaves one) is
+	// ready within a minute, and a holder made for each such build
+	// would cost more than it spares.
+	if p.started[inst] > 1 && !p.making[inst] && !waiting {
 		p.making[inst] = true
 		p.bg.Go(func() {
 			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
