@@ -51,8 +51,11 @@ const (
 // lostImage reports whether err is the classic builder's transient
 // "unable to find image" for an image it had just used, its "failed to get
 // digest …: no such file or directory" for a cached step's image removed
-// before the next step read it, or Podman's "layer not known" for a cached
-// image whose layer a removal took.
+// before the next step read it, its "No such image: sha256:…" for a cached
+// step's image removed before the next step's container was made from it,
+// or Podman's "layer not known" for a cached image whose layer a removal
+// took. A Dockerfile names images by reference, never by a bare ID, so
+// the last cannot be a user's missing FROM.
 func lostImage(err error) bool {
 	var ee *EngineError
 	if !errors.As(err, &ee) {
@@ -61,6 +64,7 @@ func lostImage(err error) bool {
 	m := ee.Message
 	return strings.Contains(m, "unable to find image") ||
 		strings.Contains(m, "failed to get digest") && strings.Contains(m, "no such file or directory") ||
+		strings.Contains(m, "No such image: sha256:") ||
 		strings.Contains(m, "checking if cached image exists") && strings.Contains(m, "layer not known")
 }
 

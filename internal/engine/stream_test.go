@@ -64,6 +64,8 @@ func TestLostImage(t *testing.T) {
 		fmt.Errorf("wrapped: %w", &EngineError{Message: "unable to find image \"x\""}):                                                                                true,
 		&EngineError{Message: "checking if cached image exists from a previous build: getting top layer info: layer not known"}:                                       true,
 		&EngineError{Message: "failed to get digest sha256:ffd3cc77: open /var/lib/docker/image/overlay2/imagedb/content/sha256/ffd3cc77: no such file or directory"}: true,
+		&EngineError{Message: "No such image: sha256:03e17e910ddb44b948552fca43ff1231e678f4bf990eaa34181343dc625c3b43"}:                                               true,
+		&EngineError{Message: "No such image: example.org/missing:1"}:                                                                                                 false,
 		&EngineError{Message: "layer not known"}:                                                                                                                      false,
 		&EngineError{Message: "The command '/bin/sh -c false' returned a non-zero code: 1"}:                                                                           false,
 		errors.New(`unable to find image "x"`):                                                                                                                        false,
