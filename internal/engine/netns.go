@@ -178,14 +178,7 @@ func (e *Engine) newHolder(ctx context.Context, instance string) (*holder, error
 	if c := ins.Container; c.State != nil {
 		h.pid = c.State.Pid
 	}
-	if c := ins.Container; c.NetworkSettings != nil {
-		for _, nw := range c.NetworkSettings.Networks {
-			if nw != nil && nw.IPAddress.Is4() {
-				h.addr = nw.IPAddress
-				break
-			}
-		}
-	}
+	h.addr = ipv4Of(ins.Container.NetworkSettings)
 	if h.netns, err = os.Readlink(fmt.Sprintf("%s/%d/ns/net", procRoot, h.pid)); err != nil || !h.alive() {
 		// The host does not show the engine's processes: what a
 		// container leaves in a namespace could not be seen.

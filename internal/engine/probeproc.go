@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -38,15 +39,7 @@ func (e *Engine) probeProc(ctx context.Context, id string, ports []int) (open []
 	if c.State == nil || !c.State.Running || c.State.Pid <= 0 {
 		return nil, true, fmt.Errorf("probing container %s: it is not running", short(id))
 	}
-	var addr netip.Addr
-	if c.NetworkSettings != nil {
-		for _, nw := range c.NetworkSettings.Networks {
-			if nw != nil && nw.IPAddress.Is4() {
-				addr = nw.IPAddress
-				break
-			}
-		}
-	}
+	addr := ipv4Of(c.NetworkSettings)
 	if h := e.holderOf(c.ID); h != nil && !addr.IsValid() {
 		addr = h.addr // it is in a holder's namespace (netns.go)
 	}
@@ -119,4 +112,18 @@ func procAddr(s string) (netip.Addr, bool) {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return a, true
+}
+
+// ipv4Of returns a container's IPv4 address on the first of its networks
+// that gave it one, or the zero Addr.
+func ipv4Of(ns *container.NetworkSettings) netip.Addr {
+	if ns == nil {
+		return netip.Addr{}
+	}
+	for _, nw := range ns.Networks {
+		if nw != nil && nw.IPAddress.Is4() {
+			return nw.IPAddress
+		}
+	}
+	return netip.Addr{}
 }
