@@ -269,7 +269,7 @@ func TestSecrets(t *testing.T) {
 	expect(t, got, log, map[string]want{
 		"starts":                  {pipeline.CheckPass, true, nil},
 		"no-hard-coded-passwords": {pipeline.CheckNA, true, []string{"no /etc/passwd"}},
-		"override-cmd":            {pipeline.CheckPass, false, []string{"echo printed its argument"}},
+		"override-cmd":            {pipeline.CheckPass, false, []string{"has no ENTRYPOINT", "PATH finds /bin/echo"}},
 	})
 
 	// The same harmless files alone pass.
@@ -387,13 +387,19 @@ func TestOverrideCmd(t *testing.T) {
 		lines []string
 		want  want
 	}{
+		// Without an ENTRYPOINT, from the layers when PATH finds an echo
+		// the USER may run; otherwise the command runs, as below.
+		{"CMD replaced", nil, []string{`CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, []string{`runs "echo" itself, and PATH finds /bin/echo, which USER "" may run (read from the layers, not run)`}}},
+		{"USER by number", nil, []string{`USER 65534:65534`, `CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, []string{`USER "65534:65534" may run (read from the layers`}}},
+		{"no echo on PATH", nil, []string{`ENV PATH=/nowhere`, `CMD ["/bin/sleep", "300"]`},
+			want{pipeline.CheckWarn, false, []string{"docker run --network none", "the container did not start", "echo"}}},
 		// Beside the running command (an exec), or in a container of
 		// its own when the image's command has ended or the ENTRYPOINT
 		// must be the first process.
-		{"CMD replaced", nil, []string{`CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, []string{"beside the image's own command"}}},
 		{"entrypoint execs its arguments", map[string]string{"entry.sh": "#!/bin/sh\necho starting\nexec \"$@\"\n"},
 			[]string{`COPY entry.sh /entry.sh`, `ENTRYPOINT ["/entry.sh"]`, `CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, []string{"beside the image's own command"}}},
-		{"command ends at once", nil, []string{`CMD ["true"]`}, want{pipeline.CheckPass, false, []string{"echo printed its argument"}}},
+		{"entrypoint ends at once", map[string]string{"entry.sh": "#!/bin/sh\nexec \"$@\"\n"},
+			[]string{`COPY entry.sh /entry.sh`, `ENTRYPOINT ["/entry.sh"]`, `CMD ["true"]`}, want{pipeline.CheckPass, false, []string{"echo printed its argument"}}},
 		{"entrypoint must be the first process", map[string]string{"entry.sh": "#!/bin/sh\n[ $$ = 1 ] || { echo \"not the first process\" >&2; exit 1; }\nexec \"$@\"\n"},
 			[]string{`COPY entry.sh /entry.sh`, `ENTRYPOINT ["/entry.sh"]`, `CMD ["sleep", "300"]`}, want{pipeline.CheckPass, false, []string{"echo printed its argument"}}},
 		{"entrypoint swallows the command", nil, []string{`ENTRYPOINT ["sh", "-c", "echo swallowed"]`},
