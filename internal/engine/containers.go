@@ -130,6 +130,33 @@ func (e *Engine) RemoveImage(ctx context.Context, id string) error {
 	return nil
 }
 
+// ReleaseImage removes image id, and the untagged images under it that
+// nothing else descends from, unless something still needs it: a tag, a
+// reference in another repository, a container, or an image built on it.
+// Such an image is left as it is, and removed reports false; so is one
+// that is gone already.
+func (e *Engine) ReleaseImage(ctx context.Context, id string) (removed bool, err error) {
+	insp, err := e.cli.ImageInspect(ctx, id)
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("inspecting image %s: %w", short(id), err)
+	case len(insp.RepoTags) > 0:
+		// By ID, the engine would take every tag of one repository
+		// with it: somebody's "docker tag" too.
+		return false, nil
+	}
+	_, err = e.cli.ImageRemove(ctx, id, client.ImageRemoveOptions{PruneChildren: true})
+	switch {
+	case err == nil:
+		return true, nil
+	case cerrdefs.IsNotFound(err), cerrdefs.IsConflict(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("removing image %s: %w", short(id), err)
+}
+
 // CreateNetwork creates a bridge network of its own with labels (and
 // ctx's owner labels) and returns its ID. A network made while ctx ended is
 // removed again, never left unrecorded.

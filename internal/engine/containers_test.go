@@ -373,3 +373,44 @@ func TestExec(t *testing.T) {
 		t.Errorf("Exec in an exited container = %d, nil; want an error", code)
 	}
 }
+
+// TestReleaseImage: an image whose tag a later build took is removed; one
+// with a tag, or a container, stays.
+func TestReleaseImage(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	id := uniqueID(t)
+	imageID := func(ref string) string {
+		t.Helper()
+		cfg, err := e.InspectImage(t.Context(), ref)
+		if err != nil {
+			t.Fatalf("InspectImage(%s): %v", ref, err)
+		}
+		return cfg.ID
+	}
+	release := func(img string, want, stays bool) {
+		t.Helper()
+		removed, err := e.ReleaseImage(t.Context(), img)
+		if err != nil || removed != want {
+			t.Errorf("ReleaseImage(%s) = %v, %v; want %v", img, removed, err, want)
+		}
+		if exists, err := e.ImageExists(t.Context(), img); err != nil || exists != stays {
+			t.Errorf("after ReleaseImage(%s): ImageExists = %v, %v; want %v", img, exists, err, stays)
+		}
+	}
+
+	old := imageID(buildImage(t, e, id, id+":a", nil, "LABEL v=1"))
+	if now := imageID(buildImage(t, e, id, id+":a", nil, "LABEL v=2")); now == old {
+		t.Fatalf("the second build of %s:a made the same image %s", id, old)
+	}
+	release(old, true, false)
+	release(old, false, false) // gone already
+
+	tagged := imageID(buildImage(t, e, id, id+":b", nil, "LABEL v=3"))
+	release(tagged, false, true)
+
+	used := imageID(buildImage(t, e, id, id+":c", nil, "LABEL v=4"))
+	start(t, e, id, pipeline.ContainerSpec{Image: used, Cmd: []string{"sleep", "300"}})
+	buildImage(t, e, id, id+":c", nil, "LABEL v=5")
+	release(used, false, true)
+}

@@ -188,6 +188,17 @@ type Containers interface {
 	ImageExists(ctx context.Context, ref string) (bool, error)
 }
 
+// ImageReleaser removes a local image nothing needs any more: a build's
+// engine has it when images stay there after their build (Docker,
+// Podman), and the runner gives it the image a project's new build took
+// its tag from.
+type ImageReleaser interface {
+	// ReleaseImage removes image id unless something still needs it (a
+	// tag or a reference in another repository, a container, an image
+	// built on it), and reports whether it did.
+	ReleaseImage(ctx context.Context, id string) (removed bool, err error)
+}
+
 // Execer runs a command in a running container, beside its own process:
 // cheaper than a container of its own. Executors that cannot leave it out.
 type Execer interface {

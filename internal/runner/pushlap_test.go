@@ -197,3 +197,40 @@ func TestFailedPushFailsTheBuild(t *testing.T) {
 	}
 	t.Logf("the build failed %s after it started", time.Since(start).Round(time.Millisecond))
 }
+
+// TestNextBuildReleasesTheImageBefore: the engine keeps a project's
+// newest image only; the one its next build took the :test tag from is
+// removed as that build ends (the registry holds what was delivered).
+func TestNextBuildReleasesTheImageBefore(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "script-started")
+	r, st, p, host := newPushLap(t, &pushGate{}, "release", marker)
+	e, err := engine.New(t.Context(), engine.Options{Host: testenv.DockerHost(t)})
+	must(t, err)
+	defer e.Close()
+	ref := host + "/demo/release:test"
+	var ids []string
+	for i, page := range []string{"one", "two"} {
+		if i > 0 { // another last step: an image beside the first, not on it
+			df, err := os.ReadFile(filepath.Join(p.GitURL, "Dockerfile"))
+			must(t, err)
+			testenv.Commit(t, p.GitURL, map[string]string{"Dockerfile": strings.Replace(string(df), `"600"`, `"601"`, 1)}, page)
+		}
+		b, err := r.Run(t.Context(), p, "test", inputs(t, st, p, 0, nil, false))
+		must(t, err)
+		if b.Status != pipeline.StatusSucceeded {
+			t.Fatalf("build %d: %s in %s %q, want succeeded", i+1, b.Status, b.FailedStage, b.Reason)
+		}
+		cfg, err := e.InspectImage(t.Context(), ref)
+		must(t, err)
+		ids = append(ids, cfg.ID)
+	}
+	if ids[0] == ids[1] {
+		t.Fatalf("both builds made %s", ids[0])
+	}
+	if ok, err := e.ImageExists(t.Context(), ids[0]); ok || err != nil {
+		t.Errorf("the first build's image %s is still in the engine after the second build (%v)", ids[0], err)
+	}
+	if ok, err := e.ImageExists(t.Context(), ids[1]); !ok || err != nil {
+		t.Errorf("the second build's image %s is gone (%v)", ids[1], err)
+	}
+}

@@ -214,6 +214,13 @@ func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
 		return fmt.Errorf("locating the target file: %w", err)
 	}
 	ref := r.ref(j, "test")
+	if _, ok := r.deps.Engine.(pipeline.ImageReleaser); ok {
+		// The image the tag names now, which the build's takes it from
+		// (released as the build ends).
+		if prev, err := r.deps.Engine.InspectImage(ctx, ref); err == nil {
+			j.superseded = prev.ID
+		}
+	}
 	j.imageID, err = r.deps.Engine.Build(ctx, pipeline.BuildSpec{
 		Workspace:  j.dir,
 		ContextDir: j.paths.context,
