@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -48,11 +49,14 @@ func serveRepos(ctx context.Context, root, idx string) (stop func(), err error) 
 	cmd := exec.CommandContext(ctx, "git", "daemon", "--reuseaddr", "--export-all", "--base-path="+root,
 		"--listen="+ip, "--port="+strconv.Itoa(port), root)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// git runs git-daemon as a child of its own: a group of their own is
+	// stopped whole, or the daemon outlives the benchmark.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting git daemon: %w", err)
 	}
 	stop = func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	}
 	addr := net.JoinHostPort(ip, strconv.Itoa(port))
