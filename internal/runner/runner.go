@@ -177,8 +177,10 @@ type job struct {
 	hasRepo bool
 	imageID string
 	// superseded is the image the build took its tag from, on an engine
-	// that keeps images (pipeline.ImageReleaser): released as it ends.
+	// that keeps images (pipeline.ImageReleaser): released beside the
+	// test stage; released is closed once that is done.
 	superseded string
+	released   chan struct{}
 
 	digest  string                 // of NAME:test in the registry, once pushed
 	built   pipeline.ImageConfig   // the image as the executor has it
@@ -305,7 +307,9 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	r.stopScan(j) // before the reap: the scan's containers are the build's
 	r.stopPush(j)
 	r.reap(ctx, j)
-	r.releaseSuperseded(ctx, j)
+	if j.released != nil {
+		<-j.released
+	}
 	j.build.Finished = now()
 	if err := r.deps.Store.UpdateBuild(context.WithoutCancel(ctx), j.build); err != nil {
 		return j.build, fmt.Errorf("recording the end of build %d: %w", j.build.ID, err)
@@ -460,26 +464,32 @@ func (r *Runner) reap(ctx context.Context, j *job) {
 	}
 }
 
-// releaseSuperseded removes the image the build moved its :test tag
-// from, the project's build before it: the registry holds whatever of it
-// was delivered, and in the engine it would only take room, one image per
-// build, for good. The engine keeps it while something still needs it
-// (pipeline.ImageReleaser): a child build's FROM names it, a container
-// runs it, an image was built on it.
+// releaseSuperseded starts removing the image the build moved its :test
+// tag from, the project's build before it, once the build stage made
+// another: the registry holds whatever of it was delivered, and in the
+// engine it would only take room, one image per build, for good. Nothing
+// of this build needs it, so it goes beside the test stage; the build's
+// end waits for it (j.released). The engine keeps it while something
+// still needs it (pipeline.ImageReleaser): a child build's FROM names it,
+// a container runs it, an image was built on it.
 func (r *Runner) releaseSuperseded(ctx context.Context, j *job) {
 	ir, ok := r.deps.Engine.(pipeline.ImageReleaser)
-	if !ok || j.superseded == "" || j.imageID == "" || j.superseded == j.imageID {
+	if !ok || j.superseded == "" || j.imageID == "" || j.superseded == j.imageID || j.released != nil {
 		return
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	removed, err := ir.ReleaseImage(cctx, j.superseded)
-	switch {
-	case err != nil:
-		r.opts.Logger.Warn("removing the image the build's tag moved from", "build", j.build.ID, "image", j.superseded, "err", err)
-	case removed:
-		r.opts.Logger.Info("removed the image the build's tag moved from", "build", j.build.ID, "image", j.superseded)
-	}
+	j.released = make(chan struct{})
+	go func() {
+		defer close(j.released)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		removed, err := ir.ReleaseImage(cctx, j.superseded)
+		switch {
+		case err != nil:
+			r.opts.Logger.Warn("removing the image the build's tag moved from", "build", j.build.ID, "image", j.superseded, "err", err)
+		case removed:
+			r.opts.Logger.Info("removed the image the build's tag moved from", "build", j.build.ID, "image", j.superseded)
+		}
+	}()
 }
 
 func (r *Runner) cleanup(j *job) {

@@ -214,9 +214,9 @@ func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
 		return fmt.Errorf("locating the target file: %w", err)
 	}
 	ref := r.ref(j, "test")
-	if _, ok := r.deps.Engine.(pipeline.ImageReleaser); ok {
+	if _, ok := r.deps.Engine.(pipeline.ImageReleaser); ok && j.superseded == "" {
 		// The image the tag names now, which the build's takes it from
-		// (released as the build ends).
+		// (released once the build made another).
 		if prev, err := r.deps.Engine.InspectImage(ctx, ref); err == nil {
 			j.superseded = prev.ID
 		}
@@ -237,6 +237,7 @@ func (r *Runner) buildImage(ctx context.Context, j *job, log io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(log, "built %s\n", j.imageID)
+	r.releaseSuperseded(ctx, j)
 	// The checks that run the image start from the executor's copy while
 	// it is pushed (see pushing).
 	if j.built, err = r.deps.Engine.InspectImage(ctx, ref); err != nil {
