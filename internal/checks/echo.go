@@ -28,6 +28,7 @@ func runnable(fsys *imagefs.FS, cfg pipeline.ImageConfig, name string) (string, 
 			p = v
 		}
 	}
+	user, _, _ := strings.Cut(strings.TrimSpace(cfg.User), ":")
 	for dir := range strings.SplitSeq(p, ":") {
 		if !path.IsAbs(dir) {
 			continue // relative to the working folder: left to the engine
@@ -38,7 +39,6 @@ func runnable(fsys *imagefs.FS, cfg pipeline.ImageConfig, name string) (string, 
 			continue
 		}
 		perm := f.Mode.Perm()
-		user, _, _ := strings.Cut(strings.TrimSpace(cfg.User), ":")
 		switch {
 		case perm&0o001 != 0:
 		case root(cfg.User) && perm&0o111 != 0:

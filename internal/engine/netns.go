@@ -39,12 +39,12 @@ import (
 // holder is ready the container gets a namespace of its own, as it would
 // without holders, and from the second such container of an instance on,
 // a holder is made in the background for the ones after it, unless one
-// waits out a socket: a single build makes none. Idle holders are removed after holderIdle, at Close,
-// and, when a process dies without Close, by the reap of its instance at
-// the data folder's next start: they carry the instance's label, never a
-// build's. Podman, and an engine whose processes the host's /proc does not
-// show (a remote one), get no holders: what is left in a namespace could
-// not be seen.
+// waits out a socket: a single build makes none. Idle holders are removed
+// after holderIdle, at Close, and, when a process dies without Close, by
+// the reap of its instance at the data folder's next start: they carry
+// the instance's label, never a build's. Podman, and an engine whose
+// processes the host's /proc does not show (a remote one), get no
+// holders: what is left in a namespace could not be seen.
 
 // holderIdle is how long an idle holder is kept: a socket in TIME_WAIT
 // lasts a minute.
