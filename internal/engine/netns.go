@@ -32,10 +32,15 @@ import (
 //
 // A holder is used by one container at a time, and joined again only when
 // its namespace is as new: nothing but the holder's own process in it
-// (every /proc/PID/ns/net is read) and no socket left. A socket in
-// TIME_WAIT (a connection the server closed first leaves one for a
-// minute, and it would keep the next server from binding its port) keeps
-// it idle until the socket is gone; anything else removes it. When no
+// (every /proc/PID/ns/net is read) and no socket left. A closed TCP
+// connection would leave a socket in TIME_WAIT there for a minute (one
+// the server closed first keeps the next server from binding its port):
+// the holder's namespace keeps none (net.ipv4.tcp_max_tw_buckets=0, so a
+// closed connection is gone at once, as after a TIME_WAIT), and every
+// build's test-script that fetches a page would otherwise leave its
+// holder idle for a minute. Where the kernel does not take that setting,
+// a socket in TIME_WAIT keeps the holder idle until it is gone; anything
+// else left removes it. When no
 // holder is ready the container gets a namespace of its own, as it would
 // without holders, and from the second such container of an instance on,
 // a holder is made in the background for the ones after it, unless one
@@ -143,33 +148,23 @@ func (e *Engine) joinHolder(ctx context.Context) *holder {
 
 // newHolder starts a holder for instance.
 func (e *Engine) newHolder(ctx context.Context, instance string) (*holder, error) {
-	image, err := e.EnsureToolbox(ctx)
-	if err != nil {
-		return nil, err
-	}
 	hc := e.confined(ctx)
 	hc.CapDrop = []string{"ALL"}
 	hc.SecurityOpt = []string{"no-new-privileges"}
 	hc.ReadonlyRootfs = true
 	hc.Resources = resources(pipeline.Limits{Memory: 16 << 20, CPUs: 0.1, PIDs: 4})
-	id, err := e.createContainer(ctx, client.ContainerCreateOptions{
-		Config: &container.Config{
-			Image:  image,
-			Cmd:    []string{"sleep", "2147483647"},
-			Env:    []string{"PATH=/bin"},
-			User:   fmt.Sprintf("%d:%d", SandboxUID, SandboxUID),
-			Labels: map[string]string{pipeline.LabelInstance: instance, holderLabel: "1"},
-		},
-		HostConfig: &hc,
-	})
+	hc.Sysctls = map[string]string{noTimeWait: "0"}
+	id, err := e.startHolder(ctx, instance, &hc)
 	if err != nil {
-		return nil, fmt.Errorf("creating a network namespace holder: %w", err)
+		// A kernel whose network namespaces do not have the
+		// setting: the holder waits out its sockets instead.
+		e.log.Debug("a network namespace holder without "+noTimeWait, "err", err)
+		hc.Sysctls = nil
+		if id, err = e.startHolder(ctx, instance, &hc); err != nil {
+			return nil, err
+		}
 	}
 	h := &holder{id: id, instance: instance}
-	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		e.remove(id)
-		return nil, fmt.Errorf("starting a network namespace holder: %w", err)
-	}
 	ins, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		e.remove(id)
@@ -190,6 +185,36 @@ func (e *Engine) newHolder(ctx context.Context, instance string) (*holder, error
 	}
 	e.log.Debug("started a network namespace holder", "id", short(id), "addr", h.addr)
 	return h, nil
+}
+
+// noTimeWait is the sysctl that, set to 0, keeps no TCP socket in
+// TIME_WAIT in a network namespace.
+const noTimeWait = "net.ipv4.tcp_max_tw_buckets"
+
+// startHolder creates and starts a holder's container with hc.
+func (e *Engine) startHolder(ctx context.Context, instance string, hc *container.HostConfig) (string, error) {
+	image, err := e.EnsureToolbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	id, err := e.createContainer(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image:  image,
+			Cmd:    []string{"sleep", "2147483647"},
+			Env:    []string{"PATH=/bin"},
+			User:   fmt.Sprintf("%d:%d", SandboxUID, SandboxUID),
+			Labels: map[string]string{pipeline.LabelInstance: instance, holderLabel: "1"},
+		},
+		HostConfig: hc,
+	})
+	if err != nil {
+		return "", fmt.Errorf("creating a network namespace holder: %w", err)
+	}
+	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		e.remove(id)
+		return "", fmt.Errorf("starting a network namespace holder: %w", err)
+	}
+	return id, nil
 }
 
 // claim records that the container id joined h.
