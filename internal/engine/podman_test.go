@@ -3,7 +3,10 @@ package engine
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/moby/moby/client"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -55,5 +58,27 @@ func TestPushedDigest(t *testing.T) {
 		if got != want {
 			t.Errorf("%q: digest %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestIsPodman: a ping tells Podman's service from Docker as its version
+// does (the components it names), on whichever engine the tests run.
+func TestIsPodman(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	v, err := e.cli.ServerVersion(t.Context(), client.ServerVersionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := false
+	for _, c := range v.Components {
+		want = want || strings.HasPrefix(c.Name, "Podman")
+	}
+	got, err := isPodman(t.Context(), e.cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || e.podman != want {
+		t.Errorf("isPodman = %v, Engine.podman = %v; the engine's version (%s %v) says %v", got, e.podman, v.Version, v.Components, want)
 	}
 }
