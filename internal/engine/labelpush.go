@@ -110,8 +110,18 @@ func (e *Engine) labelInRegistry(ctx context.Context, ref, digest string, labels
 	if err != nil {
 		return "", fmt.Errorf("%s names no tag: %w", ref, err)
 	}
+	// One puller and one pusher: each remote call of its own would ping
+	// the registry first.
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(e.keychain)}
-	desc, err := remote.Get(tag.Context().Digest(digest), ropts...)
+	puller, err := remote.NewPuller(ropts...)
+	if err != nil {
+		return "", err
+	}
+	pusher, err := remote.NewPusher(ropts...)
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Get(tag.Context().Digest(digest), append(ropts, remote.Reuse(puller))...)
 	if err != nil {
 		return "", fmt.Errorf("reading the manifest pushed: %w", err)
 	}
@@ -143,6 +153,7 @@ func (e *Engine) labelInRegistry(ctx context.Context, ref, digest string, labels
 		return "", err
 	}
 	cd.Size = int64(len(cfg))
+	ropts = append(ropts, remote.Reuse(pusher))
 	if err := remote.WriteLayer(tag.Context(), cfgLayer, ropts...); err != nil {
 		return "", fmt.Errorf("uploading the labelled configuration: %w", err)
 	}
