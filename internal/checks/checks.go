@@ -195,16 +195,19 @@ func applyPolicies(results []pipeline.CheckResult, project pipeline.Policies) []
 // already run: no check needs a local copy of the image. With
 // spec.Pushed, the checks that run the image and the test-script start
 // at once, while the image is still being pushed, and the rest wait for
-// the push; a failed push ends them all and is Test's error. The log reads
+// the push; a failed push ends them all and is Test's error. With
+// spec.Defer, the container the checks shared is removed after Test
+// returns, by spec.Defer's caller. The log reads
 // check by check in a fixed order, each with its own timing, whatever
 // order they finished in. The results have the project's check
 // policies (cccp.yml "checks:") applied over Hoist's defaults; excluded
 // checks do not run.
 func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer) (results []pipeline.CheckResult, err error) {
+	var handed []string // the container handed to spec.Defer
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		n, rerr := s.d.Engine.RemoveContainersOf(cctx, spec.Image)
+		n, rerr := s.d.Engine.RemoveContainersOf(cctx, spec.Image, handed...)
 		if n > 0 {
 			fmt.Fprintf(log, "removed %d container(s) left by the tests\n", n)
 		}
@@ -233,6 +236,11 @@ func (s *Suite) Test(ctx context.Context, spec pipeline.TestSpec, log io.Writer)
 	if s.d.Containers != nil {
 		r.target = newTarget(s.d.Containers, spec.Image)
 		defer func() {
+			if id := r.target.close(); id != "" && spec.Defer != nil {
+				handed = []string{id}
+				spec.Defer(r.target.remove)
+				return
+			}
 			if rerr := r.target.remove(ctx); rerr != nil && err == nil {
 				err = fmt.Errorf("removing the container of the image under test: %w", rerr)
 			}

@@ -790,3 +790,58 @@ func TestScriptsBesideRunsATrustedScriptBesideTheImage(t *testing.T) {
 		t.Errorf("the trusted test-script did not run beside the image:\n%s", log.String())
 	}
 }
+
+// TestDeferHandsOverTheContainerUnderTest: with TestSpec.Defer, Test
+// returns with the container the checks shared still there and hands its
+// removal over; what a test-script left is removed before Test returns,
+// as without Defer.
+func TestDeferHandsOverTheContainerUnderTest(t *testing.T) {
+	f := setup(t, checks.Options{StayUp: time.Second})
+	ref := f.image(t, true, nil, `CMD ["sleep", "600"]`)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "leave.sh"), []byte("#!/bin/sh\nset -e\ndocker run -d \"$IMAGE\" sleep 600 >/dev/null\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	left := func() []string {
+		t.Helper()
+		out, err := exec.Command("docker", "ps", "-aq", "--no-trunc", "--filter", "ancestor="+ref, "--filter", "label=io.hoist.check=starts").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := exec.Command("docker", "ps", "-aq", "--no-trunc", "--filter", "ancestor="+ref).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, s := strings.Fields(string(all)), strings.Fields(string(out)); len(a) != len(s) {
+			t.Errorf("containers of %s other than the checks' are left: %v (the checks': %v)", ref, a, s)
+		}
+		return strings.Fields(string(out))
+	}
+	var remove func(context.Context) error
+	var log bytes.Buffer
+	res, err := f.s.Test(t.Context(), pipeline.TestSpec{Image: ref, Dir: dir, HasRepo: true,
+		Config: pipeline.RepoConfig{File: "cccp.yml", TestScript: "leave.sh"},
+		Defer:  func(fn func(context.Context) error) { remove = fn }}, &log)
+	if err != nil {
+		t.Fatalf("Test: %v\n%s", err, log.String())
+	}
+	expect(t, byID(res), log.String(), map[string]want{
+		"starts":            {pipeline.CheckPass, true, nil},
+		checks.UserScriptID: {pipeline.CheckPass, true, nil},
+	})
+	if !strings.Contains(log.String(), "removed 1 container(s) left by the tests") {
+		t.Errorf("the container the test-script left was not removed by Test:\n%s", log.String())
+	}
+	if remove == nil {
+		t.Fatal("Test handed no removal to Defer")
+	}
+	if ids := left(); len(ids) != 1 {
+		t.Errorf("after Test, the checks' containers are %v; want the one handed over", ids)
+	}
+	if err := remove(t.Context()); err != nil {
+		t.Fatalf("the removal handed over: %v", err)
+	}
+	if ids := left(); len(ids) != 0 {
+		t.Errorf("the removal handed over left %v", ids)
+	}
+}

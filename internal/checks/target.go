@@ -12,7 +12,8 @@ import (
 // command, that the "starts" check watches, the "ports" check probes and a
 // sandboxed test-script joins (it shares its network). It is started once,
 // by whichever needs it first, and removed when the test stage ends:
-// force-removed, which kills it, with no grace period to wait out.
+// force-removed, which kills it, with no grace period to wait out; by
+// TestSpec.Defer's caller, beside the stages after it, when it takes that.
 type target struct {
 	c     pipeline.Containers
 	image string
@@ -70,13 +71,21 @@ func (t *target) up() time.Duration {
 	}
 }
 
+// close keeps anyone from starting the container from now on, and returns
+// its ID, "" if it was not started.
+func (t *target) close() string {
+	t.once.Do(func() {})
+	return t.id
+}
+
 // remove kills and removes the container if it was started.
 func (t *target) remove(ctx context.Context) error {
-	t.once.Do(func() {}) // nobody starts it any more
-	if t.id == "" {
+	if t.close() == "" {
 		return nil
 	}
-	t.stop()
+	if t.stop != nil {
+		t.stop()
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	return t.c.RemoveContainer(cctx, t.id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,10 +189,10 @@ func (e *Engine) remove(id string) {
 }
 
 // RemoveContainersOf force-removes every container, running or not, created
-// from image, and returns how many it removed. Containers of images built
-// on top of image (which Docker's "ancestor" filter also lists) are left
-// alone: they belong to other builds.
-func (e *Engine) RemoveContainersOf(ctx context.Context, image string) (int, error) {
+// from image, but those in except, and returns how many it removed.
+// Containers of images built on top of image (which Docker's "ancestor"
+// filter also lists) are left alone: they belong to other builds.
+func (e *Engine) RemoveContainersOf(ctx context.Context, image string, except ...string) (int, error) {
 	insp, err := e.cli.ImageInspect(ctx, image)
 	if cerrdefs.IsNotFound(err) {
 		return 0, nil // no image, no containers of it
@@ -214,7 +215,7 @@ func (e *Engine) RemoveContainersOf(ctx context.Context, image string) (int, err
 	}
 	n := 0
 	for _, c := range list.Items {
-		if c.ImageID != insp.ID {
+		if c.ImageID != insp.ID || slices.Contains(except, c.ID) {
 			continue
 		}
 		if _, err := e.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {

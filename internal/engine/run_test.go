@@ -136,7 +136,8 @@ func TestRemoveContainersOf(t *testing.T) {
 	e := newEngine(t)
 	id := uniqueID(t)
 	image := buildBusybox(t, e, id)
-	for i, start := range []bool{true, false} {
+	var kept string // one named in except: it stays
+	for i, start := range []bool{true, false, true} {
 		c, err := e.cli.ContainerCreate(t.Context(), client.ContainerCreateOptions{
 			Config:     &container.Config{Image: image, Cmd: []string{"sleep", "30"}},
 			HostConfig: &container.HostConfig{Resources: container.Resources{Ulimits: ulimits()}},
@@ -149,7 +150,9 @@ func TestRemoveContainersOf(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		kept = c.ID
 	}
+	t.Cleanup(func() { e.remove(kept) })
 	// A container of an image built on top of this one belongs to another
 	// build: it stays.
 	childDir := t.TempDir()
@@ -170,15 +173,18 @@ func TestRemoveContainersOf(t *testing.T) {
 		e.cli.ContainerRemove(context.Background(), child.ID, client.ContainerRemoveOptions{Force: true})
 		e.cli.ImageRemove(context.Background(), id+"-child:test", client.ImageRemoveOptions{Force: true})
 	})
-	n, err := e.RemoveContainersOf(t.Context(), image)
+	n, err := e.RemoveContainersOf(t.Context(), image, kept)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 2 {
 		t.Errorf("RemoveContainersOf = %d, want 2", n)
 	}
-	if n := countLabelled(t, e, id); n != 1 {
-		t.Errorf("%d containers left, want the child image's one", n)
+	if n := countLabelled(t, e, id); n != 2 {
+		t.Errorf("%d containers left, want the child image's one and the one in except", n)
+	}
+	if _, err := e.cli.ContainerInspect(t.Context(), kept, client.ContainerInspectOptions{}); err != nil {
+		t.Errorf("the container named in except was removed: %v", err)
 	}
 	if _, err := e.cli.ContainerInspect(t.Context(), child.ID, client.ContainerInspectOptions{}); err != nil {
 		t.Errorf("the child image's container was removed: %v", err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -316,9 +317,9 @@ func (x *Executor) Run(ctx context.Context, spec pipeline.RunSpec, log io.Writer
 }
 
 // RemoveContainersOf deletes every pod of Hoist's with a container of
-// image. Scripts of projects get no access to the cluster, so these are
-// only what Hoist itself started.
-func (x *Executor) RemoveContainersOf(ctx context.Context, image string) (int, error) {
+// image, but the pods named in except. Scripts of projects get no access
+// to the cluster, so these are only what Hoist itself started.
+func (x *Executor) RemoveContainersOf(ctx context.Context, image string, except ...string) (int, error) {
 	list, err := x.cs.CoreV1().Pods(x.ns).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy})
 	if err != nil {
 		return 0, fmt.Errorf("listing the pods of %s: %w", image, err)
@@ -326,7 +327,7 @@ func (x *Executor) RemoveContainersOf(ctx context.Context, image string) (int, e
 	ref, n := x.Ref(image), 0
 	for _, p := range list.Items {
 		for _, c := range p.Spec.Containers {
-			if c.Image != ref || p.DeletionTimestamp != nil {
+			if c.Image != ref || p.DeletionTimestamp != nil || slices.Contains(except, p.Name) {
 				continue
 			}
 			if err := x.deletePod(p.Name); err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
 )
@@ -82,6 +83,15 @@ func (r *Runner) test(ctx context.Context, j *job, log io.Writer) error {
 		TargetFile: j.paths.targetFile, ContextDir: j.paths.context, RepoRoot: j.dir,
 		Dir: j.paths.gitPath, Config: j.repo, HasRepo: j.hasRepo,
 		Project: j.project, Commit: j.build.Commit, Sandboxed: sandboxed,
+		Defer: func(remove func(context.Context) error) {
+			j.deferred.Go(func() {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				if err := remove(cctx); err != nil {
+					r.opts.Logger.Warn("removing the container of the image under test", "build", j.build.ID, "err", err)
+				}
+			})
+		},
 	}
 	if j.pushing != nil {
 		spec.Digest, spec.Pushed, spec.Built = "", j.pushing.wait, j.built

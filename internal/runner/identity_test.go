@@ -71,7 +71,7 @@ func (e *countingEngine) Run(context.Context, pipeline.RunSpec, io.Writer) (pipe
 	e.inc()
 	return pipeline.RunResult{}, nil
 }
-func (e *countingEngine) RemoveContainersOf(context.Context, string) (int, error) {
+func (e *countingEngine) RemoveContainersOf(context.Context, string, ...string) (int, error) {
 	e.inc()
 	return 0, nil
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hoistci/hoist/internal/pipeline"
@@ -180,6 +181,11 @@ type job struct {
 	// test stage; released is closed once that is done.
 	superseded string
 	released   chan struct{}
+	// deferred are the removals the test stage handed over
+	// (TestSpec.Defer), run beside the stages after it; the build's end
+	// waits for them, before the reap. Shared by the copies of the job
+	// (engineBack).
+	deferred *sync.WaitGroup
 
 	digest  string                 // of NAME:test in the registry, once pushed
 	built   pipeline.ImageConfig   // the image as the executor has it
@@ -230,7 +236,7 @@ func (r *Runner) Run(ctx context.Context, p pipeline.Project, cause string, in p
 // with ctx and the later stages are skipped. The error is only for
 // failures to record the end of the build.
 func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Build, in pipeline.BuildInputs) (pipeline.Build, error) {
-	j := &job{project: p, build: b, in: in}
+	j := &job{project: p, build: b, in: in, deferred: new(sync.WaitGroup)}
 	j.build.Status = pipeline.StatusRunning
 	if j.build.Started.IsZero() {
 		j.build.Started = now()
@@ -305,6 +311,7 @@ func (r *Runner) Execute(ctx context.Context, p pipeline.Project, b pipeline.Bui
 	}
 	r.stopScan(j) // before the reap: the scan's containers are the build's
 	r.stopPush(j)
+	j.deferred.Wait()
 	r.reap(ctx, j)
 	if j.released != nil {
 		<-j.released
