@@ -46,8 +46,9 @@ import (
 // a holder is made in the background for the ones after it, unless one
 // waits out a socket: a single build makes none. Idle holders are removed
 // after holderIdle, at Close, and, when a process dies without Close, by
-// the reap of its instance at the data folder's next start: they carry
-// the instance's label, never a build's. Podman, and an engine whose
+// the reap of its instance at the data folder's next start (they carry
+// the instance's label, never a build's) or by the next engine on this
+// host (holdersweep.go), whichever comes first. Podman, and an engine whose
 // processes the host's /proc does not show (a remote one), get no
 // holders: what is left in a namespace could not be seen.
 
@@ -203,7 +204,7 @@ func (e *Engine) startHolder(ctx context.Context, instance string, hc *container
 			Cmd:    []string{"sleep", "2147483647"},
 			Env:    []string{"PATH=/bin"},
 			User:   fmt.Sprintf("%d:%d", SandboxUID, SandboxUID),
-			Labels: map[string]string{pipeline.LabelInstance: instance, holderLabel: "1"},
+			Labels: map[string]string{pipeline.LabelInstance: instance, holderLabel: "1", holderOwnerLabel: ownMark()},
 		},
 		HostConfig: hc,
 	})
