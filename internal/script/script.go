@@ -80,7 +80,17 @@ func (r *Runner) RunScript(ctx context.Context, spec pipeline.ScriptSpec, log io
 		out.w = io.Discard
 	}
 	cmd := command(ctx, argv, spec, out)
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	// A file someone has open for writing cannot be run (ETXTBSY). A
+	// script written a moment ago can be so for that moment in a child
+	// that another goroutine of this process forked meanwhile: the child
+	// holds every descriptor until it execs. Try again, briefly.
+	for try := 1; errors.Is(err, syscall.ETXTBSY) && try <= 10 && ctx.Err() == nil; try++ {
+		time.Sleep(time.Duration(try) * 20 * time.Millisecond)
+		cmd = command(ctx, argv, spec, out)
+		err = cmd.Start()
+	}
+	if err != nil {
 		return startError(name, argv, err)
 	}
 	err = cmd.Wait()

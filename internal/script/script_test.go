@@ -3,6 +3,7 @@ package script_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,4 +310,33 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRunScriptWaitsOutABusyFile: a script still open for writing for a
+// moment (ETXTBSY, as when another goroutine forks while it is written)
+// runs once it is closed, rather than fail to start.
+func TestRunScriptWaitsOutABusyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "busy.sh")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("#!/bin/sh\necho ran\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command(path).Run(); !errors.Is(err, syscall.ETXTBSY) {
+		t.Fatalf("running a file open for writing: %v, want ETXTBSY (the kernel's rule this test relies on)", err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		f.Close()
+	}()
+	var log bytes.Buffer
+	if err := (&script.Runner{}).RunScript(t.Context(), pipeline.ScriptSpec{Script: "busy.sh", Dir: dir}, &log); err != nil {
+		t.Fatalf("RunScript: %v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "ran") {
+		t.Errorf("the script's output is %q, want it ran", log.String())
+	}
 }
