@@ -95,15 +95,6 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	e.log.Debug("connected to container engine", "host", cli.DaemonHost(), "api", cli.ClientVersion(), "podman", podman)
-	if !podman {
-		e.nets.bg.Go(func() { // holders other processes left (holdersweep.go)
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			defer cancel()
-			if n, err := e.sweepHolders(sctx); n > 0 || err != nil {
-				e.log.Debug("removed network namespace holders whose process is gone", "holders", n, "err", err)
-			}
-		})
-	}
 	return e, nil
 }
 

@@ -18,11 +18,13 @@ import (
 // start reaps its last instance's, but a folder that is never used again
 // (a test's, or one a user removed) would keep them for good. So each
 // holder carries its owner's mark (holderOwnerLabel: the host's boot, the
-// process's ID and start time, which no other process shares), and a new
-// engine removes, in the background, the holders that are not running
-// and the ones whose owner ran on this host's boot and is gone. It leaves
+// process's ID and start time, which no other process shares), and an
+// engine removes the holders that are not running and the ones whose
+// owner ran on this host's boot and is gone. It leaves
 // a running holder of a live process alone, and one made on another host
-// or boot, or without a mark, which it cannot judge.
+// or boot, or without a mark, which it cannot judge. The sweep runs
+// before an engine makes its first holder: a process that makes none (a
+// sweep whose projects are all unchanged) asks the engine nothing.
 
 // holderOwnerLabel is the label with a holder's owner's mark.
 const holderOwnerLabel = "io.hoist.netns.owner"

@@ -80,6 +80,7 @@ type netPool struct {
 	started map[string]int       // containers started on the default network, by instance
 	making  map[string]bool      // a holder is being made, by instance
 	bg      sync.WaitGroup       // the holders being made
+	swept   sync.Once            // holdersweep.go, before the first holder
 	off     bool                 // the host's /proc does not show the engine's containers
 	closed  bool
 }
@@ -149,6 +150,11 @@ func (e *Engine) joinHolder(ctx context.Context) *holder {
 
 // newHolder starts a holder for instance.
 func (e *Engine) newHolder(ctx context.Context, instance string) (*holder, error) {
+	e.nets.swept.Do(func() { // the holders other processes left (holdersweep.go)
+		if n, err := e.sweepHolders(ctx); n > 0 || err != nil {
+			e.log.Debug("removed network namespace holders whose process is gone", "holders", n, "err", err)
+		}
+	})
 	hc := e.confined(ctx)
 	hc.CapDrop = []string{"ALL"}
 	hc.SecurityOpt = []string{"no-new-privileges"}
