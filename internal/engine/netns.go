@@ -45,7 +45,9 @@ import (
 // without holders, and from the second such container of an instance on,
 // a holder is made in the background for the ones after it, unless one
 // waits out a socket: a single build makes none. Idle holders are removed
-// after holderIdle, at Close, and, when a process dies without Close, by
+// after holderIdle; at Close, the ones as new are parked for the next
+// process of the instance, which adopts them (holderpark.go), and the
+// others removed; when a process dies without Close, its holders go by
 // the reap of its instance at the data folder's next start (they carry
 // the instance's label, never a build's) or by the next engine on this
 // host (holdersweep.go), whichever comes first. Podman, and an engine whose
@@ -75,14 +77,15 @@ type holder struct {
 // netPool is an engine's holders.
 type netPool struct {
 	mu      sync.Mutex
-	idle    map[string][]*holder // by instance, the newest last
-	claimed map[string]*holder   // by the ID of the container that joined it
-	started map[string]int       // containers started on the default network, by instance
-	making  map[string]bool      // a holder is being made, by instance
-	bg      sync.WaitGroup       // the holders being made
-	swept   sync.Once            // holdersweep.go, before the first holder
-	off     bool                 // the host's /proc does not show the engine's containers
+	idle    map[string][]*holder  // by instance, the newest last
+	claimed map[string]*holder    // by the ID of the container that joined it
+	started map[string]int        // containers started on the default network, by instance
+	making  map[string]bool       // a holder is being made, by instance
+	bg      sync.WaitGroup        // the holders being made, and removed by a sweep
+	tidied  map[string]*sync.Once // by instance: holders swept and adopted (holderpark.go)
+	off     bool                  // the host's /proc does not show the engine's containers
 	closed  bool
+	kept    chan struct{} // closed at Close: keepHolders ends
 }
 
 // joinHolder returns a ready holder for a container about to be created
@@ -96,12 +99,27 @@ func (e *Engine) joinHolder(ctx context.Context) *holder {
 		return nil
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.off || p.closed {
+		p.mu.Unlock()
 		return nil
 	}
 	if p.started == nil {
 		p.started, p.making, p.idle = map[string]int{}, map[string]bool{}, map[string][]*holder{}
+		p.tidied = map[string]*sync.Once{}
+	}
+	tidy := p.tidied[inst]
+	if tidy == nil {
+		tidy = new(sync.Once)
+		p.tidied[inst] = tidy
+	}
+	p.mu.Unlock()
+	// Before the instance's first holder: remove the holders other
+	// processes left, and take the ones they parked for it.
+	tidy.Do(func() { e.tidyHolders(ctx, inst) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.off || p.closed {
+		return nil
 	}
 	p.started[inst]++
 	list := p.idle[inst]
@@ -150,17 +168,13 @@ func (e *Engine) joinHolder(ctx context.Context) *holder {
 
 // newHolder starts a holder for instance.
 func (e *Engine) newHolder(ctx context.Context, instance string) (*holder, error) {
-	e.nets.swept.Do(func() { // the holders other processes left (holdersweep.go)
-		if n, err := e.sweepHolders(ctx); n > 0 || err != nil {
-			e.log.Debug("removed network namespace holders whose process is gone", "holders", n, "err", err)
-		}
-	})
 	hc := e.confined(ctx)
 	hc.CapDrop = []string{"ALL"}
 	hc.SecurityOpt = []string{"no-new-privileges"}
 	hc.ReadonlyRootfs = true
 	hc.Resources = resources(pipeline.Limits{Memory: 16 << 20, CPUs: 0.1, PIDs: 4})
 	hc.Sysctls = map[string]string{noTimeWait: "0"}
+	hc.AutoRemove = true // one that ends itself (holderpark.go) leaves nothing
 	id, err := e.startHolder(ctx, instance, &hc)
 	if err != nil {
 		// A kernel whose network namespaces do not have the
@@ -171,10 +185,22 @@ func (e *Engine) newHolder(ctx context.Context, instance string) (*holder, error
 			return nil, err
 		}
 	}
+	h, err := e.inspectHolder(ctx, id, instance)
+	if err != nil {
+		e.remove(id)
+		return nil, err
+	}
+	e.log.Debug("started a network namespace holder", "id", short(id), "addr", h.addr)
+	return h, nil
+}
+
+// inspectHolder returns the running holder id of instance: its process,
+// namespace and address. Where the host's /proc does not show its process,
+// it turns holders off.
+func (e *Engine) inspectHolder(ctx context.Context, id, instance string) (*holder, error) {
 	h := &holder{id: id, instance: instance}
 	ins, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		e.remove(id)
 		return nil, fmt.Errorf("inspecting a network namespace holder: %w", err)
 	}
 	if c := ins.Container; c.State != nil {
@@ -187,10 +213,8 @@ func (e *Engine) newHolder(ctx context.Context, instance string) (*holder, error
 		e.nets.mu.Lock()
 		e.nets.off = true
 		e.nets.mu.Unlock()
-		e.remove(id)
 		return nil, fmt.Errorf("the engine's containers are not in %s: no holders", procRoot)
 	}
-	e.log.Debug("started a network namespace holder", "id", short(id), "addr", h.addr)
 	return h, nil
 }
 
@@ -207,12 +231,13 @@ func (e *Engine) startHolder(ctx context.Context, instance string, hc *container
 	id, err := e.createContainer(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image:  image,
-			Cmd:    []string{"sleep", "2147483647"},
+			Cmd:    holderCmd,
 			Env:    []string{"PATH=/bin"},
 			User:   fmt.Sprintf("%d:%d", SandboxUID, SandboxUID),
-			Labels: map[string]string{pipeline.LabelInstance: instance, holderLabel: "1", holderOwnerLabel: ownMark()},
+			Labels: map[string]string{pipeline.LabelInstance: instance, holderLabel: "1"},
 		},
 		HostConfig: hc,
+		Name:       ownedName(),
 	})
 	if err != nil {
 		return "", fmt.Errorf("creating a network namespace holder: %w", err)
@@ -283,6 +308,10 @@ func (e *Engine) giveBack(h *holder) {
 		return
 	}
 	p.idle[h.instance] = append(p.idle[h.instance], h)
+	if p.kept == nil {
+		p.kept = make(chan struct{})
+		go e.keepHolders(p.kept)
+	}
 	h.idle = time.AfterFunc(holderIdle, func() {
 		p.mu.Lock()
 		list := p.idle[h.instance]
@@ -302,7 +331,9 @@ func (e *Engine) giveBack(h *holder) {
 // removeHolder removes h's container.
 func (e *Engine) removeHolder(h *holder) { e.remove(h.id) }
 
-// closeHolders removes every holder, idle or joined, and keeps no more.
+// closeHolders parks the idle holders whose namespace is as new (up to
+// holdersParked, for the next process: holderpark.go), removes every
+// other one, idle or joined, and keeps no more.
 func (e *Engine) closeHolders() {
 	p := e.nets
 	if p == nil {
@@ -310,23 +341,36 @@ func (e *Engine) closeHolders() {
 	}
 	p.mu.Lock()
 	p.closed = true
+	if p.kept != nil {
+		close(p.kept)
+		p.kept = nil
+	}
 	p.mu.Unlock()
 	p.bg.Wait() // a holder made meanwhile is removed as it is given back
 	p.mu.Lock()
-	var all []*holder
+	var idle, joined []*holder
 	for _, list := range p.idle {
 		for _, h := range list {
 			h.idle.Stop()
-			all = append(all, h)
+			idle = append(idle, h)
 		}
 	}
 	for _, h := range p.claimed {
-		all = append(all, h)
+		joined = append(joined, h)
 	}
 	p.idle, p.claimed = nil, nil
 	p.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, h := range all {
+	parked := 0
+	for _, h := range idle {
+		if keep, why := h.state(); keep && why == "" && parked < holdersParked {
+			parked++
+			wg.Go(func() { e.park(h) })
+			continue
+		}
+		joined = append(joined, h)
+	}
+	for _, h := range joined {
 		wg.Go(func() { e.removeHolder(h) })
 	}
 	wg.Wait()
@@ -353,7 +397,7 @@ func (h *holder) state() (keep bool, why string) {
 	if !h.alive() {
 		return false, "it no longer runs"
 	}
-	if pid, err := otherIn(h.netns, h.pid); err != nil || pid != 0 {
+	if pid, err := otherIn(h.netns, h.id); err != nil || pid != 0 {
 		return false, fmt.Sprintf("process %d is still in its network namespace (%v)", pid, err)
 	}
 	dir := fmt.Sprintf("%s/%d/net/", procRoot, h.pid)
@@ -371,9 +415,9 @@ func (h *holder) state() (keep bool, why string) {
 	return keep, why
 }
 
-// otherIn returns a process other than self in the network namespace ns,
-// 0 when there is none.
-func otherIn(ns string, self int) (int, error) {
+// otherIn returns a process in the network namespace ns that is not the
+// container own's (its cgroup does not name own), 0 when there is none.
+func otherIn(ns, own string) (int, error) {
 	d, err := os.Open(procRoot)
 	if err != nil {
 		return 0, err
@@ -385,12 +429,16 @@ func otherIn(ns string, self int) (int, error) {
 	}
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
-		if err != nil || pid == self {
+		if err != nil {
 			continue
 		}
-		if link, err := os.Readlink(filepath.Join(procRoot, name, "ns", "net")); err == nil && link == ns {
-			return pid, nil
+		if link, err := os.Readlink(filepath.Join(procRoot, name, "ns", "net")); err != nil || link != ns {
+			continue
 		}
+		if cg, err := os.ReadFile(filepath.Join(procRoot, name, "cgroup")); err == nil && own != "" && bytes.Contains(cg, []byte(own)) {
+			continue // the holder's own shell, or its sleep
+		}
+		return pid, nil
 	}
 	return 0, nil
 }

@@ -183,7 +183,7 @@ func (e *Engine) createContainer(ctx context.Context, opts client.ContainerCreat
 func (e *Engine) remove(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	if _, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+	if _, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		e.log.Warn("removing container", "id", id, "err", err)
 	}
 }
