@@ -381,12 +381,18 @@ func (e *Engine) closeHolders() {
 // when it started.
 func (h *holder) alive() bool {
 	dir := fmt.Sprintf("%s/%d", procRoot, h.pid)
-	cg, err := os.ReadFile(dir + "/cgroup")
-	if err != nil || !bytes.Contains(cg, []byte(h.id)) {
+	if !inContainer(dir, h.id) {
 		return false
 	}
 	ns, err := os.Readlink(dir + "/ns/net")
 	return err == nil && (h.netns == "" || ns == h.netns)
+}
+
+// inContainer reports whether the process of /proc folder dir runs in the
+// container id: its cgroup names it.
+func inContainer(dir, id string) bool {
+	cg, err := os.ReadFile(filepath.Join(dir, "cgroup"))
+	return err == nil && id != "" && bytes.Contains(cg, []byte(id))
 }
 
 // state says whether h's namespace can be joined again (keep) and, when
@@ -432,10 +438,11 @@ func otherIn(ns, own string) (int, error) {
 		if err != nil {
 			continue
 		}
-		if link, err := os.Readlink(filepath.Join(procRoot, name, "ns", "net")); err != nil || link != ns {
+		dir := filepath.Join(procRoot, name)
+		if link, err := os.Readlink(filepath.Join(dir, "ns", "net")); err != nil || link != ns {
 			continue
 		}
-		if cg, err := os.ReadFile(filepath.Join(procRoot, name, "cgroup")); err == nil && own != "" && bytes.Contains(cg, []byte(own)) {
+		if inContainer(dir, own) {
 			continue // the holder's own shell, or its sleep
 		}
 		return pid, nil
