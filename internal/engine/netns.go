@@ -348,7 +348,7 @@ func (e *Engine) closeHolders() {
 	p.mu.Unlock()
 	p.bg.Wait() // a holder made meanwhile is removed as it is given back
 	p.mu.Lock()
-	var idle, joined []*holder
+	var idle, toRemove []*holder
 	for _, list := range p.idle {
 		for _, h := range list {
 			h.idle.Stop()
@@ -356,7 +356,7 @@ func (e *Engine) closeHolders() {
 		}
 	}
 	for _, h := range p.claimed {
-		joined = append(joined, h)
+		toRemove = append(toRemove, h)
 	}
 	p.idle, p.claimed = nil, nil
 	p.mu.Unlock()
@@ -368,9 +368,9 @@ func (e *Engine) closeHolders() {
 			wg.Go(func() { e.park(h) })
 			continue
 		}
-		joined = append(joined, h)
+		toRemove = append(toRemove, h)
 	}
-	for _, h := range joined {
+	for _, h := range toRemove {
 		wg.Go(func() { e.removeHolder(h) })
 	}
 	wg.Wait()
